@@ -1,0 +1,28 @@
+/**
+ * The block store interface every part uses. A block is either a chunk (raw codec) or a
+ * manifest node / version record (dag-cbor codec), always addressed by its CID. Consumers
+ * take the smallest slice they need, e.g. `Pick<BlockStore, 'get' | 'has'>`.
+ */
+import type { CID } from '../../protocol/cid.ts'
+
+export interface StoreOptions {
+  signal?: AbortSignal
+}
+
+export interface BlockStore {
+  /** True when the block's bytes are present and indexed. */
+  has: (cid: CID, options?: StoreOptions) => Promise<boolean>
+  /**
+   * The block's bytes, verified against the CID. Throws ERR_BLOCK_NOT_FOUND when missing
+   * and ERR_HASH_MISMATCH when the bytes on disk are corrupt.
+   */
+  get: (cid: CID, options?: StoreOptions) => Promise<Uint8Array>
+  /**
+   * Store a block whose bytes the caller has already verified or computed the CID of.
+   * Idempotent: a block already present costs no write. Resolves true when it wrote.
+   * Durable only after `flush()` resolves.
+   */
+  put: (cid: CID, bytes: Uint8Array, options?: StoreOptions) => Promise<boolean>
+  /** Make every put so far durable (data fsynced, then index written). */
+  flush: (options?: StoreOptions) => Promise<void>
+}
