@@ -1,0 +1,69 @@
+/**
+ * Defaults of the p2p layer, in one place. Each is applied once where its `Init` field
+ * is read and documented there with `@default`.
+ */
+
+/** Prefix of Rok's own protocols. Rok's DHT is `/rok/kad/1.0.0`, never the public IPFS DHT. */
+export const PROTOCOL_PREFIX = '/rok'
+export const DHT_PROTOCOL = `${PROTOCOL_PREFIX}/kad/1.0.0`
+
+// ---- connections ----
+/** A federation node talks to tens of peers, not thousands: keep file descriptors and memory bounded. */
+export const MAX_CONNECTIONS = 128
+/** Inbound connections still in the handshake; stops a SYN/handshake flood from queueing up. */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 16
+/** Inbound connections per second accepted from one host before it is refused. */
+export const INBOUND_CONNECTION_THRESHOLD = 10
+export const DIAL_TIMEOUT_MS = 10_000
+export const INBOUND_UPGRADE_TIMEOUT_MS = 10_000
+export const MAX_PARALLEL_DIALS = 32
+
+// ---- muxer ----
+/**
+ * Yamux frame size. The default (64 KiB) splits a 1 MiB chunk into 16 frames, each with its
+ * own header, event and buffer; 1 MiB frames cut that per-frame work by 16×.
+ */
+export const YAMUX_MAX_MESSAGE_BYTES = 1024 * 1024
+/**
+ * Yamux stream windows. The default 256 KiB window stalls a bulk stream every 256 KiB
+ * waiting for a window update; 8 MiB keeps the pipe full.
+ */
+export const YAMUX_INITIAL_STREAM_WINDOW = 8 * 1024 * 1024
+export const YAMUX_MAX_STREAM_WINDOW = 16 * 1024 * 1024
+/** Streams per connection, per direction, across all protocols. */
+export const YAMUX_MAX_STREAMS = 256
+/** A stream read buffer above this closes the stream (the window normally keeps it well below). */
+export const YAMUX_MAX_READ_BUFFER_BYTES = 32 * 1024 * 1024
+export const STREAM_INACTIVITY_TIMEOUT_MS = 60_000
+
+// ---- per-protocol stream limits ----
+export const DHT_MAX_INBOUND_STREAMS = 32
+export const DHT_MAX_OUTBOUND_STREAMS = 64
+export const GOSSIP_MAX_INBOUND_STREAMS = 4
+export const GOSSIP_MAX_OUTBOUND_STREAMS = 4
+export const IDENTIFY_MAX_STREAMS = 4
+export const PING_MAX_STREAMS = 4
+
+// ---- chunk exchange ----
+/** Inbound exchange streams per connection: one per concurrent fetch a peer runs against us. */
+export const EXCHANGE_MAX_INBOUND_STREAMS = 16
+export const EXCHANGE_MAX_OUTBOUND_STREAMS = 16
+/**
+ * Wants a server holds for one stream before it calls the peer a flooder and closes the
+ * stream. The client's window (EXCHANGE_WINDOW) stays far below it.
+ */
+export const EXCHANGE_MAX_PENDING_WANTS = 4096
+/** Wants one server stream looks up and sends concurrently (store reads overlap the network). */
+export const EXCHANGE_SERVE_CONCURRENCY = 8
+/** Blocks a client keeps requested-but-unanswered per peer stream. */
+export const EXCHANGE_WINDOW = 32
+/** A want is sent when at least this many window slots are free (batches want messages). */
+export const EXCHANGE_WANT_BATCH = 8
+/** An exchange stream with no message either way for this long is closed. */
+export const EXCHANGE_IDLE_TIMEOUT_MS = 30_000
+/** Longest time to look up one want (authorization + store read) on the server. */
+export const EXCHANGE_WANT_TIMEOUT_MS = 20_000
+/** Longest time to open an exchange stream to a peer. */
+export const EXCHANGE_OPEN_TIMEOUT_MS = 10_000
+/** Bytes received and waiting for verification or storage per fetch before reading pauses. */
+export const EXCHANGE_MAX_UNSTORED_BYTES = 64 * 1024 * 1024

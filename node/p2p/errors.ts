@@ -1,0 +1,17 @@
+/** Error codes of the p2p layer (host, chunk exchange). Callers branch on `code`. */
+export const P2PErrorCode = {
+  /** fetchBlocks was called without any peer to ask. */
+  NO_PEERS: 'ERR_NO_PEERS',
+  /** A peer sent bytes that do not hash to the CID they were sent under. */
+  PEER_SENT_BAD_BLOCK: 'ERR_PEER_SENT_BAD_BLOCK',
+  /** A peer sent a block or answer for a CID that was not asked of it. */
+  PEER_SENT_UNWANTED: 'ERR_PEER_SENT_UNWANTED',
+  /** A peer broke the exchange protocol (wrong message for its role, too many wants). */
+  PEER_PROTOCOL_VIOLATION: 'ERR_PEER_PROTOCOL_VIOLATION',
+  /** An inbound stream or a want was not answered within its deadline. */
+  TIMEOUT: 'ERR_P2P_TIMEOUT',
+  /** A private key file is unreadable or not an Ed25519 libp2p key. */
+  INVALID_PRIVATE_KEY: 'ERR_INVALID_PRIVATE_KEY',
+  /** A multiaddr given for listening or bootstrap is malformed. */
+  INVALID_MULTIADDR: 'ERR_INVALID_MULTIADDR'
+} as const

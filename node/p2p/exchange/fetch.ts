@@ -1,0 +1,228 @@
+/**
+ * One `fetchBlocks` call: a queue of wanted CIDs shared by one session per peer. Each
+ * session takes the next CID it has not been refused, so fast peers take more work.
+ * Received blocks are verified off the event loop and stored; a bad block drops its
+ * peer and the CID goes back to the queue for the others. The fetch ends when every CID
+ * is stored or no live peer is left that might serve it.
+ */
+import { RokError } from '../../../protocol/errors.ts'
+import { P2PErrorCode } from '../errors.ts'
+import { PeerSession } from './session.ts'
+import { blockMatchesCid } from './verify.ts'
+import type { ChunkExchangeComponents, FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
+import type { CID } from '../../../protocol/cid.ts'
+import type { BlockStore } from '../../store/types.ts'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A peer's id string; an address without /p2p/ is known by the address itself. */
+export function peerKey (peer: PeerId | Multiaddr): string {
+  if ('getComponents' in peer) {
+    return peer.getComponents().find(c => c.name === 'p2p')?.value ?? peer.toString()
+  }
+  return peer.toString()
+}
+
+export interface FetchSettings {
+  store: Pick<BlockStore, 'put'>
+  window: number
+  wantBatch: number
+  openTimeout: number
+  idleTimeout: number
+  maxUnstoredBytes: number
+  log: Logger
+}
+
+export type EntryState = 'queued' | 'inflight' | 'verifying' | 'done' | 'missing'
+
+export interface WantedBlock {
+  cid: CID
+  key: string
+  state: EntryState
+  /** Index of this entry's live slot in the queue. */
+  slot: number
+  /** Sessions (peer keys) that refused it or were dropped while holding it. */
+  excluded: Set<string>
+}
+
+export class Fetch {
+  readonly settings: FetchSettings
+  private readonly components: ChunkExchangeComponents
+  private readonly options: FetchOptions
+  private readonly entries = new Map<string, WantedBlock>()
+  /** Append-only; a requeued entry gets a new slot at the end, its old slot goes stale. */
+  private readonly slots: WantedBlock[] = []
+  private readonly sessions: PeerSession[] = []
+  private readonly stats = new Map<PeerSession, PeerFetchStats>()
+  private settled = 0
+  private blocks = 0
+  private bytes = 0
+  private unstoredBytes = 0
+  private readonly missing: CID[] = []
+  private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
+  private finished = false
+
+  constructor (components: ChunkExchangeComponents, settings: FetchSettings, cids: Iterable<CID>, options: FetchOptions) {
+    this.components = components
+    this.settings = settings
+    this.options = options
+    for (const cid of cids) {
+      const key = cid.toString()
+      if (this.entries.has(key)) continue
+      const entry: WantedBlock = { cid, key, state: 'queued', slot: this.slots.length, excluded: new Set() }
+      this.entries.set(key, entry)
+      this.slots.push(entry)
+    }
+  }
+
+  async run (): Promise<FetchReport> {
+    const signal = this.options.signal
+    signal?.throwIfAborted()
+    if (this.options.peers.length === 0) throw new RokError(P2PErrorCode.NO_PEERS, 'fetchBlocks needs at least one peer')
+    if (this.entries.size === 0) return { blocks: 0, bytes: 0, peers: [], missing: [] }
+    const onAbort = (): void => { this.abort(signal?.reason as Error) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const seen = new Set<string>()
+    for (const peer of this.options.peers) {
+      const key = peerKey(peer)
+      if (seen.has(key)) continue
+      seen.add(key)
+      const session = new PeerSession(this, this.components, peer, key)
+      this.sessions.push(session)
+      this.stats.set(session, { peer: key, blocks: 0, bytes: 0 })
+    }
+    for (const session of this.sessions) session.start(signal)
+    try {
+      return await this.result.promise
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** The next queued CID this session may ask for, or undefined (cursor is the session's). */
+  take (session: PeerSession): WantedBlock | undefined {
+    if (this.unstoredBytes > this.settings.maxUnstoredBytes) return undefined
+    for (; session.cursor < this.slots.length; session.cursor++) {
+      const entry = this.slots[session.cursor]
+      if (entry.state === 'queued' && entry.slot === session.cursor && !entry.excluded.has(session.key)) {
+        session.cursor++
+        entry.state = 'inflight'
+        return entry
+      }
+    }
+    return undefined
+  }
+
+  /** A session gave an entry back (refused, or the session died): offer it to the others. */
+  requeue (entry: WantedBlock, from: PeerSession): void {
+    if (entry.state !== 'inflight') return
+    entry.excluded.add(from.key)
+    if (!this.servable(entry)) {
+      this.markMissing(entry)
+      return
+    }
+    entry.state = 'queued'
+    entry.slot = this.slots.length
+    this.slots.push(entry)
+    this.wakeSessions()
+  }
+
+  /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
+  receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
+    entry.state = 'verifying'
+    this.unstoredBytes += bytes.byteLength
+    this.verifyAndStore(entry, bytes, session).then((stored) => {
+      this.unstoredBytes -= bytes.byteLength
+      if (stored) this.settle(entry, 'done', bytes.byteLength, session)
+      this.wakeSessions()
+    }, (err: Error) => {
+      this.unstoredBytes -= bytes.byteLength
+      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${entry.key} failed`, { cause: err }))
+    })
+  }
+
+  private async verifyAndStore (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): Promise<boolean> {
+    if (!await blockMatchesCid(entry.cid, bytes)) {
+      // the bytes are wrong: this peer is out of the fetch, the block goes to another
+      entry.state = 'inflight'
+      session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.key}`, { details: { cid: entry.key, peer: session.key } }))
+      this.requeue(entry, session)
+      return false
+    }
+    if (this.finished) return false
+    await this.settings.store.put(entry.cid, bytes, { signal: this.options.signal })
+    return true
+  }
+
+  private settle (entry: WantedBlock, state: 'done' | 'missing', bytes: number, session?: PeerSession): void {
+    entry.state = state
+    this.settled++
+    if (state === 'done' && session !== undefined) {
+      this.blocks++
+      this.bytes += bytes
+      const stats = this.stats.get(session)
+      if (stats !== undefined) {
+        stats.blocks++
+        stats.bytes += bytes
+      }
+      this.emit({ type: 'exchange:block:received', detail: { cid: entry.cid, peer: session.key, bytes } })
+    }
+    if (this.settled === this.entries.size) this.finish()
+  }
+
+  private markMissing (entry: WantedBlock): void {
+    this.missing.push(entry.cid)
+    this.emit({ type: 'exchange:block:missing', detail: { cid: entry.cid } })
+    this.settle(entry, 'missing', 0)
+  }
+
+  private servable (entry: WantedBlock): boolean {
+    return this.sessions.some(s => s.alive && !entry.excluded.has(s.key))
+  }
+
+  /** A session ended with an error: record why and re-offer what it held. */
+  sessionDropped (session: PeerSession, err: Error, held: WantedBlock[]): void {
+    const stats = this.stats.get(session)
+    const code = (err as { code?: string }).code ?? 'ERR_UNKNOWN'
+    if (stats !== undefined) stats.dropped = { code, message: err.message }
+    this.settings.log('dropped peer %s from fetch: %s', session.key, err.message)
+    this.emit({ type: 'exchange:peer:dropped', detail: { peer: session.key, code, message: err.message } })
+    for (const entry of held) this.requeue(entry, session)
+    if (this.finished) return
+    // queued entries only this session could still have served are now missing
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'queued' && !this.servable(entry)) this.markMissing(entry)
+    }
+  }
+
+  private wakeSessions (): void {
+    for (const session of this.sessions) if (session.alive) session.fill()
+  }
+
+  private emit (event: FetchProgressEvent): void {
+    try {
+      this.options.onProgress?.(event)
+    } catch (err) {
+      this.settings.log.error('onProgress threw: %e', err)
+    }
+  }
+
+  private finish (): void {
+    if (this.finished) return
+    this.finished = true
+    for (const session of this.sessions) session.close()
+    this.result.resolve({
+      blocks: this.blocks,
+      bytes: this.bytes,
+      peers: [...this.stats.values()],
+      missing: this.missing
+    })
+  }
+
+  private abort (reason: Error): void {
+    if (this.finished) return
+    this.finished = true
+    for (const session of this.sessions) session.close(reason)
+    this.result.reject(reason)
+  }
+}

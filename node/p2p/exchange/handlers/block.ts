@@ -1,0 +1,21 @@
+/**
+ * BLOCK (client side): the answer to a want in flight. A block nobody asked this peer for
+ * is a protocol violation (it could be an attempt to fill memory); otherwise the fetch
+ * verifies and stores it off the read path and the window gets a free slot at once.
+ */
+import { RokError } from '../../../../protocol/errors.ts'
+import { P2PErrorCode } from '../../errors.ts'
+import type { CID } from '../../../../protocol/cid.ts'
+import type { PeerSession } from '../session.ts'
+
+export function handleBlock (session: PeerSession, cid: CID, bytes: Uint8Array): void {
+  const key = cid.toString()
+  const entry = session.inflight.get(key)
+  if (entry === undefined) {
+    session.drop(new RokError(P2PErrorCode.PEER_SENT_UNWANTED, `peer ${session.key} sent ${key}, which was not asked of it`, { details: { cid: key } }))
+    return
+  }
+  session.inflight.delete(key)
+  session.fetch.receive(entry, bytes, session)
+  session.fill()
+}

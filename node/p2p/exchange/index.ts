@@ -1,0 +1,120 @@
+/**
+ * Chunk exchange: moves blocks (chunks and manifest nodes) between Rok nodes over
+ * `/rok/exchange/1.0.0` (wire format in protocol/exchange.ts).
+ *
+ * - The **server** answers a peer's wants from the local store, only for CIDs the
+ *   `authorize` hook allows that peer (closed by default). Refused and missing blocks get
+ *   the same DONT_HAVE, so a peer learns nothing about blocks it may not have.
+ * - The **client** (`fetchBlocks`) asks several peers at once, many blocks in flight on
+ *   each stream, verifies every block against its CID before storing it, drops a peer that
+ *   sends bad bytes (for that fetch) and gets the block from another peer.
+ *
+ * Terms: a *want* asks a peer for a block (or only whether it has it); a *session* is one
+ * fetch's stream to one peer; a peer is *dropped* when its session ends with an error.
+ *
+ * Use as a libp2p service: `services: { exchange: chunkExchange({ store, authorize }) }`.
+ */
+import { ChunkExchangeService } from './exchange.ts'
+import type { CID } from '../../../protocol/cid.ts'
+import type { BlockStore } from '../../store/types.ts'
+import type { AbortOptions, ComponentLogger, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export { EXCHANGE_PROTOCOL } from '../../../protocol/exchange.ts'
+
+/** Decides whether `peer` may receive `cid`. May be async (e.g. a grant lookup). */
+export type AuthorizeFn = (peer: PeerId, cid: CID) => boolean | Promise<boolean>
+
+export interface ChunkExchangeInit {
+  /** Where served blocks are read from and fetched blocks written to. */
+  store: Pick<BlockStore, 'get' | 'has' | 'put'>
+  /**
+   * Who may receive what. Every served block (and every have-answer) passes through it.
+   *
+   * @default () => false (serve nobody)
+   */
+  authorize?: AuthorizeFn
+  /** @default EXCHANGE_MAX_INBOUND_STREAMS (16) per connection */
+  maxInboundStreams?: number
+  /** @default EXCHANGE_MAX_OUTBOUND_STREAMS (16) per connection */
+  maxOutboundStreams?: number
+  /** Wants held for one inbound stream before the peer is called a flooder. @default EXCHANGE_MAX_PENDING_WANTS (4096) */
+  maxPendingWants?: number
+  /** Wants served concurrently per inbound stream. @default EXCHANGE_SERVE_CONCURRENCY (8) */
+  serveConcurrency?: number
+  /** Blocks in flight per peer in a fetch. @default EXCHANGE_WINDOW (32) */
+  window?: number
+  /** Close an exchange stream with no traffic for this long. @default EXCHANGE_IDLE_TIMEOUT_MS (30 s) */
+  idleTimeout?: number
+  /** Deadline for serving one want (authorize + store read). @default EXCHANGE_WANT_TIMEOUT_MS (20 s) */
+  wantTimeout?: number
+  /** Deadline for opening a stream to a peer. @default EXCHANGE_OPEN_TIMEOUT_MS (10 s) */
+  openTimeout?: number
+  /** Received bytes awaiting verification/storage before the fetch stops asking. @default EXCHANGE_MAX_UNSTORED_BYTES (64 MiB) */
+  maxUnstoredBytes?: number
+}
+
+/** What the exchange needs from libp2p (the service's injected components). */
+export interface ChunkExchangeComponents {
+  registrar: {
+    handle: (protocol: string, handler: StreamHandler, options?: StreamHandlerOptions) => Promise<void>
+    unhandle: (protocol: string, options?: AbortOptions) => Promise<void>
+  }
+  connectionManager: {
+    openStream: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions) => Promise<Stream>
+  }
+  logger: ComponentLogger
+}
+
+export type FetchProgressEvent =
+  | { type: 'exchange:block:received', detail: { cid: CID, peer: string, bytes: number } }
+  | { type: 'exchange:block:missing', detail: { cid: CID } }
+  | { type: 'exchange:peer:dropped', detail: { peer: string, code: string, message: string } }
+
+export interface FetchOptions extends AbortOptions {
+  /** Peers to ask, by id (dialled through the peer store) or by address. */
+  peers: Array<PeerId | Multiaddr>
+  onProgress?: (event: FetchProgressEvent) => void
+}
+
+export interface PeerFetchStats {
+  /** Peer id string (or the multiaddr string when dialled by address and never identified). */
+  peer: string
+  blocks: number
+  bytes: number
+  /** Why the peer was dropped from this fetch, if it was. */
+  dropped?: { code: string, message: string }
+}
+
+export interface FetchReport {
+  /** Blocks received, verified and stored (a block the store already had counts too). */
+  blocks: number
+  bytes: number
+  /** Which peer served how many blocks and bytes, and which were dropped and why. */
+  peers: PeerFetchStats[]
+  /** CIDs no live peer would serve (every asked peer said DONT_HAVE or was dropped). */
+  missing: CID[]
+}
+
+export interface ServeStats {
+  streams: number
+  blocks: number
+  bytes: number
+  refused: number
+  /** Inbound streams closed because the peer broke the protocol or a bound. */
+  rejectedStreams: number
+}
+
+export interface ChunkExchange {
+  /**
+   * Fetch `cids` from `options.peers` in parallel, verify each, store it. Resolves when
+   * every CID is stored or known missing; rejects only when aborted or given no peers.
+   */
+  fetchBlocks: (cids: Iterable<CID>, options: FetchOptions) => Promise<FetchReport>
+  /** Counters of what this node served. */
+  serveStats: () => ServeStats
+}
+
+export function chunkExchange (init: ChunkExchangeInit): (components: ChunkExchangeComponents) => ChunkExchange {
+  return (components) => new ChunkExchangeService(components, init)
+}

@@ -1,0 +1,249 @@
+/**
+ * One inbound exchange stream: holds the peer's pending wants (bounded), serves them a
+ * few at a time from the store, and answers every want exactly once (BLOCK, HAVE or
+ * DONT_HAVE) unless it was cancelled first. Message routing is in `onMessage`; each
+ * message type's handling is in handlers/.
+ */
+import { encodeBlockHeader, encodeDontHave, encodeHave, MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, type ExchangeMessage, type WantEntry } from '../../../protocol/exchange.ts'
+import { isRokError, RokError } from '../../../protocol/errors.ts'
+import { StoreErrorCode } from '../../store/errors.ts'
+import { P2PErrorCode } from '../errors.ts'
+import { handleCancel } from './handlers/cancel.ts'
+import { handleWant } from './handlers/want.ts'
+import { readFrames, type FrameReader } from './stream-frames.ts'
+import type { AuthorizeFn, ServeStats } from './index.ts'
+import type { CID } from '../../../protocol/cid.ts'
+import type { BlockStore } from '../../store/types.ts'
+import type { Logger, PeerId, Stream } from '@libp2p/interface'
+
+export interface ServerStreamOptions {
+  store: Pick<BlockStore, 'get' | 'has'>
+  authorize: AuthorizeFn
+  maxPendingWants: number
+  concurrency: number
+  wantTimeout: number
+  idleTimeout: number
+  stats: ServeStats
+  log: Logger
+}
+
+export class ServerStream {
+  readonly peer: PeerId
+  private readonly stream: Stream
+  private readonly options: ServerStreamOptions
+  /** Pending wants in arrival order; a cancelled want becomes `undefined` in place. */
+  private readonly queue: Array<WantEntry | undefined> = []
+  private head = 0
+  private cancelledCount = 0
+  private active = 0
+  private draining = false
+  private remoteDone = false
+  private closed = false
+  private idleTimer: NodeJS.Timeout | undefined
+  private pendingHave: CID[] = []
+  private pendingDontHave: CID[] = []
+  private flushScheduled = false
+  private readonly reader: FrameReader
+  private readonly done: PromiseWithResolvers<void> = Promise.withResolvers()
+
+  constructor (stream: Stream, peer: PeerId, options: ServerStreamOptions) {
+    this.stream = stream
+    this.peer = peer
+    this.options = options
+    this.reader = readFrames(stream, {
+      onMessage: (message) => { this.onMessage(message) },
+      onInvalid: (err) => { this.fail(err) },
+      onEnd: (err) => {
+        if (err !== undefined) this.fail(err)
+        else { this.remoteDone = true; this.maybeFinish() }
+      }
+    })
+    this.touch()
+  }
+
+  /** Resolves when the stream is finished or failed; never rejects. */
+  get finished (): Promise<void> {
+    return this.done.promise
+  }
+
+  /** Wants queued and being served. */
+  get pendingWants (): number {
+    return this.queue.length - this.head - this.cancelledCount + this.active
+  }
+
+  private onMessage (message: ExchangeMessage): void {
+    this.touch()
+    switch (message.type) {
+      case 'want': handleWant(this, message.entries); break
+      case 'cancel': handleCancel(this, message.cids); break
+      default:
+        this.fail(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `a client may not send '${message.type}' messages`))
+    }
+  }
+
+  /** Queue wants; a peer that runs past the bound is a flooder and loses the stream. */
+  enqueue (entries: WantEntry[]): void {
+    if (this.closed) return
+    if (this.pendingWants + entries.length > this.options.maxPendingWants) {
+      this.fail(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `peer has more than ${this.options.maxPendingWants} wants pending`))
+      return
+    }
+    for (const entry of entries) this.queue.push(entry)
+    this.pump()
+  }
+
+  private pump (): void {
+    while (!this.closed && !this.draining && this.active < this.options.concurrency && this.head < this.queue.length) {
+      const entry = this.queue[this.head++]
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head)
+        this.head = 0
+      }
+      if (entry === undefined) { this.cancelledCount--; continue }
+      this.active++
+      this.serve(entry).then(() => {
+        this.active--
+        this.pump()
+        this.maybeFinish()
+      }, (err: Error) => {
+        this.active--
+        this.fail(err)
+      })
+    }
+  }
+
+  /** Forget queued wants for these CIDs; one pass over the (bounded) queue. */
+  cancel (cids: CID[]): void {
+    const keys = new Set(cids.map(cid => cid.toString()))
+    for (let i = this.head; i < this.queue.length; i++) {
+      const entry = this.queue[i]
+      if (entry !== undefined && keys.has(entry.cid.toString())) {
+        this.queue[i] = undefined
+        this.cancelledCount++
+      }
+    }
+    this.maybeFinish()
+  }
+
+  private async serve (entry: WantEntry): Promise<void> {
+    const signal = AbortSignal.timeout(this.options.wantTimeout)
+    const allowed = await raceSignal(Promise.resolve(this.options.authorize(this.peer, entry.cid)), signal)
+    if (this.closed) return
+    if (!allowed) {
+      this.options.stats.refused++
+      this.answer(entry.cid, false)
+      return
+    }
+    if (entry.kind === 'have') {
+      this.answer(entry.cid, await this.options.store.has(entry.cid, { signal }))
+      return
+    }
+    let bytes: Uint8Array
+    try {
+      bytes = await this.options.store.get(entry.cid, { signal })
+    } catch (err) {
+      if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) {
+        this.answer(entry.cid, false)
+        return
+      }
+      throw err
+    }
+    if (this.closed) return
+    if (bytes.byteLength > MAX_BLOCK_BYTES) {
+      // a block the wire cannot carry: say so instead of breaking the stream
+      this.answer(entry.cid, false)
+      return
+    }
+    this.send(encodeBlockHeader(entry.cid, bytes.byteLength))
+    this.send(bytes)
+    this.options.stats.blocks++
+    this.options.stats.bytes += bytes.byteLength
+  }
+
+  /** HAVE/DONT_HAVE answers are gathered and sent as one message per event-loop turn. */
+  private answer (cid: CID, have: boolean): void {
+    (have ? this.pendingHave : this.pendingDontHave).push(cid)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => { this.flushAnswers() })
+    }
+  }
+
+  private flushAnswers (): void {
+    this.flushScheduled = false
+    if (this.closed) return
+    for (const [list, encode] of [[this.pendingHave, encodeHave], [this.pendingDontHave, encodeDontHave]] as const) {
+      for (let i = 0; i < list.length; i += MAX_CIDS_PER_MESSAGE) {
+        this.send(encode(list.slice(i, i + MAX_CIDS_PER_MESSAGE)))
+      }
+    }
+    this.pendingHave = []
+    this.pendingDontHave = []
+    this.maybeFinish()
+  }
+
+  private send (bytes: Uint8Array): void {
+    this.touch()
+    if (this.stream.send(bytes) || this.draining) return
+    // the stream's write buffer is full: serve nothing more until the peer has read it
+    this.draining = true
+    this.stream.onDrain({ signal: AbortSignal.timeout(this.options.idleTimeout) }).then(() => {
+      this.draining = false
+      this.pump()
+      this.maybeFinish()
+    }, () => {
+      this.fail(new RokError(P2PErrorCode.TIMEOUT, `peer did not read for ${this.options.idleTimeout} ms`))
+    })
+  }
+
+  private touch (): void {
+    if (this.closed) return
+    if (this.idleTimer !== undefined) {
+      this.idleTimer.refresh()
+      return
+    }
+    this.idleTimer = setTimeout(() => {
+      this.fail(new RokError(P2PErrorCode.TIMEOUT, `exchange stream idle for ${this.options.idleTimeout} ms`))
+    }, this.options.idleTimeout)
+  }
+
+  /** The client closed its side and every want is answered: close ours. */
+  private maybeFinish (): void {
+    if (this.closed || !this.remoteDone || this.pendingWants > 0 || this.flushScheduled || this.draining) return
+    this.closed = true
+    this.cleanup()
+    this.stream.close({ signal: AbortSignal.timeout(this.options.idleTimeout) }).catch((err: Error) => {
+      this.stream.abort(err)
+    }).finally(() => { this.done.resolve() })
+  }
+
+  fail (err: Error): void {
+    if (this.closed) return
+    this.closed = true
+    this.options.stats.rejectedStreams++
+    this.options.log('closing exchange stream from %p: %s', this.peer, err.message)
+    this.cleanup()
+    this.stream.abort(err)
+    this.done.resolve()
+  }
+
+  private cleanup (): void {
+    clearTimeout(this.idleTimer)
+    this.reader.detach()
+    this.queue.length = 0
+    this.head = 0
+    this.cancelledCount = 0
+  }
+}
+
+async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw new RokError(P2PErrorCode.TIMEOUT, 'want deadline passed')
+  const { promise: aborted, reject } = Promise.withResolvers<never>()
+  const onAbort = (): void => { reject(new RokError(P2PErrorCode.TIMEOUT, 'want deadline passed')) }
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Reads exchange frames from a libp2p stream through its 'message' events (the stream's
+ * async iterator buffers without bound, events let us decide), and writes frames with
+ * the stream's own backpressure signal.
+ */
+import { FrameDecoder, type ExchangeMessage } from '../../../protocol/exchange.ts'
+import type { Stream } from '@libp2p/interface'
+
+export interface FrameReader {
+  /** Stops listening; the stream itself is left as it is. */
+  detach: () => void
+}
+
+export interface FrameHandlers {
+  onMessage: (message: ExchangeMessage) => void
+  /** A frame broke the wire format: the caller aborts the stream. */
+  onInvalid: (err: Error) => void
+  /** The remote closed its write side, or the stream closed (with the error if any). */
+  onEnd: (err?: Error) => void
+}
+
+export function readFrames (stream: Stream, handlers: FrameHandlers): FrameReader {
+  const decoder = new FrameDecoder()
+  let failed = false
+  const feed = (piece: Uint8Array): void => {
+    if (failed) return
+    let messages: ExchangeMessage[]
+    try {
+      messages = decoder.push(piece)
+    } catch (err) {
+      failed = true
+      handlers.onInvalid(err as Error)
+      return
+    }
+    for (const message of messages) {
+      handlers.onMessage(message)
+      if (failed) return
+    }
+  }
+  const onMessage = (evt: { data: Uint8Array | Iterable<Uint8Array> }): void => {
+    const data = evt.data
+    if (data instanceof Uint8Array) feed(data)
+    else for (const piece of data) feed(piece)
+  }
+  const onClose = (evt: { error?: Error }): void => { handlers.onEnd(evt.error) }
+  const onRemoteCloseWrite = (): void => { handlers.onEnd() }
+  stream.addEventListener('message', onMessage)
+  stream.addEventListener('close', onClose)
+  stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
+  return {
+    detach: () => {
+      failed = true
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('close', onClose)
+      stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
+    }
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The chunk exchange wire format, protocol id `/rok/exchange/1.0.0`.
+ *
+ * A stream carries frames in both directions. Every frame is a 4-byte big-endian body
+ * length followed by the body; the body's first byte is the message type:
+ *
+ *   WANT      0x01  u16 count, count × (u8 flags, u8 cidLength, cid)   flags bit0: have-only
+ *   CANCEL    0x02  u16 count, count × (u8 cidLength, cid)
+ *   HAVE      0x03  u16 count, count × (u8 cidLength, cid)
+ *   DONT_HAVE 0x04  u16 count, count × (u8 cidLength, cid)
+ *   BLOCK     0x05  u8 cidLength, cid, block bytes (the rest of the body)
+ *
+ * The client sends WANT and CANCEL; the server answers every want it does not see
+ * cancelled with exactly one BLOCK, HAVE or DONT_HAVE, so the client can count what is in
+ * flight. A block travels whole in one frame (large frames keep per-byte overhead low).
+ * Every size is bounded; a frame that breaks a bound or the grammar is an
+ * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
+ */
+import { cidFromBytes, type CID } from './cid.ts'
+import { ProtocolErrorCode, RokError } from './errors.ts'
+
+export const EXCHANGE_PROTOCOL = '/rok/exchange/1.0.0'
+
+/** Largest block (chunk or manifest node) the exchange carries. */
+export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
+/** Largest CID accepted on the wire (a CIDv1 sha2-256 is 36 bytes). */
+export const MAX_CID_BYTES = 64
+/** Most CIDs in one WANT, CANCEL, HAVE or DONT_HAVE message. */
+export const MAX_CIDS_PER_MESSAGE = 1024
+/** Frame header: u32 body length. */
+export const FRAME_HEADER_BYTES = 4
+/** Largest body: a BLOCK of the largest block (type + cid length + cid + bytes). */
+export const MAX_FRAME_BODY_BYTES = 2 + MAX_CID_BYTES + MAX_BLOCK_BYTES
+
+export const MessageType = {
+  WANT: 0x01,
+  CANCEL: 0x02,
+  HAVE: 0x03,
+  DONT_HAVE: 0x04,
+  BLOCK: 0x05
+} as const
+
+export type WantKind = 'block' | 'have'
+
+export interface WantEntry {
+  cid: CID
+  /** 'block' asks for the bytes; 'have' only asks whether the peer would serve them. */
+  kind: WantKind
+}
+
+export type ExchangeMessage =
+  | { type: 'want', entries: WantEntry[] }
+  | { type: 'cancel', cids: CID[] }
+  | { type: 'have', cids: CID[] }
+  | { type: 'dont-have', cids: CID[] }
+  | { type: 'block', cid: CID, bytes: Uint8Array }
+
+function invalid (message: string): RokError {
+  return new RokError(ProtocolErrorCode.INVALID_MESSAGE, message)
+}
+
+function frame (body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
+  new DataView(out.buffer).setUint32(0, body.byteLength)
+  out.set(body, FRAME_HEADER_BYTES)
+  return out
+}
+
+function checkCount (count: number): void {
+  if (count < 1 || count > MAX_CIDS_PER_MESSAGE) {
+    throw invalid(`a message carries 1..${MAX_CIDS_PER_MESSAGE} CIDs, not ${count}`)
+  }
+}
+
+function encodeList (type: number, cids: CID[], flags?: (i: number) => number): Uint8Array {
+  checkCount(cids.length)
+  const perEntry = flags === undefined ? 1 : 2
+  let size = 3
+  for (const cid of cids) size += perEntry + cid.bytes.byteLength
+  const body = new Uint8Array(size)
+  body[0] = type
+  body[1] = cids.length >> 8
+  body[2] = cids.length & 0xff
+  let at = 3
+  for (let i = 0; i < cids.length; i++) {
+    const bytes = cids[i].bytes
+    if (bytes.byteLength > MAX_CID_BYTES) throw invalid('CID too long')
+    if (flags !== undefined) body[at++] = flags(i)
+    body[at++] = bytes.byteLength
+    body.set(bytes, at)
+    at += bytes.byteLength
+  }
+  return frame(body)
+}
+
+export function encodeWant (entries: WantEntry[]): Uint8Array {
+  return encodeList(MessageType.WANT, entries.map(e => e.cid), i => entries[i].kind === 'have' ? 1 : 0)
+}
+
+export function encodeCancel (cids: CID[]): Uint8Array {
+  return encodeList(MessageType.CANCEL, cids)
+}
+
+export function encodeHave (cids: CID[]): Uint8Array {
+  return encodeList(MessageType.HAVE, cids)
+}
+
+export function encodeDontHave (cids: CID[]): Uint8Array {
+  return encodeList(MessageType.DONT_HAVE, cids)
+}
+
+/**
+ * The frame header, message type and CID of a BLOCK message, without the block bytes.
+ * The sender writes the header and then the bytes as they are, so a block is never
+ * copied into a new buffer just to be framed.
+ */
+export function encodeBlockHeader (cid: CID, blockLength: number): Uint8Array {
+  if (blockLength > MAX_BLOCK_BYTES) throw invalid(`block of ${blockLength} bytes exceeds ${MAX_BLOCK_BYTES}`)
+  const cidBytes = cid.bytes
+  if (cidBytes.byteLength > MAX_CID_BYTES) throw invalid('CID too long')
+  const out = new Uint8Array(FRAME_HEADER_BYTES + 2 + cidBytes.byteLength)
+  new DataView(out.buffer).setUint32(0, 2 + cidBytes.byteLength + blockLength)
+  out[4] = MessageType.BLOCK
+  out[5] = cidBytes.byteLength
+  out.set(cidBytes, 6)
+  return out
+}
+
+/** A whole BLOCK frame in one buffer (tests and small blocks). */
+export function encodeBlock (cid: CID, bytes: Uint8Array): Uint8Array {
+  const header = encodeBlockHeader(cid, bytes.byteLength)
+  const out = new Uint8Array(header.byteLength + bytes.byteLength)
+  out.set(header)
+  out.set(bytes, header.byteLength)
+  return out
+}
+
+export function encodeMessage (message: ExchangeMessage): Uint8Array {
+  switch (message.type) {
+    case 'want': return encodeWant(message.entries)
+    case 'cancel': return encodeCancel(message.cids)
+    case 'have': return encodeHave(message.cids)
+    case 'dont-have': return encodeDontHave(message.cids)
+    case 'block': return encodeBlock(message.cid, message.bytes)
+  }
+}
+
+function readCid (body: Uint8Array, at: number): [CID, number] {
+  if (at >= body.byteLength) throw invalid('truncated CID length')
+  const length = body[at]
+  if (length === 0 || length > MAX_CID_BYTES) throw invalid(`CID length ${length} out of bounds`)
+  const end = at + 1 + length
+  if (end > body.byteLength) throw invalid('truncated CID')
+  try {
+    return [cidFromBytes(body.subarray(at + 1, end)), end]
+  } catch (cause) {
+    throw new RokError(ProtocolErrorCode.INVALID_MESSAGE, 'malformed CID in message', { cause })
+  }
+}
+
+function decodeList (body: Uint8Array, withFlags: boolean): { cids: CID[], flags: number[] } {
+  if (body.byteLength < 3) throw invalid('truncated list message')
+  const count = (body[1] << 8) | body[2]
+  checkCount(count)
+  const cids: CID[] = []
+  const flags: number[] = []
+  let at = 3
+  for (let i = 0; i < count; i++) {
+    if (withFlags) {
+      if (at >= body.byteLength) throw invalid('truncated want entry')
+      const f = body[at++]
+      if ((f & ~1) !== 0) throw invalid(`unknown want flags ${f}`)
+      flags.push(f)
+    }
+    const [cid, next] = readCid(body, at)
+    cids.push(cid)
+    at = next
+  }
+  if (at !== body.byteLength) throw invalid('trailing bytes after list')
+  return { cids, flags }
+}
+
+/** Decode one frame body (without its length header). Throws ERR_INVALID_MESSAGE. */
+export function decodeBody (body: Uint8Array): ExchangeMessage {
+  if (body.byteLength === 0) throw invalid('empty message')
+  if (body.byteLength > MAX_FRAME_BODY_BYTES) throw invalid(`message of ${body.byteLength} bytes exceeds ${MAX_FRAME_BODY_BYTES}`)
+  switch (body[0]) {
+    case MessageType.WANT: {
+      const { cids, flags } = decodeList(body, true)
+      return { type: 'want', entries: cids.map((cid, i) => ({ cid, kind: flags[i] === 1 ? 'have' : 'block' })) }
+    }
+    case MessageType.CANCEL: return { type: 'cancel', cids: decodeList(body, false).cids }
+    case MessageType.HAVE: return { type: 'have', cids: decodeList(body, false).cids }
+    case MessageType.DONT_HAVE: return { type: 'dont-have', cids: decodeList(body, false).cids }
+    case MessageType.BLOCK: {
+      const [cid, at] = readCid(body, 1)
+      return { type: 'block', cid, bytes: body.subarray(at) }
+    }
+    default: throw invalid(`unknown message type ${body[0]}`)
+  }
+}
+
+/**
+ * Splits a byte stream into frames. Feed it whatever pieces the transport delivers;
+ * it returns whole messages. A length over the bound is rejected from the header alone,
+ * before any of the body is buffered, so a peer cannot make the receiver hold more than
+ * one largest frame.
+ */
+export class FrameDecoder {
+  private readonly pieces: Uint8Array[] = []
+  private buffered = 0
+  private expected = -1
+
+  /** Bytes held waiting for the rest of a frame. */
+  get bufferedBytes (): number {
+    return this.buffered
+  }
+
+  push (piece: Uint8Array): ExchangeMessage[] {
+    if (piece.byteLength > 0) {
+      this.pieces.push(piece)
+      this.buffered += piece.byteLength
+    }
+    const out: ExchangeMessage[] = []
+    for (;;) {
+      if (this.expected < 0) {
+        if (this.buffered < FRAME_HEADER_BYTES) break
+        const header = this.take(FRAME_HEADER_BYTES)
+        const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
+        if (length === 0 || length > MAX_FRAME_BODY_BYTES) {
+          throw invalid(`frame of ${length} bytes is outside 1..${MAX_FRAME_BODY_BYTES}`)
+        }
+        this.expected = length
+      }
+      if (this.buffered < this.expected) break
+      const body = this.take(this.expected)
+      this.expected = -1
+      out.push(decodeBody(body))
+    }
+    return out
+  }
+
+  /** Remove `n` bytes from the front; copies only when they span several pieces. */
+  private take (n: number): Uint8Array {
+    const first = this.pieces[0]
+    if (first.byteLength >= n) {
+      const out = first.subarray(0, n)
+      if (first.byteLength === n) this.pieces.shift()
+      else this.pieces[0] = first.subarray(n)
+      this.buffered -= n
+      return out
+    }
+    const out = new Uint8Array(n)
+    let at = 0
+    let used = 0
+    while (at < n) {
+      const piece = this.pieces[used]
+      const want = n - at
+      if (piece.byteLength <= want) {
+        out.set(piece, at)
+        at += piece.byteLength
+        used++
+      } else {
+        out.set(piece.subarray(0, want), at)
+        this.pieces[used] = piece.subarray(want)
+        at += want
+      }
+    }
+    // one splice instead of a shift per piece: a 4 MiB block can arrive in hundreds of pieces
+    this.pieces.splice(0, used)
+    this.buffered -= n
+    return out
+  }
+}
