@@ -1,5 +1,14 @@
 /** Every `rok` verb, in the order `rok --help` lists them. */
 import type { Command } from '../../cli/command.ts'
+import { init } from './init.ts'
+import { snapshot } from './snapshot.ts'
+import { log } from './log.ts'
+import { restore } from './restore.ts'
+import { diff } from './diff.ts'
+import { verify } from './verify.ts'
+import { gc } from './gc.ts'
+import { stats } from './stats.ts'
 
 export const commands: Command[] = [
+  init, snapshot, log, restore, diff, verify, gc, stats,
 ]

@@ -1,0 +1,19 @@
+import type { Command } from '../../cli/command.ts'
+import { formatBytes } from '../../cli/output.ts'
+import { withEngine } from './engine.ts'
+
+export const stats: Command = {
+  name: 'stats',
+  summary: 'show store size, versions and the deduplication ratio',
+  usage: 'stats',
+  positionals: 0,
+  async run (ctx) {
+    const s = await withEngine(ctx, async e => ({ peerId: e.peerId, ...await e.stats() }))
+    ctx.out.result(s, r => {
+      ctx.out.line(`node ${r.peerId}`)
+      ctx.out.line(`${r.buckets} buckets, ${r.versions} versions, ${formatBytes(r.logicalBytes)} in all versions`)
+      ctx.out.line(`${r.blocks} blocks, ${formatBytes(r.storedBytes)} stored in ${r.packs} packs (${formatBytes(r.packBytes)} on disk)`)
+      ctx.out.line(`dedup ratio ${r.dedupRatio.toFixed(2)}×`)
+    })
+  }
+}

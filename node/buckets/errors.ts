@@ -1,0 +1,4 @@
+export const BucketErrorCode = {
+  BUCKET_NOT_FOUND: 'ERR_BUCKET_NOT_FOUND',
+  VERSION_NOT_FOUND: 'ERR_VERSION_NOT_FOUND'
+} as const

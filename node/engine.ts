@@ -1,0 +1,190 @@
+/**
+ * The local snapshot engine: a node home opened as one object — block store, buckets and
+ * identity — with the operations the CLI, the daemon and Kale call. Each operation takes
+ * plain arguments and an AbortSignal and reports progress through a callback.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Level } from 'level'
+import { parseBucketName } from '../protocol/bucket-name.ts'
+import type { CID } from '../protocol/cid.ts'
+import { Buckets, type VersionEntry } from './buckets/index.ts'
+import { ensureHome, homeLayout, openDb } from './home.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { collectGarbage, type GcReport } from './policy/gc.ts'
+import {
+  diffManifests, restoreManifest, snapshotVolume, type Change, type RestoreProgress, type RestoreResult,
+  type SnapshotProgress, type SnapshotResult
+} from './snapshot/index.ts'
+import { openDiskStore, type BinaryIndex, type DiskBlockStore } from './store/index.ts'
+import { verifyStore, type VerifyReport } from './verify.ts'
+
+export interface EngineInit {
+  home: string
+  /** Create the home if it does not exist (rok init). @default false */
+  create?: boolean
+  /** Clock, injectable for tests. @default Date.now */
+  now?: () => number
+}
+
+export interface SnapshotRequest {
+  bucket: string
+  message?: string
+  signal?: AbortSignal
+  onProgress?: (p: SnapshotProgress) => void
+}
+
+export interface SnapshotOutcome {
+  bucket: string
+  seq: number
+  /** CID of the signed version record. */
+  cid: string
+  root: string
+  kind: 'tree' | 'image'
+  size: number
+  files: number
+  dirs: number
+  chunks: number
+  newChunks: number
+  newBytes: number
+  manifestNodes: number
+  seconds: number
+}
+
+export interface RestoreRequest {
+  bucket: string
+  seq?: number
+  dest: string
+  force?: boolean
+  signal?: AbortSignal
+  onProgress?: (p: RestoreProgress) => void
+}
+
+export interface StoreStats {
+  buckets: number
+  versions: number
+  blocks: number
+  /** Bytes of blocks in the store (after dedup). */
+  storedBytes: number
+  /** Bytes of pack files on disk (stored bytes plus headers and garbage). */
+  packBytes: number
+  packs: number
+  /** Sum of the logical sizes of every version. */
+  logicalBytes: number
+  dedupRatio: number
+}
+
+export class Engine {
+  readonly home: string
+  readonly store: DiskBlockStore
+  readonly buckets: Buckets
+  readonly key: PrivateKey
+  readonly peerId: string
+  private readonly db: Level<string, string>
+  private readonly now: () => number
+
+  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, now: () => number) {
+    this.home = home
+    this.db = db
+    this.store = store
+    this.buckets = buckets
+    this.key = key
+    this.peerId = peerIdFromPrivateKey(key).toString()
+    this.now = now
+  }
+
+  async snapshot (path: string, req: SnapshotRequest): Promise<SnapshotOutcome> {
+    parseBucketName(req.bucket)
+    const started = performance.now()
+    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, signal: req.signal, onProgress: req.onProgress })
+    req.signal?.throwIfAborted()
+    await this.store.flush()
+    const version = await this.buckets.append(req.bucket, {
+      root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: this.now()
+    })
+    return {
+      bucket: req.bucket,
+      seq: version.seq,
+      cid: version.cid.toString(),
+      root: result.root.toString(),
+      kind: result.kind,
+      size: result.size,
+      files: result.files,
+      dirs: result.dirs,
+      chunks: result.stats.chunks,
+      newChunks: result.stats.newChunks,
+      newBytes: result.stats.newBytes,
+      manifestNodes: result.manifestNodes,
+      seconds: (performance.now() - started) / 1000
+    }
+  }
+
+  async restore (req: RestoreRequest): Promise<RestoreResult & { bucket: string, seq: number }> {
+    const version = await this.buckets.get(req.bucket, req.seq)
+    const result = await restoreManifest(version.record.root, req.dest, { store: this.store, force: req.force, signal: req.signal, onProgress: req.onProgress })
+    return { ...result, bucket: req.bucket, seq: version.seq }
+  }
+
+  async version (bucket: string, seq?: number): Promise<VersionEntry> {
+    return await this.buckets.get(bucket, seq)
+  }
+
+  async * diff (a: { bucket: string, seq?: number }, b: { bucket: string, seq?: number }, signal?: AbortSignal): AsyncGenerator<Change> {
+    const [va, vb] = [await this.buckets.get(a.bucket, a.seq), await this.buckets.get(b.bucket, b.seq)]
+    yield * diffManifests(va.record.root, vb.record.root, { store: this.store, signal })
+  }
+
+  async verify (options: { signal?: AbortSignal, onProgress?: (p: { blocks: number, bytes: number }) => void } = {}): Promise<VerifyReport> {
+    return await verifyStore({ store: this.store, buckets: this.buckets, ...options })
+  }
+
+  async gc (options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcReport> {
+    return await collectGarbage({ store: this.store, buckets: this.buckets, ...options })
+  }
+
+  async stats (): Promise<StoreStats> {
+    let blocks = 0
+    let storedBytes = 0
+    for await (const { location } of this.store.blocks()) { blocks++; storedBytes += location.length }
+    const packs = await this.store.packIds()
+    let packBytes = 0
+    for (const id of packs) packBytes += await this.store.packSize(id)
+    const list = await this.buckets.list()
+    let versions = 0
+    let logicalBytes = 0
+    for await (const v of this.buckets.all()) {
+      versions++
+      logicalBytes += (await this.buckets.get(v.bucket, v.seq)).record.size
+    }
+    return {
+      buckets: list.length, versions, blocks, storedBytes, packBytes, packs: packs.length, logicalBytes,
+      dedupRatio: storedBytes === 0 ? 1 : logicalBytes / storedBytes
+    }
+  }
+
+  async close (): Promise<void> {
+    try {
+      await this.store.close()
+    } finally {
+      await this.db.close()
+    }
+  }
+}
+
+export async function openEngine (init: EngineInit): Promise<Engine> {
+  await ensureHome(init.home, init.create === true)
+  const layout = homeLayout(init.home)
+  const db = await openDb(layout.db)
+  try {
+    const index = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
+    const store = await openDiskStore({ dir: layout.packs, index })
+    const key = await loadOrCreateIdentity(init.home)
+    const buckets = new Buckets({ index: db.sublevel<string, string>('buckets', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), store, key })
+    return new Engine(init.home, db, store, buckets, key, init.now ?? Date.now)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+}
+
+export type { CID }

@@ -1,0 +1,232 @@
+/**
+ * Snapshot a volume: a folder tree or a raw block image (regular file or block device).
+ * Returns the manifest root's CID once every chunk and manifest node has been handed to
+ * the store; the caller flushes the store before recording a version, so a version never
+ * points at data that is not durable. Any error aborts the whole snapshot: no partial
+ * version is ever recorded.
+ */
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import { join } from 'node:path'
+import type { CID } from '../../protocol/cid.ts'
+import { RokError } from '../../protocol/errors.ts'
+import { compareNames, encodeRoot, isSafeName, MANIFEST_FORMAT, type ChunkRef, type Entry, type EncodedNode } from '../../protocol/manifest.ts'
+import type { ChunkerParams } from '../chunker/index.ts'
+import type { BlockStore } from '../store/types.ts'
+import { SnapshotErrorCode } from './errors.ts'
+import { emptyStats, ingest, type IngestStats } from './ingest.ts'
+import { ListTreeBuilder } from './list-tree.ts'
+import { readAhead } from './read-file.ts'
+import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
+
+export interface SnapshotProgress extends IngestStats {
+  files: number
+  /** Total logical bytes, when known up front (images). */
+  total?: number
+  path?: string
+}
+
+export interface SnapshotOptions {
+  store: Pick<BlockStore, 'put'>
+  params?: ChunkerParams
+  signal?: AbortSignal
+  onProgress?: (progress: SnapshotProgress) => void
+}
+
+export interface SnapshotResult {
+  root: CID
+  kind: 'tree' | 'image'
+  /** Logical bytes of the volume. */
+  size: number
+  files: number
+  dirs: number
+  stats: IngestStats
+  /** Manifest nodes written (new or not). */
+  manifestNodes: number
+}
+
+export async function snapshotVolume (path: string, options: SnapshotOptions): Promise<SnapshotResult> {
+  let st: BigIntStats
+  try {
+    st = await stat(path, { bigint: true })
+  } catch (err) {
+    throw fsError(err, path)
+  }
+  if (st.isDirectory()) return await new TreeSnapshot(path, options).run(st)
+  if (st.isFile() || st.isBlockDevice()) return await snapshotImage(path, st, options)
+  throw new RokError(SnapshotErrorCode.NOT_A_VOLUME, `${path} is neither a folder nor an image file or block device`, { details: { path } })
+}
+
+function mtimeOf (st: BigIntStats): [number, number] {
+  let s = st.mtimeNs / 1_000_000_000n
+  let ns = st.mtimeNs % 1_000_000_000n
+  if (ns < 0n) { ns += 1_000_000_000n; s -= 1n }
+  return [Number(s), Number(ns)]
+}
+
+function modeOf (st: BigIntStats): number {
+  return Number(st.mode) & 0o7777
+}
+
+function fsError (err: unknown, path: string): RokError {
+  const code = (err as NodeJS.ErrnoException).code
+  if (err instanceof RokError) return err
+  if (code === 'ENOENT') return new RokError(SnapshotErrorCode.NOT_A_VOLUME, `${path} does not exist`, { cause: err, details: { path } })
+  if (code === 'EACCES' || code === 'EPERM') return new RokError(SnapshotErrorCode.UNREADABLE, `cannot read ${path}: permission denied`, { cause: err, details: { path } })
+  return new RokError(SnapshotErrorCode.UNREADABLE, `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } })
+}
+
+function vanished (err: unknown, path: string): RokError {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new RokError(SnapshotErrorCode.CHANGED_DURING_SNAPSHOT, `${path} vanished while it was being snapshotted; nothing was recorded, run the snapshot again`, { cause: err, details: { path } })
+  }
+  return fsError(err, path)
+}
+
+async function putNode (store: Pick<BlockStore, 'put'>, node: EncodedNode): Promise<void> {
+  await store.put(node.cid, node.bytes)
+}
+
+/**
+ * Chunk one open file into `onChunk`, checking that it did not change under us:
+ * a snapshot of a file being written would be a version nobody ever had.
+ */
+async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void): Promise<void> {
+  let fd
+  try {
+    fd = await open(path, 'r')
+  } catch (err) {
+    throw vanished(err, path)
+  }
+  try {
+    const before = stats.bytes
+    await ingest(readAhead(fd, options.signal), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
+    const after = await fd.stat({ bigint: true })
+    const read = stats.bytes - before
+    if (st.isFile() && (after.size !== st.size || after.mtimeNs !== st.mtimeNs || BigInt(read) !== st.size)) {
+      throw new RokError(SnapshotErrorCode.CHANGED_DURING_SNAPSHOT, `${path} changed while it was being snapshotted; nothing was recorded, run the snapshot again when it is quiet`, { details: { path } })
+    }
+  } catch (err) {
+    if (err instanceof RokError || (err as Error).name === 'AbortError') throw err
+    throw fsError(err, path)
+  } finally {
+    await fd.close()
+  }
+}
+
+async function snapshotImage (path: string, st: BigIntStats, options: SnapshotOptions): Promise<SnapshotResult> {
+  const stats = emptyStats()
+  let nodes = 0
+  const sink = async (node: EncodedNode): Promise<void> => { nodes++; await putNode(options.store, node) }
+  const list = new ListTreeBuilder(CHUNK_LIST, sink)
+  const total = st.isFile() ? Number(st.size) : undefined
+  const progress = (): void => options.onProgress?.({ ...stats, files: 1, total, path })
+  await chunkFile(path, st, options, stats, async ref => { await list.add(ref, ref[1]) }, progress)
+  const [listCid] = await list.finish()
+  const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'image', size: stats.bytes, files: 1, dirs: 0, list: listCid, mode: modeOf(st), mtime: mtimeOf(st) })
+  await sink(root)
+  return { root: root.cid, kind: 'image', size: stats.bytes, files: 1, dirs: 0, stats, manifestNodes: nodes }
+}
+
+const STAT_CONCURRENCY = 32
+
+class TreeSnapshot {
+  private readonly base: string
+  private readonly options: SnapshotOptions
+  private readonly stats = emptyStats()
+  private files = 0
+  private dirs = 0
+  private nodes = 0
+  /** First path seen for each multiply-linked inode, so later links become hard links. */
+  private readonly inodes = new Map<string, string>()
+
+  constructor (base: string, options: SnapshotOptions) {
+    this.base = base
+    this.options = options
+  }
+
+  async run (rootStat: BigIntStats): Promise<SnapshotResult> {
+    const list = await this.folder(this.base, '')
+    const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'tree', size: this.stats.bytes, files: this.files, dirs: this.dirs, list, mode: modeOf(rootStat), mtime: mtimeOf(rootStat) })
+    await this.sink(root)
+    return { root: root.cid, kind: 'tree', size: this.stats.bytes, files: this.files, dirs: this.dirs, stats: this.stats, manifestNodes: this.nodes }
+  }
+
+  private readonly sink = async (node: EncodedNode): Promise<void> => {
+    this.nodes++
+    await putNode(this.options.store, node)
+  }
+
+  private progress (path: string): void {
+    this.options.onProgress?.({ ...this.stats, files: this.files, path })
+  }
+
+  /** Snapshot one folder; returns the root CID of its entry list. */
+  private async folder (abs: string, rel: string): Promise<CID> {
+    this.options.signal?.throwIfAborted()
+    let names: string[]
+    try {
+      names = await readdir(abs)
+    } catch (err) {
+      throw vanished(err, abs)
+    }
+    for (const name of names) {
+      if (!isSafeName(name)) throw new RokError(SnapshotErrorCode.UNREADABLE, `${join(abs, name)}: name cannot be stored (too long or contains NUL)`, { details: { path: join(abs, name) } })
+    }
+    names.sort(compareNames)
+    const builder = new ListTreeBuilder(ENTRY_LIST, this.sink)
+    for (let i = 0; i < names.length; i += STAT_CONCURRENCY) {
+      const batch = names.slice(i, i + STAT_CONCURRENCY)
+      const stats = await Promise.all(batch.map(async name => {
+        const p = join(abs, name)
+        try { return await lstat(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
+      }))
+      for (let j = 0; j < batch.length; j++) {
+        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j])
+        await builder.add(entry, entry.size)
+      }
+    }
+    this.dirs++
+    return (await builder.finish())[0]
+  }
+
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats): Promise<Entry> {
+    const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
+    if (st.isDirectory()) {
+      return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel) }
+    }
+    if (st.isSymbolicLink()) {
+      let target: string
+      try { target = await readlink(abs) } catch (err) { throw vanished(err, abs) }
+      return { ...base, kind: 'symlink', size: 0, target }
+    }
+    if (st.isFile()) {
+      if (st.nlink > 1n) {
+        const key = `${st.dev}:${st.ino}`
+        const first = this.inodes.get(key)
+        if (first !== undefined) return { ...base, kind: 'hardlink', size: 0, target: first }
+        this.inodes.set(key, rel)
+      }
+      this.files++
+      return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st) }
+    }
+    const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device node'
+    throw new RokError(SnapshotErrorCode.UNSUPPORTED_FILE_TYPE, `${abs} is ${what}, which Rok does not snapshot inside a folder; move it out of the volume`, { details: { path: abs } })
+  }
+
+  /** Small files keep their chunk refs inline; larger ones get their own chunk list tree. */
+  private async fileData (abs: string, st: BigIntStats): Promise<Pick<Entry, 'data' | 'dataTree'>> {
+    const inline: ChunkRef[] = []
+    let tree: ListTreeBuilder<ChunkRef> | undefined
+    await chunkFile(abs, st, this.options, this.stats, async ref => {
+      if (tree === undefined && inline.length < INLINE_CHUNK_REFS) { inline.push(ref); return }
+      if (tree === undefined) {
+        tree = new ListTreeBuilder(CHUNK_LIST, this.sink)
+        for (const r of inline) await tree.add(r, r[1])
+      }
+      await tree.add(ref, ref[1])
+    }, () => this.progress(abs))
+    if (tree === undefined) return { data: inline }
+    return { dataTree: (await tree.finish())[0] }
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * The content-addressed block store on local disk. Blocks are appended to pack files
+ * (one open pack per process, rotated at PACK_TARGET_SIZE) and located through an index
+ * in level. Crash safety comes from ordering: pack bytes are written and fsynced before
+ * the index entries that point at them are committed (synchronously), so after a crash
+ * at any moment every index entry points at durable bytes; bytes without an entry are
+ * unreferenced pack tails that gc reclaims.
+ */
+import { mkdir, open, readdir, unlink, stat, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID, bytesMatchCid } from '../../protocol/cid.ts'
+import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
+import { StoreErrorCode } from './errors.ts'
+import {
+  PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName,
+  type BlockLocation
+} from './pack-format.ts'
+import type { BlockStore, StoreOptions } from './types.ts'
+
+/** The slice of a level (sub)database the store needs, with binary keys and values. */
+export interface BinaryIndex {
+  get: (key: Uint8Array) => Promise<Uint8Array | undefined>
+  getMany: (keys: Uint8Array[]) => Promise<Array<Uint8Array | undefined>>
+  batch: (ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }>, options?: { sync?: boolean }) => Promise<void>
+  iterator: (options?: Record<string, unknown>) => AsyncIterable<[Uint8Array, Uint8Array]>
+}
+
+export interface DiskStoreInit {
+  /** Folder holding the pack files. */
+  dir: string
+  index: BinaryIndex
+  /** @default PACK_TARGET_SIZE (32 MiB) */
+  packTargetSize?: number
+  /** Bytes buffered in memory before they are written to the pack. @default 4 MiB */
+  writeBufferSize?: number
+}
+
+const DEFAULT_WRITE_BUFFER = 4 * 1024 * 1024
+const MAX_OPEN_READERS = 64
+
+interface OpenPack {
+  id: number
+  fd: FileHandle
+  /** Bytes in the file plus bytes buffered. */
+  size: number
+  /** Bytes already written to the file. */
+  written: number
+}
+
+export interface StoredBlock {
+  cid: CID
+  location: BlockLocation
+}
+
+export class DiskBlockStore implements BlockStore {
+  readonly dir: string
+  private readonly index: BinaryIndex
+  private readonly packTargetSize: number
+  private readonly writeBufferSize: number
+  private nextPackId: number
+  private current: OpenPack | undefined
+  private buffer: Uint8Array
+  private buffered = 0
+  /** Written (maybe not yet durable) blocks whose index entries are not committed. */
+  private readonly pending = new Map<string, { cid: CID, location: BlockLocation }>()
+  /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
+  private readonly readers = new Map<number, FileHandle>()
+  private chain: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  constructor (init: DiskStoreInit, nextPackId: number) {
+    this.dir = init.dir
+    this.index = init.index
+    this.packTargetSize = init.packTargetSize ?? PACK_TARGET_SIZE
+    this.writeBufferSize = init.writeBufferSize ?? DEFAULT_WRITE_BUFFER
+    this.buffer = new Uint8Array(this.writeBufferSize)
+    this.nextPackId = nextPackId
+  }
+
+  async has (cid: CID, _options?: StoreOptions): Promise<boolean> {
+    if (this.pending.has(cid.toString())) return true
+    return (await this.index.get(cid.bytes)) !== undefined
+  }
+
+  /** For many CIDs at once: which are present (one index round-trip). */
+  async hasMany (cids: CID[]): Promise<boolean[]> {
+    const found = await this.index.getMany(cids.map(c => c.bytes))
+    return found.map((v, i) => v !== undefined || this.pending.has(cids[i].toString()))
+  }
+
+  async locate (cid: CID): Promise<BlockLocation | undefined> {
+    const p = this.pending.get(cid.toString())
+    if (p !== undefined) return p.location
+    const v = await this.index.get(cid.bytes)
+    return v === undefined ? undefined : decodeLocation(v)
+  }
+
+  async get (cid: CID, _options?: StoreOptions): Promise<Uint8Array> {
+    this.checkOpen()
+    const pendingEntry = this.pending.get(cid.toString())
+    if (pendingEntry !== undefined && this.current?.id === pendingEntry.location.pack && pendingEntry.location.offset >= this.current.written) {
+      await this.serialize(async () => { await this.writeOut() })
+    }
+    const location = await this.locate(cid)
+    if (location === undefined) {
+      throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
+    }
+    const bytes = await this.readAt(location, cid)
+    if (!bytesMatchCid(cid, bytes)) {
+      throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cid.toString()} is corrupt on disk (pack ${packFileName(location.pack)} at ${location.offset}); run 'rok verify'`,
+        { details: { cid: cid.toString(), pack: packFileName(location.pack), offset: location.offset } })
+    }
+    return bytes
+  }
+
+  /** Reads a block's bytes without verifying them (verify reports instead of throwing). */
+  async readAt (location: BlockLocation, cid?: CID): Promise<Uint8Array> {
+    const fd = await this.reader(location.pack, cid)
+    const bytes = new Uint8Array(location.length)
+    const { bytesRead } = await fd.read(bytes, 0, location.length, location.offset)
+    if (bytesRead !== location.length) {
+      throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(location.pack)} is truncated: block ${cid?.toString() ?? ''} is missing; run 'rok verify'`,
+        { details: { pack: packFileName(location.pack), cid: cid?.toString() } })
+    }
+    return bytes
+  }
+
+  async put (cid: CID, bytes: Uint8Array, _options?: StoreOptions): Promise<boolean> {
+    this.checkOpen()
+    const key = cid.toString()
+    if (this.pending.has(key)) return false
+    if ((await this.index.get(cid.bytes)) !== undefined) return false
+    if (this.pending.has(key)) return false
+    return await this.serialize(async () => {
+      if (this.pending.has(key)) return false
+      await this.append(cid, bytes)
+      return true
+    })
+  }
+
+  async flush (_options?: StoreOptions): Promise<void> {
+    this.checkOpen()
+    await this.serialize(async () => {
+      await this.writeOut()
+      if (this.current !== undefined) await this.syncCurrent()
+      if (this.pending.size === 0) return
+      const ops = [...this.pending.values()].map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) }))
+      await this.index.batch(ops, { sync: true })
+      this.pending.clear()
+    })
+  }
+
+  /** Remove index entries (gc). The bytes stay in their packs until the pack is rewritten. */
+  async deleteIndexEntries (cids: CID[]): Promise<void> {
+    if (cids.length === 0) return
+    await this.index.batch(cids.map(c => ({ type: 'del' as const, key: c.bytes })), { sync: true })
+  }
+
+  /**
+   * Copy blocks into the current pack and point the index at the copies (gc rewrites
+   * mostly-dead packs this way). The new pack is fsynced before the index moves, and the
+   * old pack is only removed by the caller after this returns, so a crash at any moment
+   * leaves every entry pointing at good bytes. Corrupt blocks are not copied: returns them.
+   */
+  async moveBlocks (blocks: StoredBlock[]): Promise<CID[]> {
+    this.checkOpen()
+    const corrupt: CID[] = []
+    for (const { cid, location } of blocks) {
+      const bytes = await this.readAt(location, cid)
+      if (!bytesMatchCid(cid, bytes)) { corrupt.push(cid); continue }
+      await this.serialize(async () => { await this.append(cid, bytes) })
+    }
+    await this.flush()
+    return corrupt
+  }
+
+  /** Every indexed block, in index order. */
+  async * blocks (): AsyncGenerator<StoredBlock> {
+    for await (const [key, value] of this.index.iterator()) {
+      yield { cid: CID.decode(key), location: decodeLocation(value) }
+    }
+  }
+
+  async packIds (): Promise<number[]> {
+    return (await readdir(this.dir)).map(parsePackFileName).filter((id): id is number => id !== undefined).sort((a, b) => a - b)
+  }
+
+  async packSize (id: number): Promise<number> {
+    return (await stat(join(this.dir, packFileName(id)))).size
+  }
+
+  /** Pack ids written by this process and still open for appends; gc must not touch them. */
+  activePackId (): number | undefined {
+    return this.current?.id
+  }
+
+  async removePack (id: number): Promise<void> {
+    const fd = this.readers.get(id)
+    if (fd !== undefined) { this.readers.delete(id); await fd.close() }
+    await unlink(join(this.dir, packFileName(id))).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    try {
+      await this.flush()
+    } finally {
+      this.closed = true
+      await this.serialize(async () => {
+        if (this.current !== undefined) { await this.current.fd.close(); this.current = undefined }
+      })
+      for (const fd of this.readers.values()) await fd.close()
+      this.readers.clear()
+    }
+  }
+
+  private checkOpen (): void {
+    if (this.closed) throw new RokError(StoreErrorCode.STORE_CLOSED, 'the block store is closed')
+  }
+
+  /** Pack writes happen one at a time, in order. */
+  private async serialize<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn)
+    this.chain = run.catch(() => {})
+    return await run
+  }
+
+  private async append (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (this.current === undefined || this.current.size >= this.packTargetSize) await this.rotate()
+    const pack = this.current!
+    const header = entryHeader(cid.bytes, bytes.length)
+    const location: BlockLocation = { pack: pack.id, offset: pack.size + header.length, length: bytes.length }
+    await this.bufferBytes(header)
+    await this.bufferBytes(bytes)
+    this.pending.set(cid.toString(), { cid, location })
+  }
+
+  private async bufferBytes (bytes: Uint8Array): Promise<void> {
+    const pack = this.current!
+    if (bytes.length > this.buffer.length - this.buffered) await this.writeOut()
+    if (bytes.length > this.buffer.length) {
+      await this.guardDiskErrors(async () => { await pack.fd.write(bytes, 0, bytes.length, pack.written) })
+      pack.written += bytes.length
+    } else {
+      this.buffer.set(bytes, this.buffered)
+      this.buffered += bytes.length
+    }
+    pack.size += bytes.length
+  }
+
+  private async writeOut (): Promise<void> {
+    const pack = this.current
+    if (pack === undefined || this.buffered === 0) return
+    const n = this.buffered
+    await this.guardDiskErrors(async () => {
+      let off = 0
+      while (off < n) {
+        const { bytesWritten } = await pack.fd.write(this.buffer, off, n - off, pack.written + off)
+        off += bytesWritten
+      }
+    })
+    pack.written += n
+    this.buffered = 0
+  }
+
+  private async syncCurrent (): Promise<void> {
+    const pack = this.current!
+    await this.guardDiskErrors(async () => { await pack.fd.sync() })
+  }
+
+  private async rotate (): Promise<void> {
+    if (this.current !== undefined) {
+      await this.writeOut()
+      await this.syncCurrent()
+      await this.current.fd.close()
+      this.current = undefined
+    }
+    await mkdir(this.dir, { recursive: true })
+    const id = this.nextPackId++
+    const fd = await this.guardDiskErrors(async () => await open(join(this.dir, packFileName(id)), 'wx+'))
+    this.current = { id, fd, size: 0, written: 0 }
+  }
+
+  /**
+   * A failed write leaves the current pack with an unknown tail, so everything not yet
+   * indexed is abandoned (it never reaches the index) and the next put starts a new pack.
+   */
+  private async guardDiskErrors<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      const pack = this.current
+      this.current = undefined
+      this.buffered = 0
+      this.pending.clear()
+      if (pack !== undefined) await pack.fd.close().catch(() => {})
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new RokError(StoreErrorCode.DISK_FULL, `disk full while writing to ${this.dir}: free some space and run the command again (nothing partial was recorded)`, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  private async reader (id: number, cid?: CID): Promise<FileHandle> {
+    const cur = this.current
+    if (cur !== undefined && cur.id === id) return cur.fd
+    let fd = this.readers.get(id)
+    if (fd !== undefined) return fd
+    try {
+      fd = await open(join(this.dir, packFileName(id)), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(id)} is missing${cid !== undefined ? ` (needed for block ${cid.toString()})` : ''}; run 'rok verify'`,
+          { details: { pack: packFileName(id), cid: cid?.toString() } })
+      }
+      throw err
+    }
+    if (this.readers.size >= MAX_OPEN_READERS) {
+      const [oldest, oldFd] = this.readers.entries().next().value as [number, FileHandle]
+      this.readers.delete(oldest)
+      await oldFd.close()
+    }
+    this.readers.set(id, fd)
+    return fd
+  }
+}
+
+export async function openDiskStore (init: DiskStoreInit): Promise<DiskBlockStore> {
+  await mkdir(init.dir, { recursive: true })
+  const ids = (await readdir(init.dir)).map(parsePackFileName).filter((id): id is number => id !== undefined)
+  const next = ids.length === 0 ? 1 : Math.max(...ids) + 1
+  return new DiskBlockStore(init, next)
+}

@@ -1,0 +1,48 @@
+/**
+ * Pack files hold many blocks back to back, so small chunks do not cost one file each.
+ * Each entry is self-describing — `[u32 data length][u8 cid length][cid bytes][data]` —
+ * so the index can always be rebuilt from the packs alone. Pack names are
+ * `<8 hex digits>.pack`; a pack is written by one process and never appended to again
+ * once closed.
+ */
+export const PACK_TARGET_SIZE = 32 * 1024 * 1024
+export const ENTRY_HEADER_FIXED = 5
+
+export function packFileName (id: number): string {
+  return id.toString(16).padStart(8, '0') + '.pack'
+}
+
+export function parsePackFileName (name: string): number | undefined {
+  const m = /^([0-9a-f]{8})\.pack$/.exec(name)
+  return m === null ? undefined : parseInt(m[1], 16)
+}
+
+export function entryHeader (cidBytes: Uint8Array, dataLength: number): Uint8Array {
+  const header = new Uint8Array(ENTRY_HEADER_FIXED + cidBytes.length)
+  const view = new DataView(header.buffer)
+  view.setUint32(0, dataLength)
+  header[4] = cidBytes.length
+  header.set(cidBytes, ENTRY_HEADER_FIXED)
+  return header
+}
+
+/** Where a block's bytes sit: pack id, byte offset of the data, data length. */
+export interface BlockLocation {
+  pack: number
+  offset: number
+  length: number
+}
+
+export function encodeLocation (loc: BlockLocation): Uint8Array {
+  const out = new Uint8Array(16)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, loc.pack)
+  view.setBigUint64(4, BigInt(loc.offset))
+  view.setUint32(12, loc.length)
+  return out
+}
+
+export function decodeLocation (bytes: Uint8Array): BlockLocation {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return { pack: view.getUint32(0), offset: Number(view.getBigUint64(4)), length: view.getUint32(12) }
+}
