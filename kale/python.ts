@@ -1,0 +1,50 @@
+/**
+ * Running Kale's own Python helpers: one JSON request on stdin, one JSON reply on stdout,
+ * with a deadline and a cap on the reply. The interpreter is chosen once by the caller.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { ANALYSIS_TIMEOUT_MS, MAX_HELPER_OUTPUT } from './constants.ts'
+import { KaleErrorCode, kaleError } from './errors.ts'
+
+export const PYTHON_DIR = fileURLToPath(new URL('./python/', import.meta.url))
+
+export interface PythonOptions {
+  /** Interpreter command or path (`--python` / `KALE_PYTHON`). */
+  python: string
+  signal?: AbortSignal
+  timeoutMs?: number
+}
+
+export async function runPythonJson<T> (script: string, request: unknown, opts: PythonOptions): Promise<T> {
+  const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? ANALYSIS_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])])
+  const child = spawn(opts.python, [PYTHON_DIR + script], { stdio: ['pipe', 'pipe', 'pipe'], signal })
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  let size = 0
+  child.stdout.on('data', (b: Buffer) => {
+    size += b.length
+    if (size > MAX_HELPER_OUTPUT) child.kill('SIGKILL')
+    else out.push(b)
+  })
+  child.stderr.on('data', (b: Buffer) => { if (err.length < 256) err.push(b) })
+  child.stdin.on('error', () => {})
+  child.stdin.end(JSON.stringify(request))
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(kaleError(KaleErrorCode.PYTHON, `cannot start Python interpreter '${opts.python}': not found (set --python or KALE_PYTHON)`, { cause: e }))
+      else if (e.name === 'AbortError') reject(kaleError(KaleErrorCode.PYTHON, `Python helper ${script} was stopped: ${signal.reason instanceof Error ? signal.reason.message : 'timed out'}`, { cause: e }))
+      else reject(kaleError(KaleErrorCode.PYTHON, `cannot run '${opts.python}'`, { cause: e }))
+    })
+    child.on('close', resolve)
+  })
+  if (code !== 0) {
+    const text = Buffer.concat(err).toString().trim().split('\n').slice(-5).join('\n')
+    throw kaleError(KaleErrorCode.PYTHON, `Python helper ${script} failed (exit ${String(code)}) under '${opts.python}': ${text}`)
+  }
+  try {
+    return JSON.parse(Buffer.concat(out).toString()) as T
+  } catch (cause) {
+    throw kaleError(KaleErrorCode.PYTHON, `Python helper ${script} replied with something that is not JSON`, { cause })
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * `kale run`: every step a separate python3 process, in dependency order, independent
+ * branches in parallel, output streamed, the run recorded. With `from`, an earlier run's
+ * saved values are reused for every step that neither is STEP nor depends on it, and
+ * only STEP and its dependents run again.
+ */
+import { cp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { DEFAULT_PARALLEL } from '../constants.ts'
+import { generateStepScript } from '../codegen/step.ts'
+import { KaleErrorCode, kaleError } from '../errors.ts'
+import { descendantsInclusive } from '../graph.ts'
+import type { Pipeline } from '../model.ts'
+import { loadRun, newRunId, runPaths, saveRun, type RunRecord, type SnapshotRef, type StepRecord } from './records.ts'
+import { runDag } from './scheduler.ts'
+import type { StepSnapshots } from './snapshots.ts'
+import { runStepProcess } from './step-process.ts'
+
+export type RunEvent =
+  | { type: 'run:start', run: RunRecord }
+  | { type: 'step:start', step: string }
+  | { type: 'step:output', step: string, stream: 'stdout' | 'stderr', line: string }
+  | { type: 'step:end', step: string, status: StepRecord['status'], durationMs: number, error?: StepRecord['error'] }
+  | { type: 'step:reused', step: string, from: string }
+  | { type: 'step:snapshot', step: string, when: 'before' | 'after', ref: SnapshotRef }
+
+export interface RunOptions {
+  python: string
+  /** Where runs are recorded (`KALE_HOME`, default ~/.kale). */
+  kaleHome: string
+  params: Record<string, string | number | boolean>
+  /** Re-run from STEP of an earlier run, reusing its other steps' saved values. */
+  from?: { run: string, step: string }
+  /** Take a snapshot of the run's data folder before and after every step. */
+  snapshots?: StepSnapshots
+  parallel?: number
+  env?: NodeJS.ProcessEnv
+  onEvent?: (e: RunEvent) => void
+  signal?: AbortSignal
+  /** Injected clock for records. */
+  now?: () => Date
+}
+
+export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<RunRecord> {
+  const now = o.now ?? (() => new Date())
+  const emit = o.onEvent ?? (() => {})
+  const id = newRunId(now())
+  const paths = runPaths(o.kaleHome, id)
+  const started = performance.now()
+  const run: RunRecord = {
+    id,
+    pipeline: pipeline.name,
+    source: resolve(pipeline.source),
+    kind: pipeline.kind,
+    status: 'running',
+    startedAt: now().toISOString(),
+    params: o.params,
+    from: o.from,
+    steps: pipeline.steps.map(s => ({ name: s.name, prev: s.prev, status: 'pending', outputs: s.outputs })),
+    metrics: {},
+    snapshotBucket: o.snapshots?.bucket
+  }
+  await mkdir(paths.data, { recursive: true })
+  await mkdir(paths.scripts, { recursive: true })
+  await mkdir(paths.logs, { recursive: true })
+  const reused = o.from !== undefined ? await reuseEarlierRun(pipeline, run, o) : new Set<string>()
+  await saveRun(o.kaleHome, run)
+  emit({ type: 'run:start', run })
+  for (const s of run.steps) if (s.status === 'reused') emit({ type: 'step:reused', step: s.name, from: s.reusedFrom! })
+
+  const record = (name: string): StepRecord => run.steps.find(s => s.name === name)!
+  // Records are saved after each step; chain the writes so they land in order.
+  let saving: Promise<void> = Promise.resolve()
+  const persist = (): Promise<void> => (saving = saving.then(async () => await saveRun(o.kaleHome, run)))
+
+  const runOne = async (name: string): Promise<'succeeded' | 'failed'> => {
+    const step = pipeline.steps.find(s => s.name === name)!
+    const rec = record(name)
+    const script = generateStepScript(pipeline, step)
+    const scriptPath = join(paths.scripts, `${name}.py`)
+    await writeFile(scriptPath, script.code)
+    const metricsFile = join(paths.dir, 'metrics.json')
+    const args = ['--output', join(paths.data, name)]
+    for (const producer of new Set(step.inputs.map(i => i.from))) args.push('--input', `${producer}=${join(paths.data, producer)}`)
+    for (const p of step.parameters) args.push('--param', `${p}=${String(o.params[p])}`)
+    if (step.metrics.length > 0) args.push('--metrics-json', metricsFile)
+
+    if (o.snapshots !== undefined) {
+      const ref = await o.snapshots.take(paths.data, `run ${id}: before step ${name}`, o.signal)
+      rec.snapshots = { before: ref }
+      emit({ type: 'step:snapshot', step: name, when: 'before', ref })
+    }
+    rec.status = 'running'
+    rec.startedAt = now().toISOString()
+    emit({ type: 'step:start', step: name })
+    const t0 = performance.now()
+    const result = await runStepProcess({
+      python: o.python,
+      script: scriptPath,
+      args,
+      cwd: dirname(resolve(pipeline.source)),
+      env: o.env ?? process.env,
+      logFile: join(paths.logs, `${name}.log`),
+      lineMap: script.lineMap,
+      sourceName: basename(pipeline.source),
+      onLine: (stream, line) => emit({ type: 'step:output', step: name, stream, line }),
+      signal: o.signal
+    })
+    rec.durationMs = Math.round(performance.now() - t0)
+    rec.exitCode = result.exitCode
+    rec.status = result.exitCode === 0 ? 'succeeded' : 'failed'
+    if (rec.status === 'failed') {
+      const lastLine = result.stderrTail.trimEnd().split('\n').pop() ?? ''
+      const at = result.failedAt
+      const where = at !== undefined ? ` at ${basename(pipeline.source)}, ${at.cell !== undefined ? `cell ${at.cell}, ` : ''}line ${at.line}` : ''
+      rec.error = {
+        message: `step '${name}' failed${where}: ${lastLine.replace(/^kale: /, '') || `exit code ${String(result.exitCode)}`}`,
+        cell: at?.cell,
+        line: at?.line,
+        traceback: result.stderrTail
+      }
+    } else if (step.metrics.length > 0) {
+      run.metrics = JSON.parse(await readFile(metricsFile, 'utf8')) as Record<string, number>
+    }
+    if (o.snapshots !== undefined && rec.status === 'succeeded') {
+      const ref = await o.snapshots.take(paths.data, `run ${id}: after step ${name}`, o.signal)
+      rec.snapshots = { ...rec.snapshots, after: ref }
+      emit({ type: 'step:snapshot', step: name, when: 'after', ref })
+    }
+    emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs, error: rec.error })
+    await persist()
+    return rec.status
+  }
+
+  const outcome = await runDag(pipeline.steps, runOne, { parallel: o.parallel ?? DEFAULT_PARALLEL, done: reused, signal: o.signal })
+  for (const [name, result] of outcome) {
+    const rec = record(name)
+    if (result === 'skipped') rec.status = 'skipped'
+    else if (rec.status === 'running' || rec.status === 'pending') rec.status = 'failed'
+  }
+  run.status = run.steps.every(s => s.status === 'succeeded' || s.status === 'reused') ? 'succeeded' : 'failed'
+  run.finishedAt = now().toISOString()
+  run.durationMs = Math.round(performance.now() - started)
+  await saving
+  await saveRun(o.kaleHome, run)
+  return run
+}
+
+/**
+ * Take over an earlier run's saved values for every step outside STEP and its
+ * dependents. With snapshots, the earlier run's last snapshot is restored (it holds
+ * every value saved before and beside STEP); otherwise the saved folders are copied.
+ */
+async function reuseEarlierRun (pipeline: Pipeline, run: RunRecord, o: RunOptions): Promise<Set<string>> {
+  const from = o.from!
+  const earlier = await loadRun(o.kaleHome, from.run)
+  if (!pipeline.steps.some(s => s.name === from.step)) {
+    throw kaleError(KaleErrorCode.UNKNOWN_STEP, `--from ${from.step}: the pipeline has no step '${from.step}' (steps: ${pipeline.order.join(', ')})`, { details: { step: from.step } })
+  }
+  if (earlier.pipeline !== pipeline.name) {
+    throw kaleError(KaleErrorCode.RUN_NOT_FOUND, `run ${earlier.id} is of pipeline '${earlier.pipeline}', not '${pipeline.name}'`, { details: { run: earlier.id } })
+  }
+  const rerun = descendantsInclusive(pipeline.steps, from.step)
+  const reusable = new Set(earlier.steps.filter(s => s.status === 'succeeded' || s.status === 'reused').map(s => s.name))
+  const reuse = new Set(pipeline.steps.map(s => s.name).filter(n => !rerun.has(n) && reusable.has(n)))
+  const paths = runPaths(o.kaleHome, run.id)
+  const earlierPaths = runPaths(o.kaleHome, earlier.id)
+  const latest = latestSnapshot(earlier)
+  if (o.snapshots !== undefined && latest !== undefined) {
+    await o.snapshots.restore(latest, paths.data, o.signal)
+    for (const s of pipeline.steps) {
+      if (!reuse.has(s.name)) await rm(join(paths.data, s.name), { recursive: true, force: true })
+    }
+  } else {
+    for (const name of reuse) {
+      const src = join(earlierPaths.data, name)
+      const outputs = earlier.steps.find(s => s.name === name)?.outputs ?? []
+      if (outputs.length === 0) continue
+      try {
+        await cp(src, join(paths.data, name), { recursive: true, errorOnExist: false })
+      } catch (cause) {
+        throw kaleError(KaleErrorCode.MISSING_STEP_DATA, `cannot reuse step '${name}' of run ${earlier.id}: its saved values in ${src} are gone; run the whole pipeline again`, { cause, details: { run: earlier.id, step: name } })
+      }
+    }
+  }
+  for (const name of reuse) {
+    const rec = run.steps.find(s => s.name === name)!
+    const old = earlier.steps.find(s => s.name === name)!
+    rec.status = 'reused'
+    rec.reusedFrom = old.reusedFrom ?? earlier.id
+    rec.snapshots = old.snapshots
+    rec.durationMs = 0
+  }
+  if (reuse.has('pipeline_metrics')) run.metrics = earlier.metrics
+  return reuse
+}
+
+function latestSnapshot (run: RunRecord): SnapshotRef | undefined {
+  let best: SnapshotRef | undefined
+  for (const s of run.steps) {
+    for (const ref of [s.snapshots?.before, s.snapshots?.after]) {
+      if (ref !== undefined && ref.bucket === run.snapshotBucket && (best === undefined || ref.seq > best.seq)) best = ref
+    }
+  }
+  return best
+}
