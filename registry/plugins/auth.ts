@@ -1,0 +1,50 @@
+/**
+ * Authentication hook: turns `Authorization: Bearer TOKEN` into `request.caller`. No
+ * header means anonymous (public reads only); a header with an unknown or revoked token
+ * is refused outright, so a mistyped token is noticed instead of silently demoted.
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { RokError } from '../../protocol/errors.ts'
+import { ANONYMOUS_CALLER, type Caller } from '../access.ts'
+import { TOKEN_TOUCH_INTERVAL_MS } from '../constants.ts'
+import { RegistryErrorCode } from '../errors.ts'
+import { hashToken, type RegistryState } from '../state.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller
+  }
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,256})$/
+
+export function authenticate (state: RegistryState, header: string | undefined): Caller {
+  if (header === undefined) return ANONYMOUS_CALLER
+  const match = BEARER.exec(header)
+  if (match === null) throw new RokError(RegistryErrorCode.UNAUTHENTICATED, "the Authorization header must be 'Bearer TOKEN'")
+  const hash = hashToken(match[1])
+  const token = state.tokens.get(hash)
+  const user = token === undefined ? undefined : state.users.get(token.user)
+  if (token === undefined || token.revokedAt !== null || user === undefined) {
+    throw new RokError(RegistryErrorCode.UNAUTHENTICATED, 'the token is unknown or revoked')
+  }
+  return { user: user.name, admin: user.admin, tokenHash: hash }
+}
+
+export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { state: RegistryState }) {
+  const { state } = opts
+  app.decorateRequest('caller', null as unknown as Caller)
+  app.addHook('onRequest', async (request) => {
+    request.caller = authenticate(state, request.headers.authorization)
+    const hash = request.caller.tokenHash
+    if (hash === null) return
+    const token = state.tokens.get(hash)!
+    const now = state.now()
+    if (token.lastUsedAt === null || now - token.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
+      token.lastUsedAt = now
+      // Last use is bookkeeping, not registry state: a failed write must not fail the request.
+      state.store.touch('tokens', hash, token).catch(err => request.log.warn({ err }, 'could not record token use'))
+    }
+  })
+}, { name: 'rok-auth' })
