@@ -13,7 +13,7 @@ import type { ChunkerParams, Masks } from './params.ts'
  */
 export function findCut (buf: Uint8Array, start: number, end: number, params: ChunkerParams, masks: Masks, final: boolean): number {
   const available = end - start
-  if (available <= params.minSize) return final || available === params.minSize ? (available === 0 ? 0 : available) : -1
+  if (available <= params.minSize) return final ? available : -1
   const limit = Math.min(available, params.maxSize)
   const normal = Math.min(limit, params.avgSize)
   const gear = GEAR

@@ -46,6 +46,7 @@ const MAX_DEPTH = 1024
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
   await checkDestination(dest, manifest, options.force === true)
+  await mkdir(dirname(dest), { recursive: true })
   const temp = join(dirname(dest), `.${basename(dest)}.rok-restore-${randomBytes(4).toString('hex')}`)
   try {
     const restorer = new Restorer(options, manifest)

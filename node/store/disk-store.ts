@@ -143,11 +143,16 @@ export class DiskBlockStore implements BlockStore {
     await this.serialize(async () => {
       await this.writeOut()
       if (this.current !== undefined) await this.syncCurrent()
-      if (this.pending.size === 0) return
-      const ops = [...this.pending.values()].map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) }))
-      await this.index.batch(ops, { sync: true })
-      this.pending.clear()
+      await this.commitPending()
     })
+  }
+
+  /** Index every pending block; only called once their bytes are fsynced. */
+  private async commitPending (): Promise<void> {
+    if (this.pending.size === 0) return
+    const ops = [...this.pending.values()].map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) }))
+    await this.index.batch(ops, { sync: true })
+    this.pending.clear()
   }
 
   /** Remove index entries (gc). The bytes stay in their packs until the pack is rewritten. */
@@ -274,6 +279,9 @@ export class DiskBlockStore implements BlockStore {
       await this.syncCurrent()
       await this.current.fd.close()
       this.current = undefined
+      // A full pack is durable: index it now, so a long snapshot that is killed later
+      // does not have to read and store these chunks again when it is rerun.
+      await this.commitPending()
     }
     await mkdir(this.dir, { recursive: true })
     const id = this.nextPackId++
