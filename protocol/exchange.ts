@@ -250,7 +250,8 @@ export class FrameDecoder {
       this.buffered -= n
       return out
     }
-    const out = new Uint8Array(n)
+    // not zero-filled: every byte is written below, and zeroing a 4 MiB block costs a second pass
+    const out: Uint8Array = Buffer.allocUnsafeSlow(n)
     let at = 0
     let used = 0
     while (at < n) {

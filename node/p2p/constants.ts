@@ -21,9 +21,10 @@ export const MAX_PARALLEL_DIALS = 32
 // ---- muxer ----
 /**
  * Yamux frame size. The default (64 KiB) splits a 1 MiB chunk into 16 frames, each with its
- * own header, event and buffer; 1 MiB frames cut that per-frame work by 16×.
+ * own header, event and buffer; frames as large as the largest exchange message (a 4 MiB
+ * block plus its header) carry every block in one frame.
  */
-export const YAMUX_MAX_MESSAGE_BYTES = 1024 * 1024
+export const YAMUX_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 1024
 /**
  * Yamux stream windows. The default 256 KiB window stalls a bulk stream every 256 KiB
  * waiting for a window update; 8 MiB keeps the pipe full.

@@ -41,7 +41,10 @@ export class MemoryBlockStore implements BlockStore {
     options?.signal?.throwIfAborted()
     const key = cid.toString()
     if (this.blocks.has(key)) return false
-    this.blocks.set(key, Uint8Array.prototype.slice.call(bytes))
+    // a private copy (not zero-filled first: it is overwritten at once)
+    const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
+    copy.set(bytes)
+    this.blocks.set(key, copy)
     this.bytes += bytes.byteLength
     return true
   }

@@ -11,6 +11,7 @@ import { P2PErrorCode } from '../errors.ts'
 import { handleCancel } from './handlers/cancel.ts'
 import { handleWant } from './handlers/want.ts'
 import { readFrames, type FrameReader } from './stream-frames.ts'
+import { Uint8ArrayList } from 'uint8arraylist'
 import type { AuthorizeFn, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
@@ -154,8 +155,8 @@ export class ServerStream {
       this.answer(entry.cid, false)
       return
     }
-    this.send(encodeBlockHeader(entry.cid, bytes.byteLength))
-    this.send(bytes)
+    // header and bytes go out as one message without copying the block into a new buffer
+    this.send(new Uint8ArrayList(encodeBlockHeader(entry.cid, bytes.byteLength), bytes))
     this.options.stats.blocks++
     this.options.stats.bytes += bytes.byteLength
   }
@@ -182,7 +183,7 @@ export class ServerStream {
     this.maybeFinish()
   }
 
-  private send (bytes: Uint8Array): void {
+  private send (bytes: Uint8Array | Uint8ArrayList): void {
     this.touch()
     if (this.stream.send(bytes) || this.draining) return
     // the stream's write buffer is full: serve nothing more until the peer has read it

@@ -1,0 +1,137 @@
+/**
+ * One side of a bench/sync transfer, in its own process. argv[2] is JSON:
+ *   { role: 'serve' | 'fetch', mode, bytes, blockSize, addr?, certDir? }
+ * modes:
+ *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p with that encryption
+ *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
+ *   raw-tls                        a plain Node TLS socket carrying the same bytes
+ * A serve process prints {"type":"ready","addr":...}; a fetch process prints
+ * {"type":"done", ms, bytes, cpuMs}. Either answers "cpu" on stdin with its CPU time so far.
+ */
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { connect, createServer } from 'node:tls'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createRokHost, type Encryption } from '../../node/p2p/host.ts'
+import { MemoryBlockStore } from '../../node/store/memory.ts'
+import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
+
+interface Config {
+  role: 'serve' | 'fetch'
+  mode: 'exchange-tls' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
+  bytes: number
+  blockSize: number
+  addr?: string
+  certDir?: string
+  /** Exchange window (blocks in flight), to study its effect. */
+  window?: number
+}
+
+const config: Config = JSON.parse(process.argv[2])
+const STREAM_PROTOCOL = '/rok/bench-stream/1.0.0'
+const spec = { seed: 7, count: Math.ceil(config.bytes / config.blockSize), size: config.blockSize }
+
+function out (message: unknown): void {
+  process.stdout.write(JSON.stringify(message) + '\n')
+}
+
+function cpuMs (): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line === 'cpu') out({ type: 'cpu', cpuMs: cpuMs(), rss: process.memoryUsage().rss })
+  if (line === 'exit') process.exit(0)
+})
+
+/** The same bytes for every mode: the generated blocks, back to back. */
+function payload (): Uint8Array[] {
+  return [...generateBlocks(spec)].map(b => b.bytes)
+}
+
+const encryption: Encryption = config.mode.endsWith('noise') ? 'noise' : 'tls'
+
+if (config.mode === 'raw-tls') {
+  if (config.role === 'serve') {
+    const pieces = payload()
+    const server = createServer({
+      key: readFileSync(`${config.certDir}/key.pem`),
+      cert: readFileSync(`${config.certDir}/cert.pem`)
+    }, (socket) => {
+      let i = 0
+      const write = (): void => {
+        while (i < pieces.length) {
+          if (!socket.write(pieces[i++])) { socket.once('drain', write); return }
+        }
+        socket.end()
+      }
+      write()
+    })
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address() as { port: number }
+      out({ type: 'ready', addr: `127.0.0.1:${address.port}` })
+    })
+  } else {
+    const [host, port] = config.addr!.split(':')
+    const socket = connect({ host, port: Number(port), rejectUnauthorized: false })
+    socket.once('secureConnect', () => {
+      const start = performance.now()
+      const cpu0 = cpuMs()
+      let bytes = 0
+      socket.on('data', (d: Buffer) => { bytes += d.byteLength })
+      socket.on('end', () => {
+        out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+      })
+    })
+  }
+} else {
+  const serving = config.role === 'serve'
+  const store = new MemoryBlockStore()
+  if (serving && config.mode.startsWith('exchange')) {
+    for (const block of generateBlocks(spec)) await store.put(block.cid, block.bytes)
+  }
+  const host = await createRokHost({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [],
+    encryption: [encryption],
+    exchange: { store, authorize: () => true, window: config.window }
+  })
+  if (serving) {
+    if (config.mode.startsWith('stream')) {
+      const pieces = payload()
+      await host.handle(STREAM_PROTOCOL, async (stream) => {
+        for (const piece of pieces) {
+          if (!stream.send(piece)) await stream.onDrain()
+        }
+        await stream.close()
+      })
+    }
+    out({ type: 'ready', addr: host.getMultiaddrs()[0].toString() })
+  } else {
+    const addr = multiaddr(config.addr!)
+    await host.dial(addr)
+    if (config.mode.startsWith('stream')) {
+      const start = performance.now()
+      const cpu0 = cpuMs()
+      const stream = await host.dialProtocol(addr, STREAM_PROTOCOL)
+      let bytes = 0
+      stream.addEventListener('message', (evt) => { bytes += evt.data.byteLength })
+      await new Promise<void>(resolve => {
+        stream.addEventListener('remoteCloseWrite', () => { resolve() })
+        stream.addEventListener('close', () => { resolve() })
+      })
+      out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+      await stream.close()
+    } else {
+      const cids = [...generateBlocks(spec)].map(b => b.cid)
+      const start = performance.now()
+      const cpu0 = cpuMs()
+      const report = await host.services.exchange.fetchBlocks(cids, { peers: [addr], signal: AbortSignal.timeout(600_000) })
+      if (report.missing.length > 0 || store.size !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing`)
+      out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+    }
+    await host.stop()
+  }
+}
