@@ -1,0 +1,56 @@
+/**
+ * Measuring a tool the same way whoever it is: a child process under GNU time (peak RSS
+ * of the process, `%M`), wall time from spawn to exit plus a `sync` so deferred
+ * writeback is charged to the tool that deferred it, store growth by `du -sb`.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+
+export interface Measured {
+  seconds: number
+  /** Peak resident set of the child, bytes (GNU time %M). */
+  peakRss: number
+  stdout: string
+}
+
+/** Drops the page cache so every phase starts cold. Returns false where not permitted. */
+export function dropCaches (): boolean {
+  try {
+    execFileSync('sync')
+    writeFileSync('/proc/sys/vm/drop_caches', '3\n')
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function duBytes (path: string): number {
+  try {
+    return Number(execFileSync('du', ['-sb', path], { encoding: 'utf8' }).split('\t')[0])
+  } catch {
+    return 0
+  }
+}
+
+export async function measure (argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Measured> {
+  const started = performance.now()
+  const child = spawn('/usr/bin/time', ['-f', '@@RSS %M', ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
+  execFileSync('sync')
+  const seconds = (performance.now() - started) / 1000
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}\n${stdout.slice(-1000)}`)
+  const m = /@@RSS (\d+)/.exec(stderr)
+  if (m === null) throw new Error(`no RSS figure from /usr/bin/time for ${argv[0]}: ${stderr.slice(-500)}`)
+  return { seconds, peakRss: Number(m[1]) * 1024, stdout }
+}
+
+export function median (xs: number[]): number {
+  const s = [...xs].filter(x => Number.isFinite(x)).sort((a, b) => a - b)
+  if (s.length === 0) return NaN
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
