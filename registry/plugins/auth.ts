@@ -35,10 +35,12 @@ export function authenticate (state: RegistryState, header: string | undefined):
 export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { state: RegistryState }) {
   const { state } = opts
   app.decorateRequest('caller', null as unknown as Caller)
-  app.addHook('onRequest', async (request) => {
+  // preParsing, not onRequest: route-level onRequest hooks (the per-route rate limits, such
+  // as the one on login) must run first, so failed logins are counted and limited.
+  app.addHook('preParsing', async (request, _reply, payload) => {
     request.caller = authenticate(state, request.headers.authorization)
     const hash = request.caller.tokenHash
-    if (hash === null) return
+    if (hash === null) return payload
     const token = state.tokens.get(hash)!
     const now = state.now()
     if (token.lastUsedAt === null || now - token.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
@@ -46,5 +48,6 @@ export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { 
       // Last use is bookkeeping, not registry state: a failed write must not fail the request.
       state.store.touch('tokens', hash, token).catch(err => request.log.warn({ err }, 'could not record token use'))
     }
+    return payload
   })
 }, { name: 'rok-auth' })
