@@ -53,6 +53,8 @@ def _kale_fail(message):
 
 def _kale_kind(value):
     mods = _kale_sys.modules
+    if type(value) is type(_kale_sys):
+        return 'module'
     np = mods.get('numpy')
     if np is not None and type(value) is np.ndarray and value.dtype != object:
         return 'npy'
@@ -78,7 +80,11 @@ def _kale_save(args, step, name, namespace):
     path = _kale_os.path.join(args.output, name + '.' + kind)
     tmp = path + '.tmp'
     try:
-        if kind == 'npy':
+        if kind == 'module':
+            # A module imported inside a step is passed by name and imported again.
+            with open(tmp, 'w') as f:
+                f.write(value.__name__)
+        elif kind == 'npy':
             with open(tmp, 'wb') as f:
                 _kale_sys.modules['numpy'].save(f, value, allow_pickle=False)
         elif kind == 'pdpkl':
@@ -100,7 +106,7 @@ def _kale_load(args, producer, name):
     folder = args.inputs.get(producer)
     if folder is None:
         _kale_fail("no --input given for step '%s', which saved '%s'" % (producer, name))
-    for kind in ('npy', 'pdpkl', 'joblib', 'pkl'):
+    for kind in ('npy', 'pdpkl', 'joblib', 'module', 'pkl'):
         path = _kale_os.path.join(folder, name + '.' + kind)
         if not _kale_os.path.exists(path):
             continue
@@ -113,6 +119,10 @@ def _kale_load(args, producer, name):
         if kind == 'joblib':
             import joblib
             return joblib.load(path)
+        if kind == 'module':
+            import importlib
+            with open(path) as f:
+                return importlib.import_module(f.read().strip())
         with open(path, 'rb') as f:
             return _kale_pickle.load(f)
     _kale_fail("step '%s' saved no value for '%s' in %s" % (producer, name, folder))

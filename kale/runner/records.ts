@@ -41,8 +41,11 @@ export interface RunRecord {
   finishedAt?: string
   durationMs?: number
   params: Record<string, string | number | boolean>
-  /** Set by `--from STEP --run RUN`. */
-  from?: { run: string, step: string }
+  /**
+   * Set by `--from STEP --run RUN`. `restored` is the snapshot of RUN that seeded this
+   * run's data folder; without it the saved values were copied from RUN's folder.
+   */
+  from?: { run: string, step: string, restored?: SnapshotRef }
   steps: StepRecord[]
   metrics: Record<string, number>
   /** Rok bucket holding this run's step snapshots, when snapshots were on. */

@@ -168,6 +168,7 @@ async function reuseEarlierRun (pipeline: Pipeline, run: RunRecord, o: RunOption
   const latest = latestSnapshot(earlier)
   if (o.snapshots !== undefined && latest !== undefined) {
     await o.snapshots.restore(latest, paths.data, o.signal)
+    run.from = { ...from, restored: latest }
     for (const s of pipeline.steps) {
       if (!reuse.has(s.name)) await rm(join(paths.data, s.name), { recursive: true, force: true })
     }

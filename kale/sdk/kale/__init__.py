@@ -1,0 +1,1 @@
+"""Kale: write plain Python, run it as a pipeline (see kale.sdk)."""
