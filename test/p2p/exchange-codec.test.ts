@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { chunkCid, cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
+import { isRokError, ProtocolErrorCode } from '../../protocol/errors.ts'
+import {
+  decodeBody, encodeBlock, encodeCancel, encodeDontHave, encodeHave, encodeMessage, encodeWant, FrameDecoder,
+  MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, MAX_FRAME_BODY_BYTES, type ExchangeMessage
+} from '../../protocol/exchange.ts'
+
+const a = chunkCid(new TextEncoder().encode('a'))
+const b = cidFor(DAG_CBOR_CODEC, new TextEncoder().encode('b'))
+
+function invalid (err: unknown): boolean {
+  return isRokError(err, ProtocolErrorCode.INVALID_MESSAGE)
+}
+
+function roundTrip (message: ExchangeMessage): ExchangeMessage {
+  const [decoded] = new FrameDecoder().push(encodeMessage(message))
+  return decoded
+}
+
+describe('exchange codec', () => {
+  it('round-trips every message type', () => {
+    const want = roundTrip({ type: 'want', entries: [{ cid: a, kind: 'block' }, { cid: b, kind: 'have' }] })
+    assert.equal(want.type, 'want')
+    assert.deepEqual(want.type === 'want' && want.entries.map(e => [e.cid.toString(), e.kind]), [[a.toString(), 'block'], [b.toString(), 'have']])
+    for (const type of ['cancel', 'have', 'dont-have'] as const) {
+      const m = roundTrip({ type, cids: [a, b] })
+      assert.equal(m.type, type)
+      assert.deepEqual('cids' in m && m.cids.map(c => c.toString()), [a.toString(), b.toString()])
+    }
+    const bytes = new Uint8Array([1, 2, 3, 4, 5])
+    const block = roundTrip({ type: 'block', cid: a, bytes })
+    assert.ok(block.type === 'block')
+    assert.equal(block.cid.toString(), a.toString())
+    assert.deepEqual([...block.bytes], [...bytes])
+  })
+
+  it('pins the wire bytes of a WANT', () => {
+    // golden: 4-byte length (41), type 1, count 1, flags 0, cid length 36, cid
+    const frame = encodeWant([{ cid: a, kind: 'block' }])
+    assert.equal(Buffer.from(frame.subarray(0, 9)).toString('hex'), '000000290100010024')
+    assert.deepEqual(frame.subarray(9), a.bytes)
+  })
+
+  it('reassembles frames delivered one byte at a time, and several frames in one piece', () => {
+    const frames = [encodeWant([{ cid: a, kind: 'block' }]), encodeBlock(b, new Uint8Array(1000).fill(7)), encodeHave([a])]
+    const joined = Buffer.concat(frames)
+    const decoder = new FrameDecoder()
+    const out: ExchangeMessage[] = []
+    for (let i = 0; i < joined.byteLength; i++) out.push(...decoder.push(joined.subarray(i, i + 1)))
+    assert.deepEqual(out.map(m => m.type), ['want', 'block', 'have'])
+    assert.deepEqual(new FrameDecoder().push(joined).map(m => m.type), ['want', 'block', 'have'])
+    assert.equal(decoder.bufferedBytes, 0)
+  })
+
+  it('rejects an oversized frame from its header alone', () => {
+    const header = new Uint8Array(4)
+    new DataView(header.buffer).setUint32(0, MAX_FRAME_BODY_BYTES + 1)
+    assert.throws(() => new FrameDecoder().push(header), invalid)
+    assert.throws(() => new FrameDecoder().push(new Uint8Array([0xff, 0xff, 0xff, 0xff])), invalid)
+    assert.throws(() => new FrameDecoder().push(new Uint8Array([0, 0, 0, 0])), invalid)
+  })
+
+  it('refuses to encode what it could not decode', () => {
+    assert.throws(() => encodeBlock(a, new Uint8Array(MAX_BLOCK_BYTES + 1)), invalid)
+    assert.throws(() => encodeHave([]), invalid)
+    assert.throws(() => encodeCancel(new Array(MAX_CIDS_PER_MESSAGE + 1).fill(a)), invalid)
+    assert.doesNotThrow(() => encodeDontHave(new Array(MAX_CIDS_PER_MESSAGE).fill(a)))
+  })
+
+  it('rejects malformed bodies with ERR_INVALID_MESSAGE', () => {
+    const cases: Array<[string, number[]]> = [
+      ['unknown type', [0x09]],
+      ['truncated list', [0x03, 0x00]],
+      ['zero count', [0x03, 0x00, 0x00]],
+      ['count over the bound', [0x03, 0x04, 0x01]],
+      ['count larger than the entries', [0x03, 0x00, 0x02, 36, ...a.bytes]],
+      ['trailing bytes', [0x03, 0x00, 0x01, 36, ...a.bytes, 0]],
+      ['unknown want flag', [0x01, 0x00, 0x01, 0x04, 36, ...a.bytes]],
+      ['cid length zero', [0x05, 0]],
+      ['cid length past the end', [0x05, 60, 1, 2]],
+      ['garbage cid', [0x05, 4, 1, 2, 3, 4, 9, 9]],
+      ['empty body', []]
+    ]
+    for (const [name, body] of cases) {
+      assert.throws(() => decodeBody(new Uint8Array(body)), invalid, name)
+    }
+  })
+})
