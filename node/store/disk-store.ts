@@ -45,6 +45,8 @@ interface OpenPack {
   size: number
   /** Bytes already written to the file. */
   written: number
+  /** Bytes covered by committed index entries; a failed pack is cut back to this. */
+  committed: number
 }
 
 export interface StoredBlock {
@@ -153,6 +155,7 @@ export class DiskBlockStore implements BlockStore {
     const ops = [...this.pending.values()].map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) }))
     await this.index.batch(ops, { sync: true })
     this.pending.clear()
+    if (this.current !== undefined) this.current.committed = this.current.written
   }
 
   /** Remove index entries (gc). The bytes stay in their packs until the pack is rewritten. */
@@ -286,7 +289,7 @@ export class DiskBlockStore implements BlockStore {
     await mkdir(this.dir, { recursive: true })
     const id = this.nextPackId++
     const fd = await this.guardDiskErrors(async () => await open(join(this.dir, packFileName(id)), 'wx+'))
-    this.current = { id, fd, size: 0, written: 0 }
+    this.current = { id, fd, size: 0, written: 0, committed: 0 }
   }
 
   /**
@@ -302,12 +305,19 @@ export class DiskBlockStore implements BlockStore {
       this.current = undefined
       this.buffered = 0
       this.pending.clear()
-      if (pack !== undefined) await pack.fd.close().catch(() => {})
+      if (pack !== undefined) await this.abandon(pack)
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new RokError(StoreErrorCode.DISK_FULL, `disk full while writing to ${this.dir}: free some space and run the command again (nothing partial was recorded)`, { cause: err })
       }
       throw err
     }
+  }
+
+  /** Give back the space of a failed pack's unindexed tail (on a full disk, that is the point). */
+  private async abandon (pack: OpenPack): Promise<void> {
+    await pack.fd.truncate(pack.committed).catch(() => {})
+    await pack.fd.close().catch(() => {})
+    if (pack.committed === 0) await unlink(join(this.dir, packFileName(pack.id))).catch(() => {})
   }
 
   private async reader (id: number, cid?: CID): Promise<FileHandle> {
