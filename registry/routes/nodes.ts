@@ -105,6 +105,7 @@ export async function nodeRoutes (app: FastifyInstance, opts: RouteOptions): Pro
     schema: { summary: 'Announce that one of your nodes holds a bucket up to version seq', tags: ['nodes'], params: ProviderParams, body: AnnounceProviderBody, response: { 200: Provider, ...ERROR_RESPONSES } }
   }, async (request) => {
     const bucket = readableBucket(state, request.caller, request.params.group, request.params.name)
+    requireUser(request.caller)
     const node = ownNode(state, request.caller, request.params.peer)
     const key = bucketKey(bucket.group, bucket.name)
     const rec = await state.change(tx => {
@@ -128,6 +129,7 @@ export async function nodeRoutes (app: FastifyInstance, opts: RouteOptions): Pro
     }
   }, async (request) => {
     const bucket = readableBucket(state, request.caller, request.params.group, request.params.name)
+    requireUser(request.caller)
     const node = ownNode(state, request.caller, request.body.peer)
     const rights: GrantRight[] = ['read']
     if (mayOnBucket(state, request.caller, bucket, 'publish')) rights.push('publish')
