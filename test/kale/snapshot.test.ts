@@ -1,0 +1,85 @@
+/**
+ * Step snapshots through the real Rok snapshot engine (node/engine.ts): every step's
+ * data folder is snapshotted before and after it, into bucket kale/<pipeline>, and
+ * `--from STEP --run RUN` restores the earlier run's state from Rok — it works even
+ * when the earlier run's own folder is gone.
+ */
+import assert from 'node:assert/strict'
+import { readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { openEngine, type Engine } from '../../node/engine.ts'
+import { loadPipeline } from '../../kale/load.ts'
+import { runPaths } from '../../kale/runner/records.ts'
+import { runPipeline } from '../../kale/runner/run.ts'
+import { stepSnapshots } from '../../kale/runner/snapshots.ts'
+import { EXAMPLES, PYTHON, kale, tempDir } from './helpers.ts'
+
+let dir: string
+let cleanup: () => Promise<void>
+before(async () => { [dir, cleanup] = await tempDir() })
+after(async () => { await cleanup() })
+
+describe('step snapshots', () => {
+  let engine: Engine
+  const rokHome = () => join(dir, 'rok')
+  const kaleHome = () => join(dir, 'kale')
+
+  before(async () => { engine = await openEngine({ home: rokHome(), create: true }) })
+  after(async () => { await engine.close() })
+
+  it('snapshots each step’s data folder before and after it, in bucket kale/<pipeline>', async () => {
+    const pipeline = await loadPipeline(join(EXAMPLES, 'linear.ipynb'), { python: PYTHON })
+    const run = await runPipeline(pipeline, { python: PYTHON, kaleHome: kaleHome(), params: { n: 3, scale: 1 }, snapshots: stepSnapshots(engine, pipeline.name) })
+    assert.equal(run.status, 'succeeded')
+    assert.equal(run.snapshotBucket, 'kale/linear')
+    const seqs = run.steps.flatMap(s => [s.snapshots?.before?.seq, s.snapshots?.after?.seq])
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8])
+    // The "after load" version holds exactly what load saved; "before load" is empty.
+    const afterLoad = join(dir, 'restored-after-load')
+    await engine.restore({ bucket: 'kale/linear', seq: run.steps[0].snapshots!.after!.seq, dest: afterLoad })
+    assert.deepEqual(await readdir(afterLoad), ['load'])
+    assert.deepEqual(await readdir(join(afterLoad, 'load')), ['numbers.pkl'])
+    const beforeLoad = join(dir, 'restored-before-load')
+    await engine.restore({ bucket: 'kale/linear', seq: run.steps[0].snapshots!.before!.seq, dest: beforeLoad })
+    assert.deepEqual(await readdir(beforeLoad), [])
+  })
+
+  it('--from restores the earlier run from Rok, even after its local folder is deleted', async () => {
+    const pipeline = await loadPipeline(join(EXAMPLES, 'linear.ipynb'), { python: PYTHON })
+    const snapshots = stepSnapshots(engine, pipeline.name)
+    const first = await runPipeline(pipeline, { python: PYTHON, kaleHome: kaleHome(), params: { n: 4, scale: 1 }, snapshots })
+    await rm(runPaths(kaleHome(), first.id).data, { recursive: true })
+    const second = await runPipeline(pipeline, { python: PYTHON, kaleHome: kaleHome(), params: { n: 4, scale: 10 }, snapshots, from: { run: first.id, step: 'square' } })
+    assert.equal(second.status, 'succeeded')
+    assert.equal(second.steps[0].status, 'reused')
+    assert.deepEqual(second.from?.restored, first.steps.at(-1)!.snapshots!.after)
+    assert.deepEqual(second.metrics, { total: 300 })
+  })
+})
+
+describe('kale run --snapshot from the CLI', () => {
+  it('snapshots by default when the Rok home exists, and not with --no-snapshot', async () => {
+    const env = { KALE_HOME: join(dir, 'cli-kale') }
+    const home = join(dir, 'cli-rok')
+    const engine = await openEngine({ home, create: true })
+    await engine.close()
+    const on = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--home', home, '--json'], env)
+    assert.equal(on.code, 0, on.stderr)
+    const run = JSON.parse(on.stdout)
+    assert.equal(run.snapshotBucket, 'kale/linear')
+    assert.match(on.stderr, /\[load\] snapshot before: kale\/linear@1/)
+    assert.deepEqual(run.steps.map((s: any) => s.snapshots.after.seq), [2, 4, 6, 8])
+    const shown = await kale(['show', run.id], env)
+    assert.match(shown.stdout, /load\s+succeeded .* before kale\/linear@1, after @2/)
+    const off = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--home', home, '--no-snapshot', '--json'], env)
+    assert.equal(JSON.parse(off.stdout).snapshotBucket, undefined)
+  })
+
+  it('--snapshot without a Rok home is an error that says where it looked', async () => {
+    const res = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--home', join(dir, 'missing-rok'), '--snapshot', '--json'], { KALE_HOME: join(dir, 'k2') })
+    assert.equal(res.code, 1)
+    assert.equal(JSON.parse(res.stdout).error.code, 'ERR_KALE_SNAPSHOT')
+    assert.match(res.stderr, /--snapshot: cannot open the Rok snapshot engine at .*missing-rok/)
+  })
+})
