@@ -46,10 +46,14 @@ export async function startRegistryServer (init: ServerInit): Promise<RunningReg
   const close = async (): Promise<void> => {
     closing ??= (async () => {
       const timer = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_TIMEOUT_MS)
+      // Keep-alive sockets that finish their last request while we close would otherwise
+      // hold the server open for the keep-alive timeout; drop each as soon as it is idle.
+      const sweeper = setInterval(() => app.server.closeIdleConnections(), 50)
       try {
         await app.close()
       } finally {
         clearTimeout(timer)
+        clearInterval(sweeper)
       }
     })()
     return await closing
