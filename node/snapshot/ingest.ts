@@ -2,8 +2,8 @@
  * Ingest: bytes → content-defined chunks → CIDs → store (new chunks only). Shared by
  * folder and image snapshots.
  */
-import { chunk, DEFAULT_CHUNKER_PARAMS, type ChunkerParams } from '../chunker/index.ts'
-import { chunkCid } from '../../protocol/cid.ts'
+import { chunkBatches, DEFAULT_CHUNKER_PARAMS, type ChunkerParams } from '../chunker/index.ts'
+import { chunkCid, type CID } from '../../protocol/cid.ts'
 import type { ChunkRef } from '../../protocol/manifest.ts'
 import type { BlockStore } from '../store/types.ts'
 
@@ -21,7 +21,7 @@ export function emptyStats (): IngestStats {
 }
 
 export interface IngestOptions {
-  store: Pick<BlockStore, 'put'>
+  store: Pick<BlockStore, 'put' | 'putMany'>
   stats: IngestStats
   params?: ChunkerParams
   signal?: AbortSignal
@@ -31,14 +31,18 @@ export interface IngestOptions {
 
 export async function ingest (source: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<void> {
   const { store, stats, signal } = options
-  for await (const piece of chunk(source, options.params ?? DEFAULT_CHUNKER_PARAMS)) {
+  for await (const batch of chunkBatches(source, options.params ?? DEFAULT_CHUNKER_PARAMS)) {
     signal?.throwIfAborted()
-    const cid = chunkCid(piece)
-    const wrote = await store.put(cid, piece)
-    stats.bytes += piece.length
-    stats.chunks++
-    if (wrote) { stats.newBytes += piece.length; stats.newChunks++ }
-    await options.onChunk([cid, piece.length])
+    const blocks = batch.map((piece): [CID, Uint8Array] => [chunkCid(piece), piece])
+    const wrote = store.putMany !== undefined
+      ? await store.putMany(blocks)
+      : await Promise.all(blocks.map(async ([cid, bytes]) => await store.put(cid, bytes)))
+    for (const [i, [cid, piece]] of blocks.entries()) {
+      stats.bytes += piece.length
+      stats.chunks++
+      if (wrote[i]) { stats.newBytes += piece.length; stats.newChunks++ }
+      await options.onChunk([cid, piece.length])
+    }
     options.onProgress?.(stats)
   }
 }

@@ -27,7 +27,7 @@ export interface SnapshotProgress extends IngestStats {
 }
 
 export interface SnapshotOptions {
-  store: Pick<BlockStore, 'put'>
+  store: Pick<BlockStore, 'put' | 'putMany'>
   params?: ChunkerParams
   signal?: AbortSignal
   onProgress?: (progress: SnapshotProgress) => void

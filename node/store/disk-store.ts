@@ -62,7 +62,10 @@ export class DiskBlockStore implements BlockStore {
   private nextPackId: number
   private current: OpenPack | undefined
   private buffer: Uint8Array
+  private spare: Uint8Array
   private buffered = 0
+  private inflight: Promise<void> | undefined
+  private writeError: unknown
   /** Written (maybe not yet durable) blocks whose index entries are not committed. */
   private readonly pending = new Map<string, { cid: CID, location: BlockLocation }>()
   /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
@@ -76,6 +79,7 @@ export class DiskBlockStore implements BlockStore {
     this.packTargetSize = init.packTargetSize ?? PACK_TARGET_SIZE
     this.writeBufferSize = init.writeBufferSize ?? DEFAULT_WRITE_BUFFER
     this.buffer = new Uint8Array(this.writeBufferSize)
+    this.spare = new Uint8Array(this.writeBufferSize)
     this.nextPackId = nextPackId
   }
 
@@ -100,7 +104,7 @@ export class DiskBlockStore implements BlockStore {
   async get (cid: CID, _options?: StoreOptions): Promise<Uint8Array> {
     this.checkOpen()
     const pendingEntry = this.pending.get(cid.toString())
-    if (pendingEntry !== undefined && this.current?.id === pendingEntry.location.pack && pendingEntry.location.offset >= this.current.written) {
+    if (pendingEntry !== undefined && this.current?.id === pendingEntry.location.pack) {
       await this.serialize(async () => { await this.writeOut() })
     }
     const location = await this.locate(cid)
@@ -137,6 +141,20 @@ export class DiskBlockStore implements BlockStore {
       if (this.pending.has(key)) return false
       await this.append(cid, bytes)
       return true
+    })
+  }
+
+  async putMany (blocks: Array<[CID, Uint8Array]>, _options?: StoreOptions): Promise<boolean[]> {
+    this.checkOpen()
+    const found = await this.index.getMany(blocks.map(([cid]) => cid.bytes))
+    return await this.serialize(async () => {
+      const wrote: boolean[] = []
+      for (const [i, [cid, bytes]] of blocks.entries()) {
+        if (found[i] !== undefined || this.pending.has(cid.toString())) { wrote.push(false); continue }
+        await this.append(cid, bytes)
+        wrote.push(true)
+      }
+      return wrote
     })
   }
 
@@ -245,9 +263,10 @@ export class DiskBlockStore implements BlockStore {
 
   private async bufferBytes (bytes: Uint8Array): Promise<void> {
     const pack = this.current!
-    if (bytes.length > this.buffer.length - this.buffered) await this.writeOut()
+    if (bytes.length > this.buffer.length - this.buffered) await this.writeOut(false)
     if (bytes.length > this.buffer.length) {
-      await this.guardDiskErrors(async () => { await pack.fd.write(bytes, 0, bytes.length, pack.written) })
+      await this.settle()
+      await this.guardDiskErrors(async () => { await writeFully(pack.fd, bytes, bytes.length, pack.written) })
       pack.written += bytes.length
     } else {
       this.buffer.set(bytes, this.buffered)
@@ -256,22 +275,41 @@ export class DiskBlockStore implements BlockStore {
     pack.size += bytes.length
   }
 
-  private async writeOut (): Promise<void> {
+  /**
+   * Hand the write buffer to the disk. With `wait` false the write goes on in the
+   * background while the next buffer fills (write-behind); a failure is kept and raised,
+   * inside the serialized section, at the next settle().
+   */
+  private async writeOut (wait = true): Promise<void> {
+    await this.settle()
     const pack = this.current
-    if (pack === undefined || this.buffered === 0) return
-    const n = this.buffered
-    await this.guardDiskErrors(async () => {
-      let off = 0
-      while (off < n) {
-        const { bytesWritten } = await pack.fd.write(this.buffer, off, n - off, pack.written + off)
-        off += bytesWritten
-      }
-    })
-    pack.written += n
-    this.buffered = 0
+    if (pack !== undefined && this.buffered > 0) {
+      const buf = this.buffer
+      const n = this.buffered
+      const at = pack.written
+      this.buffer = this.spare
+      this.spare = buf
+      this.buffered = 0
+      pack.written += n
+      this.inflight = writeFully(pack.fd, buf, n, at).catch((err: unknown) => { this.writeError = err })
+    }
+    if (wait) await this.settle()
+  }
+
+  private async settle (): Promise<void> {
+    const inflight = this.inflight
+    if (inflight === undefined) return
+    this.inflight = undefined
+    await inflight
+    const err = this.writeError
+    if (err !== undefined) {
+      this.writeError = undefined
+      await this.guardDiskErrors(async () => { throw err })
+    }
   }
 
   private async syncCurrent (): Promise<void> {
+    await this.settle()
     const pack = this.current!
     await this.guardDiskErrors(async () => { await pack.fd.sync() })
   }
@@ -349,4 +387,12 @@ export async function openDiskStore (init: DiskStoreInit): Promise<DiskBlockStor
   const ids = (await readdir(init.dir)).map(parsePackFileName).filter((id): id is number => id !== undefined)
   const next = ids.length === 0 ? 1 : Math.max(...ids) + 1
   return new DiskBlockStore(init, next)
+}
+
+async function writeFully (fd: FileHandle, buf: Uint8Array, n: number, position: number): Promise<void> {
+  let off = 0
+  while (off < n) {
+    const { bytesWritten } = await fd.write(buf, off, n - off, position + off)
+    off += bytesWritten
+  }
 }

@@ -23,6 +23,11 @@ export interface BlockStore {
    * Durable only after `flush()` resolves.
    */
   put: (cid: CID, bytes: Uint8Array, options?: StoreOptions) => Promise<boolean>
+  /**
+   * Put many blocks with one index lookup; resolves, per block, whether it was written.
+   * Optional: callers fall back to `put` one by one.
+   */
+  putMany?: (blocks: Array<[CID, Uint8Array]>, options?: StoreOptions) => Promise<boolean[]>
   /** Make every put so far durable (data fsynced, then index written). */
   flush: (options?: StoreOptions) => Promise<void>
 }
