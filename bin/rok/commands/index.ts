@@ -8,7 +8,9 @@ import { diff } from './diff.ts'
 import { verify } from './verify.ts'
 import { gc } from './gc.ts'
 import { stats } from './stats.ts'
+import { registryVerbs } from './registry-verbs.ts'
 
 export const commands: Command[] = [
   init, snapshot, log, restore, diff, verify, gc, stats,
+  ...registryVerbs,
 ]

@@ -1,0 +1,59 @@
+import type { Command } from '../../cli/command.ts'
+import { RokError } from '../../../protocol/errors.ts'
+import { str } from './registry-session.ts'
+
+const start: Command = {
+  name: 'start',
+  summary: 'run the registry service in the foreground',
+  usage: 'registry start [--data DIR] [--listen HOST:PORT] [--admin-token T]',
+  description: `
+Runs the federated registry (users, groups, ACLs, buckets, version references, grants,
+search) until interrupted; Ctrl-C or SIGTERM shuts it down gracefully. The first start
+creates the 'admin' user and prints its token once, unless --admin-token or
+$ROK_ADMIN_TOKEN provides it. OpenAPI document at /docs, Prometheus metrics at /metrics.
+
+Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
+  positionals: 0,
+  options: {
+    data: { type: 'string' },
+    listen: { type: 'string' },
+    'admin-token': { type: 'string' },
+    'log-level': { type: 'string' }
+  },
+  optionHelp: {
+    data: 'database folder (default HOME/registry)',
+    listen: 'address to listen on (default 127.0.0.1:7447)',
+    'admin-token': 'admin token to install (default $ROK_ADMIN_TOKEN, else generated on first start)',
+    'log-level': 'fatal, error, warn, info, debug (default info); logs are JSON on stderr'
+  },
+  async run (ctx) {
+    const { join, resolve } = await import('node:path')
+    const { startRegistryServer, parseListen } = await import('../../../registry/server.ts')
+    const { host, port } = parseListen(str(ctx.options.listen) ?? '127.0.0.1:7447')
+    const level = str(ctx.options['log-level']) ?? 'info'
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+      throw new RokError('ERR_USAGE', `--log-level ${level} is not one of fatal, error, warn, info, debug`)
+    }
+    const registry = await startRegistryServer({
+      dataDir: resolve(str(ctx.options.data) ?? join(ctx.home, 'registry')),
+      adminToken: str(ctx.options['admin-token']) ?? ctx.env.ROK_ADMIN_TOKEN,
+      host,
+      port,
+      logger: { level, stream: process.stderr }
+    })
+    ctx.out.result({ url: registry.url, adminToken: registry.firstAdminToken }, (r: { url: string, adminToken: string | null }) => {
+      ctx.out.line(`registry listening on ${r.url}`)
+      if (r.adminToken !== null) ctx.out.line(`admin token (shown once, keep it safe): ${r.adminToken}`)
+    })
+    if (!ctx.signal.aborted) await new Promise(resolve => ctx.signal.addEventListener('abort', resolve, { once: true }))
+    ctx.out.note('registry shutting down')
+    await registry.close()
+  }
+}
+
+export const registry: Command = {
+  name: 'registry',
+  summary: 'run the federated registry service',
+  usage: 'registry start [options]',
+  subcommands: [start]
+}
