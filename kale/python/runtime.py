@@ -56,7 +56,7 @@ def _kale_kind(value):
     if type(value) is type(_kale_sys):
         return 'module'
     np = mods.get('numpy')
-    if np is not None and type(value) is np.ndarray and value.dtype != object:
+    if np is not None and type(value) in (np.ndarray, np.memmap) and value.dtype != object:
         return 'npy'
     pd = mods.get('pandas')
     if pd is not None and isinstance(value, (pd.DataFrame, pd.Series)):
@@ -112,7 +112,10 @@ def _kale_load(args, producer, name):
             continue
         if kind == 'npy':
             import numpy
-            return numpy.load(path, allow_pickle=False)
+            # Copy-on-write mapping: no read-and-copy of a large array up front, pages
+            # come from the page cache as the step touches them, and the step may still
+            # modify the array in place (changes never reach the saved file).
+            return numpy.load(path, mmap_mode='c', allow_pickle=False)
         if kind == 'pdpkl':
             import pandas
             return pandas.read_pickle(path, compression=None)

@@ -73,6 +73,19 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
   let saving: Promise<void> = Promise.resolve()
   const persist = (): Promise<void> => (saving = saving.then(async () => await saveRun(o.kaleHome, run)))
 
+  // Steps that ended so far. A "before" snapshot taken when no step has ended since the
+  // last snapshot would capture the same folder again, so that version is reused: in a
+  // linear pipeline "before step N+1" is exactly "after step N".
+  let ended = 0
+  let last: { ref: SnapshotRef, ended: number } | undefined
+  const snapshot = async (name: string, when: 'before' | 'after'): Promise<SnapshotRef> => {
+    if (when === 'before' && last !== undefined && last.ended === ended) return last.ref
+    const at = ended
+    const ref = await o.snapshots!.take(paths.data, `run ${id}: ${when} step ${name}`, o.signal)
+    if (last === undefined || ref.seq > last.ref.seq) last = { ref, ended: at }
+    return ref
+  }
+
   const runOne = async (name: string): Promise<'succeeded' | 'failed'> => {
     const step = pipeline.steps.find(s => s.name === name)!
     const rec = record(name)
@@ -86,7 +99,7 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     if (step.metrics.length > 0) args.push('--metrics-json', metricsFile)
 
     if (o.snapshots !== undefined) {
-      const ref = await o.snapshots.take(paths.data, `run ${id}: before step ${name}`, o.signal)
+      const ref = await snapshot(name, 'before')
       rec.snapshots = { before: ref }
       emit({ type: 'step:snapshot', step: name, when: 'before', ref })
     }
@@ -107,6 +120,7 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
       signal: o.signal
     })
     rec.durationMs = Math.round(performance.now() - t0)
+    ended++
     rec.exitCode = result.exitCode
     rec.status = result.exitCode === 0 ? 'succeeded' : 'failed'
     if (rec.status === 'failed') {
@@ -123,7 +137,7 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
       run.metrics = JSON.parse(await readFile(metricsFile, 'utf8')) as Record<string, number>
     }
     if (o.snapshots !== undefined && rec.status === 'succeeded') {
-      const ref = await o.snapshots.take(paths.data, `run ${id}: after step ${name}`, o.signal)
+      const ref = await snapshot(name, 'after')
       rec.snapshots = { ...rec.snapshots, after: ref }
       emit({ type: 'step:snapshot', step: name, when: 'after', ref })
     }

@@ -1,0 +1,127 @@
+/**
+ * bench/kale: the overhead of `kale run` over running the same code as one plain Python
+ * script, for a STEPS-step pipeline passing a MIB MiB numpy array from step to step.
+ *
+ *   npx node bench/kale/run.ts [--python /usr/bin/python3] [--steps 10] [--mib 100]
+ *        [--runs 3] [--dir /tmp/kale-bench] [--no-snapshot-variant]
+ *
+ * Variants, each timed end to end as a user would (wall clock, medians over runs):
+ *   plain      one `python3 script.py` running every step's code in order, in memory
+ *   kale       `kale run NOTEBOOK --no-snapshot`: one process per step, the array
+ *              saved as .npy after each step and loaded by the next
+ *   kale+rok   the same with a Rok home: every step's data folder snapshotted before
+ *              and after it by the node engine
+ *   tiny       plain and kale for the same steps passing one small int, which isolates
+ *              Kale's fixed cost per step (process start, imports, analysis, records)
+ * Targets (issue 6): kale < 2x plain, and fixed overhead < 1 s per step.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { notebook } from '../../kale/examples/build.ts'
+import { openEngine } from '../../node/engine.ts'
+
+const { values } = parseArgs({
+  options: {
+    python: { type: 'string', default: process.env.KALE_PYTHON ?? '/usr/bin/python3' },
+    steps: { type: 'string', default: '10' },
+    mib: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '3' },
+    dir: { type: 'string', default: '/tmp/kale-bench' },
+    'no-snapshot-variant': { type: 'boolean', default: false }
+  }
+})
+const python = values.python
+const steps = Number(values.steps)
+const mib = Number(values.mib)
+const runs = Number(values.runs)
+const dir = values.dir
+const KALE = fileURLToPath(new URL('../../bin/kale.js', import.meta.url))
+const log = (s: string): void => { process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`) }
+
+interface Workload { name: string, imports: string, first: string, step: string, last: string }
+
+const elements = Math.floor(mib * 1024 * 1024 / 8)
+const big: Workload = {
+  name: 'array',
+  imports: 'import numpy as np',
+  first: `arr = np.arange(${elements}, dtype=np.float64)`,
+  // A whole-array transformation per step, so every step really reads and writes it.
+  step: 'arr = arr * 1.0000001 + 1.0',
+  last: 'print("checksum", float(arr[-1]))'
+}
+const tiny: Workload = { name: 'tiny', imports: 'import math', first: 'x = 0', step: 'x = x + 1', last: 'print("x", x)' }
+
+function cellsOf (w: Workload): Array<{ tags: string[], code: string }> {
+  const cells = [{ tags: ['imports'], code: w.imports }]
+  for (let i = 0; i < steps; i++) {
+    const code = [i === 0 ? w.first : w.step, ...(i === steps - 1 ? [w.last] : [])].join('\n')
+    cells.push({ tags: [`step:s${i}`, ...(i > 0 ? [`prev:s${i - 1}`] : [])], code })
+  }
+  return cells
+}
+
+async function prepare (w: Workload): Promise<{ nb: string, script: string }> {
+  const cells = cellsOf(w)
+  const nb = join(dir, `${w.name}.ipynb`)
+  await writeFile(nb, JSON.stringify(notebook(cells, { pipeline_name: `bench-${w.name}` })))
+  const script = join(dir, `${w.name}.py`)
+  await writeFile(script, cells.map(c => c.code).join('\n') + '\n')
+  return { nb, script }
+}
+
+function time (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+  execFileSync('sync')
+  const t0 = performance.now()
+  const res = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
+  const secs = (performance.now() - t0) / 1000
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${res.stderr.toString().slice(-2000)}`)
+  return secs
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+
+async function main (): Promise<void> {
+  execFileSync(python, ['-c', 'import numpy'])
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  const rokHome = join(dir, 'rok')
+  const engine = await openEngine({ home: rokHome, create: true })
+  await engine.close()
+  const env = { ...process.env, KALE_HOME: join(dir, 'kale-home'), KALE_PYTHON: python }
+  const results: Record<string, number[]> = { plain: [], kale: [], 'kale+rok': [], 'tiny plain': [], 'tiny kale': [] }
+  const bigFiles = await prepare(big)
+  const tinyFiles = await prepare(tiny)
+  for (let r = 1; r <= runs; r++) {
+    log(`run ${r}/${runs}`)
+    results.plain.push(time(python, [bigFiles.script]))
+    results.kale.push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--home', rokHome], env))
+    if (!values['no-snapshot-variant']) results['kale+rok'].push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--home', rokHome], env))
+    results['tiny plain'].push(time(python, [tinyFiles.script]))
+    results['tiny kale'].push(time(process.execPath, [KALE, 'run', tinyFiles.nb, '--no-snapshot', '--home', rokHome], env))
+    // Run folders hold every step's saved array; keep the disk from filling across runs.
+    await rm(join(dir, 'kale-home'), { recursive: true, force: true })
+  }
+  const m = Object.fromEntries(Object.entries(results).filter(([, v]) => v.length > 0).map(([k, v]) => [k, median(v)]))
+  const ratio = m.kale / m.plain
+  const fixedPerStep = (m['tiny kale'] - m['tiny plain']) / steps
+  const perStep = (m.kale - m.plain) / steps
+  const pythonVersion = execFileSync(python, ['--version'], { encoding: 'utf8' }).trim()
+  const lines = [
+    `${steps} steps, ${mib} MiB float64 array passed between steps, ${pythonVersion} (${python}), medians of ${runs} runs`,
+    '',
+    '| variant | wall time (s) |',
+    '|---|---:|',
+    ...Object.entries(m).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+    '',
+    `kale / plain: **${ratio.toFixed(2)}x** (target < 2x)`,
+    `overhead per step with the array: ${perStep.toFixed(3)} s; fixed overhead per step (tiny): **${fixedPerStep.toFixed(3)} s** (target < 1 s)`,
+    ...(m['kale+rok'] !== undefined ? [`Rok step snapshots add ${((m['kale+rok'] - m.kale) / steps).toFixed(3)} s per step (two snapshots each)`] : [])
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+  await writeFile(join(dir, 'results.json'), JSON.stringify({ steps, mib, python: pythonVersion, runs: results, medians: m, ratio, fixedPerStep, perStep }, null, 2))
+}
+
+await main()
