@@ -176,6 +176,41 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     assert.equal(report.blocks, 8)
   })
 
+  it('moves the work of a peer that dies mid-fetch to the others', async () => {
+    const big = { seed: 12, count: 160, size: 256 * 1024 }
+    const [doomed, survivor] = await Promise.all([spawnPeer({ blocks: [big], allow: 'all' }), spawnPeer({ blocks: [big], allow: 'all' })])
+    peers.push(doomed, survivor)
+    const c = await client()
+    clients.push(c)
+    let killed = false
+    const report = await c.host.services.exchange.fetchBlocks(blockCids(big), {
+      peers: [multiaddr(doomed.addr), multiaddr(survivor.addr)],
+      signal: AbortSignal.timeout(TIMEOUT),
+      onProgress: (e) => {
+        if (!killed && e.type === 'exchange:block:received' && e.detail.peer === doomed.peerId) {
+          killed = true
+          void doomed.stop()
+        }
+      }
+    })
+    assert.ok(killed, 'the doomed peer served nothing before it was killed')
+    assert.equal(report.missing.length, 0)
+    assert.equal(c.store.size, big.count)
+    assert.ok(report.peers.find(p => p.peer === doomed.peerId)!.dropped !== undefined, 'the dead peer was not reported dropped')
+  })
+
+  it('skips a peer that cannot be reached', async () => {
+    const gone = await spawnPeer()
+    await gone.stop()
+    const c = await client()
+    clients.push(c)
+    const report = await c.host.services.exchange.fetchBlocks(blockCids(spec).slice(0, 16), {
+      peers: [multiaddr(gone.addr), multiaddr(good1.addr)], signal: AbortSignal.timeout(TIMEOUT)
+    })
+    assert.equal(report.blocks, 16)
+    assert.equal(report.peers.find(p => p.peer === gone.peerId)!.dropped?.code, P2PErrorCode.TIMEOUT)
+  })
+
   it('rejects a fetch with no peers, and honours an abort', async () => {
     const c = await client()
     clients.push(c)

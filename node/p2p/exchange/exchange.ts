@@ -7,6 +7,7 @@ import {
 } from '../constants.ts'
 import { Fetch, type FetchSettings } from './fetch.ts'
 import { ServerStream, type ServerStreamOptions } from './server.ts'
+import { BlockVerifier } from './verify.ts'
 import type { ChunkExchange, ChunkExchangeComponents, ChunkExchangeInit, FetchOptions, FetchReport, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { Connection, Startable, Stream } from '@libp2p/interface'
@@ -20,6 +21,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
   private readonly servers = new Set<ServerStream>()
   private readonly serverOptions: ServerStreamOptions
   private readonly fetchSettings: FetchSettings
+  private readonly verifier = new BlockVerifier()
 
   constructor (components: ChunkExchangeComponents, init: ChunkExchangeInit) {
     this.components = components
@@ -44,6 +46,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
       openTimeout: init.openTimeout ?? EXCHANGE_OPEN_TIMEOUT_MS,
       idleTimeout,
       maxUnstoredBytes: init.maxUnstoredBytes ?? EXCHANGE_MAX_UNSTORED_BYTES,
+      verifier: this.verifier,
       log
     }
   }
@@ -61,6 +64,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
 
   async stop (): Promise<void> {
     await this.components.registrar.unhandle(EXCHANGE_PROTOCOL)
+    await this.verifier.stop()
   }
 
   private serve (stream: Stream, connection: Connection): void {

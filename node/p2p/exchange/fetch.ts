@@ -8,7 +8,7 @@
 import { RokError } from '../../../protocol/errors.ts'
 import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
-import { blockMatchesCid } from './verify.ts'
+import type { BlockVerifier } from './verify.ts'
 import type { ChunkExchangeComponents, FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
@@ -30,6 +30,7 @@ export interface FetchSettings {
   openTimeout: number
   idleTimeout: number
   maxUnstoredBytes: number
+  verifier: BlockVerifier
   log: Logger
 }
 
@@ -142,7 +143,8 @@ export class Fetch {
   }
 
   private async verifyAndStore (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): Promise<boolean> {
-    if (!await blockMatchesCid(entry.cid, bytes)) {
+    const verified = await this.settings.verifier.verify(entry.cid, bytes)
+    if (!verified.ok) {
       // the bytes are wrong: this peer is out of the fetch, the block goes to another
       entry.state = 'inflight'
       session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.key}`, { details: { cid: entry.key, peer: session.key } }))
@@ -150,7 +152,7 @@ export class Fetch {
       return false
     }
     if (this.finished) return false
-    await this.settings.store.put(entry.cid, bytes, { signal: this.options.signal })
+    await this.settings.store.put(entry.cid, verified.bytes, { signal: this.options.signal })
     return true
   }
 
