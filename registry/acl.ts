@@ -9,6 +9,9 @@
  *   says the object is public, so visibility stays a property of the group or bucket.
  * - Explicit deny wins over every allow (the policy effect below).
  *
+ * Objects are `*` or one exact bucket `GROUP/NAME`; the cheap comparisons come first in
+ * the matcher because casbin evaluates it for every policy line.
+ *
  * Names cannot contain ':', so `role:*`, `group:*` and `anonymous:` never collide with a
  * user. Policy lines persist in `level` through `LevelPolicyAdapter`; the registry writes
  * them in the same batch as the state change they belong to, then applies them here.
@@ -35,7 +38,7 @@ g2 = _, _
 e = some(where (p.eft == allow)) && !some(where (p.eft == deny))
 
 [matchers]
-m = (g(r.sub, p.sub, r.dom) || g2(r.sub, p.sub) || (p.sub == "role:everyone" && r.vis == "public")) && (p.dom == "*" || p.dom == r.dom) && keyMatch(r.obj, p.obj) && r.act == p.act
+m = r.act == p.act && (p.dom == "*" || p.dom == r.dom) && (p.obj == "*" || p.obj == r.obj) && ((p.sub == "role:everyone" && r.vis == "public") || g(r.sub, p.sub, r.dom) || g2(r.sub, p.sub))
 `
 
 export const ROLE_RIGHTS: Record<Role, Action[]> = {
@@ -118,11 +121,33 @@ export interface BucketRule {
   effect: Effect
 }
 
+/** Memoized decisions kept at once; the memo is dropped whole on any policy change. */
+const MAX_DECISIONS = 200_000
+
 export class Acl {
   private readonly enforcer: Enforcer
+  /**
+   * casbin evaluates its matcher against every policy line (50–100 µs a decision), too slow
+   * for a search that checks a page of buckets per request. Decisions are pure functions of
+   * the policy and the request, so they are memoized and the memo is cleared whenever the
+   * policy changes. A bucket that no rule names is decided exactly like its group's `G/*`
+   * placeholder (only `*` policies can match either), so those share one memo entry per
+   * (caller, group, action, visibility) instead of one per bucket.
+   */
+  private readonly decisions = new Map<string, boolean>()
+  /** bucket → number of rules naming it */
+  private readonly ruled = new Map<string, number>()
 
   private constructor (enforcer: Enforcer) {
     this.enforcer = enforcer
+  }
+
+  private async policyChanged (): Promise<void> {
+    this.decisions.clear()
+    this.ruled.clear()
+    for (const [sub, , obj] of await this.enforcer.getPolicy()) {
+      if (obj !== '*' && !sub.startsWith('role:')) this.ruled.set(obj, (this.ruled.get(obj) ?? 0) + 1)
+    }
   }
 
   static async open (store: RegistryStore): Promise<Acl> {
@@ -137,12 +162,21 @@ export class Acl {
       await store.write(missing.map(p => LevelPolicyAdapter.op('put', 'p', p)))
       await enforcer.addPolicies(missing)
     }
+    await acl.policyChanged()
     return acl
   }
 
   /** May `user` (or ANONYMOUS) do `act` on `obj` (`G/N`, or `G/*` for the group) in `group`? */
   can (user: string, group: string, obj: string, act: Action, visibility: Visibility): boolean {
-    return this.enforcer.enforceSync(user, group, obj, act, visibility)
+    const asked = this.ruled.has(obj) ? obj : `${group}/*`
+    const key = `${user}\0${group}\0${asked}\0${act}\0${visibility}`
+    let allowed = this.decisions.get(key)
+    if (allowed === undefined) {
+      allowed = this.enforcer.enforceSync(user, group, asked, act, visibility)
+      if (this.decisions.size >= MAX_DECISIONS) this.decisions.clear()
+      this.decisions.set(key, allowed)
+    }
+    return allowed
   }
 
   async roleOf (user: string, group: string): Promise<Role | undefined> {
@@ -185,6 +219,7 @@ export class Acl {
         if (old !== undefined) await this.enforcer.removeNamedGroupingPolicy('g', user, `role:${old}`, group)
         await this.enforcer.addNamedGroupingPolicy('g', user, `role:${role}`, group)
         if (!(await this.enforcer.hasNamedGroupingPolicy('g2', user, `group:${group}`))) await this.enforcer.addNamedGroupingPolicy('g2', user, `group:${group}`)
+        await this.policyChanged()
       }
     }
   }
@@ -197,6 +232,7 @@ export class Acl {
       apply: async () => {
         await this.enforcer.removeNamedGroupingPolicy('g', user, `role:${old}`, group)
         await this.enforcer.removeNamedGroupingPolicy('g2', user, `group:${group}`)
+        await this.policyChanged()
       }
     }
   }
@@ -213,12 +249,12 @@ export class Acl {
 
   addRule (group: string, bucket: string, rule: BucketRule): PolicyChange {
     const p = Acl.policyFor(group, bucket, rule)
-    return { ops: [LevelPolicyAdapter.op('put', 'p', p)], apply: async () => { await this.enforcer.addPolicy(...p) } }
+    return { ops: [LevelPolicyAdapter.op('put', 'p', p)], apply: async () => { await this.enforcer.addPolicy(...p); await this.policyChanged() } }
   }
 
   removeRule (group: string, bucket: string, rule: BucketRule): PolicyChange {
     const p = Acl.policyFor(group, bucket, rule)
-    return { ops: [LevelPolicyAdapter.op('del', 'p', p)], apply: async () => { await this.enforcer.removePolicy(...p) } }
+    return { ops: [LevelPolicyAdapter.op('del', 'p', p)], apply: async () => { await this.enforcer.removePolicy(...p); await this.policyChanged() } }
   }
 
   async rules (bucket: string): Promise<BucketRule[]> {
