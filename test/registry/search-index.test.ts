@@ -1,0 +1,54 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { SearchIndex, tokenize } from '../../registry/search-index.ts'
+
+function index (): SearchIndex {
+  const ix = new SearchIndex()
+  ix.upsert({ key: 'acme/imagenet-small', group: 'acme', name: 'imagenet-small', description: 'A small ImageNet subset', tags: ['vision'], updatedAt: 3 })
+  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'cats from imagenet', tags: ['pets'], updatedAt: 2 })
+  ix.upsert({ key: 'lab/imagery', group: 'lab', name: 'imagery', description: 'satellite', tags: ['vision', 'geo'], updatedAt: 1 })
+  return ix
+}
+const keys = (ix: SearchIndex, query: string, extra: { group?: string, tag?: string } = {}): string[] =>
+  ix.search({ query, ...extra, accept: () => true }).map(r => r.doc.key)
+
+test('words match by prefix and every query word must match', () => {
+  const ix = index()
+  assert.deepEqual(keys(ix, 'imag'), ['acme/imagenet-small', 'lab/imagery', 'acme/cats'])
+  assert.deepEqual(keys(ix, 'imagenet small'), ['acme/imagenet-small'])
+  assert.deepEqual(keys(ix, 'imagenet zebra'), [])
+})
+
+test('a name match outranks a description match; an exact word outranks a prefix', () => {
+  const ix = index()
+  const ranked = ix.search({ query: 'imagenet', accept: () => true })
+  assert.deepEqual(ranked.map(r => r.doc.key), ['acme/imagenet-small', 'acme/cats'])
+  assert.ok(ranked[0].score > ranked[1].score)
+})
+
+test('group and tag filters narrow, and an empty query lists newest first', () => {
+  const ix = index()
+  assert.deepEqual(keys(ix, '', { tag: 'vision' }), ['acme/imagenet-small', 'lab/imagery'])
+  assert.deepEqual(keys(ix, '', { group: 'lab' }), ['lab/imagery'])
+  assert.deepEqual(keys(ix, 'imag', { group: 'acme', tag: 'pets' }), ['acme/cats'])
+  assert.deepEqual(keys(ix, '', { tag: 'nope' }), [])
+})
+
+test('updating or removing a bucket updates what search finds', () => {
+  const ix = index()
+  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'felines', tags: [], updatedAt: 4 })
+  assert.deepEqual(keys(ix, 'imagenet'), ['acme/imagenet-small'])
+  assert.deepEqual(keys(ix, 'feline'), ['acme/cats'])
+  ix.remove('acme/imagenet-small')
+  assert.deepEqual(keys(ix, 'imag'), ['lab/imagery'])
+  assert.equal(ix.size, 2)
+})
+
+test('the accept predicate decides what is returned', () => {
+  const ix = index()
+  assert.deepEqual(ix.search({ query: 'imag', accept: d => d.group === 'lab' }).map(r => r.doc.key), ['lab/imagery'])
+})
+
+test('tokenize splits on punctuation, lowercases, and keeps non-Latin letters', () => {
+  assert.deepEqual(tokenize('ImageNet-small_v2 Über.daten 画像'), ['imagenet', 'small', 'v2', 'über', 'daten', '画像'])
+})
