@@ -20,14 +20,10 @@ export const MAX_PARALLEL_DIALS = 32
 
 // ---- muxer ----
 /**
- * Yamux frame size. The default (64 KiB) splits a 1 MiB chunk into 16 frames, each with its
- * own header, event and buffer; frames as large as the largest exchange message (a 4 MiB
- * block plus its header) carry every block in one frame.
- */
-export const YAMUX_MAX_MESSAGE_BYTES = 4 * 1024 * 1024 + 1024
-/**
  * Yamux stream windows. The default 256 KiB window stalls a bulk stream every 256 KiB
- * waiting for a window update; 8 MiB keeps the pipe full.
+ * waiting for a window update; 8 MiB keeps the pipe full. (Yamux 8 sizes a data frame by
+ * what is queued and the send window, so a block sent whole travels as one frame; its
+ * `maxMessageSize` option is not used for that.)
  */
 export const YAMUX_INITIAL_STREAM_WINDOW = 8 * 1024 * 1024
 export const YAMUX_MAX_STREAM_WINDOW = 16 * 1024 * 1024

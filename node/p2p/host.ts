@@ -20,7 +20,7 @@ import {
   DHT_MAX_INBOUND_STREAMS, DHT_MAX_OUTBOUND_STREAMS, DHT_PROTOCOL, DIAL_TIMEOUT_MS, GOSSIP_MAX_INBOUND_STREAMS,
   GOSSIP_MAX_OUTBOUND_STREAMS, IDENTIFY_MAX_STREAMS, INBOUND_CONNECTION_THRESHOLD, INBOUND_UPGRADE_TIMEOUT_MS,
   MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, MAX_PARALLEL_DIALS, PING_MAX_STREAMS, STREAM_INACTIVITY_TIMEOUT_MS,
-  YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_MESSAGE_BYTES, YAMUX_MAX_READ_BUFFER_BYTES, YAMUX_MAX_STREAM_WINDOW, YAMUX_MAX_STREAMS
+  YAMUX_INITIAL_STREAM_WINDOW, YAMUX_MAX_READ_BUFFER_BYTES, YAMUX_MAX_STREAM_WINDOW, YAMUX_MAX_STREAMS
 } from './constants.ts'
 import { P2PErrorCode } from './errors.ts'
 import { chunkExchange, type ChunkExchange, type ChunkExchangeInit } from './exchange/index.ts'
@@ -90,7 +90,6 @@ export async function createRokHost (init: RokHostInit): Promise<RokHost> {
     transports: [tcp({ dialOpts: { noDelay: true }, listenOpts: { noDelay: true } })],
     connectionEncrypters: (init.encryption ?? ['tls', 'noise']).map(name => encrypters[name]()),
     streamMuxers: [yamux({
-      maxMessageSize: YAMUX_MAX_MESSAGE_BYTES,
       maxInboundStreams: YAMUX_MAX_STREAMS,
       maxOutboundStreams: YAMUX_MAX_STREAMS,
       streamOptions: {

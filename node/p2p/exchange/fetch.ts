@@ -116,7 +116,7 @@ export class Fetch {
 
   /** A session gave an entry back (refused, or the session died): offer it to the others. */
   requeue (entry: WantedBlock, from: PeerSession): void {
-    if (entry.state !== 'inflight') return
+    if (this.finished || entry.state !== 'inflight') return
     entry.excluded.add(from.key)
     if (!this.servable(entry)) {
       this.markMissing(entry)
