@@ -1,8 +1,7 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { parseVersionRef } from '../../../protocol/bucket-name.ts'
-import { summarize, type Change } from '../../../node/snapshot/index.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const diff: Command = {
   name: 'diff',
@@ -11,14 +10,11 @@ export const diff: Command = {
   description: 'Lists what changed from version A to version B and how many bytes differ. Unchanged sub-folders are skipped without being read.\n\nExample:\n  rok diff acme/data@1 acme/data@2',
   positionals: 2,
   async run (ctx) {
-    const [a, b] = ctx.args.map(parseVersionRef)
-    const changes: Change[] = []
-    await withEngine(ctx, async e => {
-      for await (const c of e.diff(a, b, ctx.signal)) changes.push(c)
-    })
-    const summary = summarize(changes)
-    ctx.out.result({ from: ctx.args[0], to: ctx.args[1], summary, changes }, () => {
-      const sign = { added: '+', removed: '-', changed: 'M' }
+    ctx.args.forEach(parseVersionRef)
+    const result = await withNode(ctx, async node => await node.diff(ctx.args[0], ctx.args[1], { signal: ctx.signal }))
+    const { summary, changes } = result
+    ctx.out.result(result, () => {
+      const sign: Record<string, string> = { added: '+', removed: '-', changed: 'M' }
       for (const c of changes) {
         ctx.out.line(`${sign[c.kind]} ${c.path === '' ? '(image)' : c.path}${c.type === 'dir' ? '/' : ''}${c.what !== undefined ? `  (${c.what.join(', ')})` : ''}${c.bytes > 0 ? `  ${formatBytes(c.bytes)}` : ''}`)
       }

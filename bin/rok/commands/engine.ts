@@ -1,11 +1,30 @@
-/** Open the node home's engine for one command and always close it. */
-import { openEngine, type Engine } from '../../../node/engine.ts'
+/**
+ * Run a command against the node of a home: through the API of the daemon that owns it
+ * when one is running (it holds the home's lock), otherwise by opening the home in-process.
+ * Either way the command sees the same NodeOperations.
+ */
+import { openEngine } from '../../../node/engine.ts'
+import { localOperations } from '../../../node/operations.ts'
+import { NodeApiClient } from '../../../node/api/client.ts'
+import { readApiToken, readDaemonInfo } from '../../../node/daemon-file.ts'
+import type { NodeOperations } from '../../../protocol/node-api.ts'
 import type { CommandContext } from '../../cli/command.ts'
 
-export async function withEngine<T> (ctx: CommandContext, fn: (engine: Engine) => Promise<T>, create = false): Promise<T> {
-  const engine = await openEngine({ home: ctx.home, create })
+/** The running daemon's client, or undefined when no daemon answers for this home. */
+export async function daemonClient (home: string): Promise<NodeApiClient | undefined> {
+  const info = await readDaemonInfo(home)
+  const token = await readApiToken(home)
+  if (info === undefined || token === undefined) return undefined
+  const client = new NodeApiClient({ url: info.api, token })
+  return (await client.health()) ? client : undefined
+}
+
+export async function withNode<T> (ctx: CommandContext, fn: (ops: NodeOperations) => Promise<T>): Promise<T> {
+  const remote = await daemonClient(ctx.home)
+  if (remote !== undefined) return await fn(remote)
+  const engine = await openEngine({ home: ctx.home })
   try {
-    return await fn(engine)
+    return await fn(localOperations(engine))
   } finally {
     await engine.close()
   }

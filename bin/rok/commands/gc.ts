@@ -1,6 +1,6 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const gc: Command = {
   name: 'gc',
@@ -11,7 +11,7 @@ export const gc: Command = {
   optionHelp: { 'dry-run': 'report what would be removed, change nothing' },
   positionals: 0,
   async run (ctx) {
-    const report = await withEngine(ctx, async e => await e.gc({ dryRun: ctx.options['dry-run'] === true, signal: ctx.signal }))
+    const report = await withNode(ctx, async node => await node.gc({ dryRun: ctx.options['dry-run'] === true }, { signal: ctx.signal }))
     ctx.out.result(report, r => {
       const verb = r.dryRun ? 'would remove' : 'removed'
       ctx.out.line(`${verb} ${r.deadBlocks} unreferenced blocks (${formatBytes(r.deadBytes)}); ${r.liveBlocks} live blocks (${formatBytes(r.liveBytes)})`)

@@ -8,9 +8,10 @@ import { diff } from './diff.ts'
 import { verify } from './verify.ts'
 import { gc } from './gc.ts'
 import { stats } from './stats.ts'
+import { node, id } from './node.ts'
 import { registryVerbs } from './registry-verbs.ts'
 
 export const commands: Command[] = [
-  init, snapshot, log, restore, diff, verify, gc, stats,
+  init, snapshot, log, restore, diff, verify, gc, stats, node, id,
   ...registryVerbs,
 ]

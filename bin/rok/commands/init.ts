@@ -1,6 +1,6 @@
 import type { Command } from '../../cli/command.ts'
 import { ensureHome } from '../../../node/home.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const init: Command = {
   name: 'init',
@@ -10,7 +10,7 @@ export const init: Command = {
   positionals: 0,
   async run (ctx) {
     const created = await ensureHome(ctx.home, true)
-    const peerId = await withEngine(ctx, async e => e.peerId)
+    const peerId = await withNode(ctx, async node => await node.peerId())
     ctx.out.result({ home: ctx.home, peerId, created }, r => {
       ctx.out.line(`${r.created ? 'Initialized' : 'Already initialized:'} Rok home ${r.home}`)
       ctx.out.line(`peer ID ${r.peerId}`)

@@ -1,7 +1,8 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
+import { resolve } from 'node:path'
 import { parseVersionRef } from '../../../protocol/bucket-name.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const restore: Command = {
   name: 'restore',
@@ -17,12 +18,12 @@ Example:
   optionHelp: { force: 'replace DEST if it exists and is not empty' },
   positionals: 2,
   async run (ctx) {
-    const ref = parseVersionRef(ctx.args[0])
+    parseVersionRef(ctx.args[0])
     const bar = ctx.out.progress('restore')
-    const result = await withEngine(ctx, async e => await e.restore({
-      bucket: ref.bucket, seq: ref.seq, dest: ctx.args[1], force: ctx.options.force === true, signal: ctx.signal,
-      onProgress: p => bar.update(p.bytes, p.total)
-    }))
+    const result = await withNode(ctx, async node => await node.restore(
+      { version: ctx.args[0], dest: resolve(ctx.args[1]), force: ctx.options.force === true },
+      { signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total) }
+    ))
     bar.done()
     ctx.out.result(result, r => {
       ctx.out.line(`restored ${r.bucket}@${r.seq} to ${r.dest}: ${r.kind === 'tree' ? `${r.files} files, ${r.dirs} folders, ` : ''}${formatBytes(r.bytes)}`)

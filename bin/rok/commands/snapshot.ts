@@ -1,6 +1,7 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
-import { withEngine } from './engine.ts'
+import { resolve } from 'node:path'
+import { withNode } from './engine.ts'
 import { UsageError } from '../../cli/run.ts'
 
 export const snapshot: Command = {
@@ -23,9 +24,10 @@ Example:
     const bucket = ctx.options.bucket
     if (typeof bucket !== 'string') throw new UsageError('--bucket GROUP/NAME is required')
     const bar = ctx.out.progress('snapshot')
-    const result = await withEngine(ctx, async e => await e.snapshot(ctx.args[0], {
-      bucket, message: ctx.options.message as string | undefined, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total)
-    }))
+    const result = await withNode(ctx, async node => await node.snapshot(
+      { path: resolve(ctx.args[0]), bucket, message: ctx.options.message as string | undefined },
+      { signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total) }
+    ))
     bar.done()
     ctx.out.result(result, r => {
       ctx.out.line(`${r.bucket}@${r.seq}  ${r.cid}`)

@@ -1,6 +1,6 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const stats: Command = {
   name: 'stats',
@@ -8,7 +8,7 @@ export const stats: Command = {
   usage: 'stats',
   positionals: 0,
   async run (ctx) {
-    const s = await withEngine(ctx, async e => ({ peerId: e.peerId, ...await e.stats() }))
+    const s = await withNode(ctx, async node => await node.stats())
     ctx.out.result(s, r => {
       ctx.out.line(`node ${r.peerId}`)
       ctx.out.line(`${r.buckets} buckets, ${r.versions} versions, ${formatBytes(r.logicalBytes)} in all versions`)

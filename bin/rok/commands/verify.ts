@@ -1,7 +1,7 @@
 import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { EXIT_FAILURE } from '../../cli/run.ts'
-import { withEngine } from './engine.ts'
+import { withNode } from './engine.ts'
 
 export const verify: Command = {
   name: 'verify',
@@ -11,7 +11,7 @@ export const verify: Command = {
   positionals: 0,
   async run (ctx) {
     const bar = ctx.out.progress('verify')
-    const report = await withEngine(ctx, async e => await e.verify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
+    const report = await withNode(ctx, async node => await node.verify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
     bar.done()
     ctx.out.result(report, r => {
       if (r.ok) {

@@ -1,0 +1,79 @@
+import type { Command } from '../../cli/command.ts'
+import { startNode } from '../../../node/daemon.ts'
+import { daemonClient, withNode } from './engine.ts'
+import { RokError } from '../../../protocol/errors.ts'
+
+const start: Command = {
+  name: 'start',
+  summary: 'run the node daemon in the foreground (libp2p host + local API)',
+  usage: 'node start [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]...',
+  description: `Runs this home's node until interrupted (Ctrl-C or SIGTERM stop it cleanly). While it runs,
+every rok command on the same home goes through its API. Port 0 picks a free port.
+
+Example:
+  rok node start --listen /ip4/0.0.0.0/tcp/4001 --api 127.0.0.1:7500`,
+  options: {
+    listen: { type: 'string', multiple: true },
+    api: { type: 'string' },
+    bootstrap: { type: 'string', multiple: true }
+  },
+  optionHelp: {
+    listen: 'libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)',
+    api: 'local API address (default 127.0.0.1:0)',
+    bootstrap: 'peer to dial at start (repeatable)'
+  },
+  positionals: 0,
+  async run (ctx) {
+    if (await daemonClient(ctx.home) !== undefined) {
+      throw new RokError('ERR_NODE_RUNNING', `a node is already running for ${ctx.home}; 'rok id' shows it`)
+    }
+    const node = await startNode({
+      home: ctx.home,
+      listen: ctx.options.listen as string[] | undefined,
+      api: ctx.options.api as string | undefined,
+      bootstrap: ctx.options.bootstrap as string[] | undefined,
+      logger: { level: ctx.out.verbose ? 'info' : 'warn' }
+    })
+    ctx.out.result({ peerId: node.peerId, addrs: node.addrs(), api: node.apiUrl }, r => {
+      ctx.out.line(`node ${r.peerId} running`)
+      for (const a of r.addrs) ctx.out.line(`  listening on ${a}`)
+      ctx.out.line(`  API ${r.api}`)
+    })
+    await new Promise<void>(resolve => {
+      if (ctx.signal.aborted) resolve()
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true })
+    })
+    await node.close()
+    ctx.out.note('node stopped')
+  }
+}
+
+export const node: Command = {
+  name: 'node',
+  summary: 'run this home as a long-lived node (libp2p host and local API)',
+  usage: 'node start [options]',
+  subcommands: [start]
+}
+
+export const id: Command = {
+  name: 'id',
+  summary: "print the node's peer ID and the multiaddrs it listens on",
+  usage: 'id',
+  positionals: 0,
+  async run (ctx) {
+    const client = await daemonClient(ctx.home)
+    if (client !== undefined) {
+      const info = await client.id()
+      ctx.out.result({ ...info, running: true }, r => {
+        ctx.out.line(r.peerId)
+        for (const a of r.addrs) ctx.out.line(a)
+      })
+      return
+    }
+    const peerId = await withNode(ctx, async n => await n.peerId())
+    ctx.out.result({ peerId, addrs: [], api: null, running: false }, r => {
+      ctx.out.line(r.peerId)
+      ctx.out.note("(node not running: 'rok node start' to listen)")
+    })
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The Rok node daemon: owns a home (engine), runs the libp2p host and serves the local
+ * API. Started by `rok node start`; `close()` stops all three in reverse order and
+ * removes the discovery file so the CLI stops sending it work.
+ */
+import type { FastifyServerOptions } from 'fastify'
+import { Registry } from 'prom-client'
+import { openEngine, type Engine } from './engine.ts'
+import { buildNodeApi } from './api/app.ts'
+import { ensureApiToken, removeDaemonInfo, writeDaemonInfo } from './daemon-file.ts'
+import { localOperations } from './operations.ts'
+import { createRokHost, type RokHost } from './p2p/host.ts'
+import { listenGracefully, parseListen } from '../server/index.ts'
+
+export interface NodeInit {
+  home: string
+  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** API address HOST:PORT (port 0 picks one). @default '127.0.0.1:0' */
+  api?: string
+  bootstrap?: string[]
+  logger?: FastifyServerOptions['logger']
+}
+
+export interface RunningNode {
+  engine: Engine
+  host: RokHost
+  apiUrl: string
+  peerId: string
+  addrs: () => string[]
+  close: () => Promise<void>
+}
+
+export async function startNode (init: NodeInit): Promise<RunningNode> {
+  const engine = await openEngine({ home: init.home })
+  const started = Date.now()
+  let host: RokHost | undefined
+  try {
+    host = await createRokHost({
+      privateKey: engine.key,
+      listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: init.bootstrap,
+      // Closed until sync adds who may fetch what (allow lists, then registry grants).
+      exchange: { store: engine.store, authorize: () => false }
+    })
+    const h = host
+    const addrs = (): string[] => h.getMultiaddrs().map(a => a.toString())
+    const metrics = new Registry()
+    const app = await buildNodeApi({
+      ops: localOperations(engine),
+      token: await ensureApiToken(init.home),
+      metrics,
+      gauges: [['connections', 'open libp2p connections', () => h.getConnections().length]],
+      logger: init.logger,
+      info: {
+        id: () => ({ peerId: engine.peerId, addrs: addrs(), api: apiUrl }),
+        status: () => ({
+          peerId: engine.peerId,
+          addrs: addrs(),
+          uptimeSeconds: (Date.now() - started) / 1000,
+          connections: h.getConnections().length,
+          peers: [...new Set(h.getConnections().map(c => c.remotePeer.toString()))]
+        })
+      }
+    })
+    const { host: apiHost, port } = parseListen(init.api ?? '127.0.0.1:0')
+    const listening = await listenGracefully(app, apiHost, port)
+    const apiUrl = listening.url
+    await writeDaemonInfo(init.home, { pid: process.pid, api: apiUrl, peerId: engine.peerId, addrs: addrs(), startedAt: new Date(started).toISOString() })
+    let closing: Promise<void> | undefined
+    return {
+      engine,
+      host: h,
+      apiUrl,
+      peerId: engine.peerId,
+      addrs,
+      close: async () => {
+        closing ??= (async () => {
+          await removeDaemonInfo(init.home)
+          await listening.close()
+          await h.stop()
+          await engine.close()
+        })()
+        await closing
+      }
+    }
+  } catch (err) {
+    try { await host?.stop() } catch {}
+    await engine.close()
+    throw err
+  }
+}

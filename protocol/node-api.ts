@@ -1,0 +1,179 @@
+/**
+ * The node's local HTTP API, version 1 (paths under `/v1`): one TypeBox schema per body,
+ * query and response. The daemon validates and serializes with them and builds its
+ * OpenAPI document from them; the CLI's client takes its types from them.
+ *
+ * Long operations (snapshot, restore, verify) answer with NDJSON: zero or more
+ * `{"type":"progress",...}` lines, then one `{"type":"result","result":...}` or
+ * `{"type":"error","error":{code,message}}` line.
+ */
+import { Type, type Static } from 'typebox'
+
+export const NODE_API_PREFIX = '/v1'
+export const NDJSON = 'application/x-ndjson'
+
+const BUCKET_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}$'
+const VERSION_REF_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}(@[1-9][0-9]{0,14})?$'
+const TEXT_PATTERN = '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$'
+
+export const BucketName = Type.String({ pattern: BUCKET_PATTERN, maxLength: 129, description: 'group/name' })
+export const VersionRef = Type.String({ pattern: VERSION_REF_PATTERN, maxLength: 145, description: 'group/name[@seq]' })
+/** An absolute path on the node's filesystem (the daemon's working folder is not the caller's). */
+export const AbsolutePath = Type.String({ pattern: '^/[^\\u0000]*$', maxLength: 4096, description: 'absolute path on the node' })
+export const Message = Type.String({ pattern: TEXT_PATTERN, maxLength: 4096 })
+export const Seq = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+
+export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })
+export type ErrorBody = Static<typeof ErrorBody>
+
+export const NodeId = Type.Object({
+  peerId: Type.String(),
+  addrs: Type.Array(Type.String()),
+  api: Type.String()
+})
+export type NodeId = Static<typeof NodeId>
+
+export const NodeStatus = Type.Object({
+  peerId: Type.String(),
+  addrs: Type.Array(Type.String()),
+  uptimeSeconds: Type.Number(),
+  connections: Type.Integer(),
+  peers: Type.Array(Type.String())
+})
+export type NodeStatus = Static<typeof NodeStatus>
+
+export const BucketSummary = Type.Object({ bucket: Type.String(), versions: Type.Integer(), head: Type.Integer(), updatedAt: Type.Number() })
+export type BucketSummary = Static<typeof BucketSummary>
+
+export const VersionInfo = Type.Object({
+  bucket: Type.String(),
+  seq: Type.Integer(),
+  cid: Type.String(),
+  root: Type.String(),
+  kind: Type.String(),
+  size: Type.Number(),
+  createdAt: Type.String(),
+  publisher: Type.String(),
+  message: Type.String()
+})
+export type VersionInfo = Static<typeof VersionInfo>
+
+export const SnapshotBody = Type.Object({ path: AbsolutePath, bucket: BucketName, message: Type.Optional(Message) }, { additionalProperties: false })
+export type SnapshotBody = Static<typeof SnapshotBody>
+
+export const SnapshotOutcome = Type.Object({
+  bucket: Type.String(),
+  seq: Type.Integer(),
+  cid: Type.String(),
+  root: Type.String(),
+  kind: Type.String(),
+  size: Type.Number(),
+  files: Type.Integer(),
+  dirs: Type.Integer(),
+  chunks: Type.Integer(),
+  newChunks: Type.Integer(),
+  newBytes: Type.Number(),
+  manifestNodes: Type.Integer(),
+  seconds: Type.Number()
+})
+export type SnapshotOutcome = Static<typeof SnapshotOutcome>
+
+export const RestoreBody = Type.Object({ version: VersionRef, dest: AbsolutePath, force: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+export type RestoreBody = Static<typeof RestoreBody>
+
+export const RestoreOutcome = Type.Object({
+  bucket: Type.String(),
+  seq: Type.Integer(),
+  kind: Type.String(),
+  bytes: Type.Number(),
+  files: Type.Integer(),
+  dirs: Type.Integer(),
+  dest: Type.String()
+})
+export type RestoreOutcome = Static<typeof RestoreOutcome>
+
+export const DiffQuery = Type.Object({ from: VersionRef, to: VersionRef }, { additionalProperties: false })
+export const Change = Type.Object({
+  kind: Type.String(),
+  path: Type.String(),
+  type: Type.String(),
+  bytes: Type.Number(),
+  what: Type.Optional(Type.Array(Type.String()))
+})
+export const DiffOutcome = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  summary: Type.Object({ added: Type.Integer(), removed: Type.Integer(), changed: Type.Integer(), bytesDiffering: Type.Number() }),
+  changes: Type.Array(Change)
+})
+export type DiffOutcome = Static<typeof DiffOutcome>
+
+export const VerifyReport = Type.Object({
+  ok: Type.Boolean(),
+  blocks: Type.Integer(),
+  bytes: Type.Number(),
+  versions: Type.Integer(),
+  damaged: Type.Array(Type.Object({
+    cid: Type.String(),
+    problem: Type.String(),
+    detail: Type.Optional(Type.String()),
+    affects: Type.Array(Type.Object({ bucket: Type.String(), seq: Type.Integer(), path: Type.String() }))
+  }))
+})
+export type VerifyReport = Static<typeof VerifyReport>
+
+export const GcBody = Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+export const GcReport = Type.Object({
+  dryRun: Type.Boolean(),
+  liveBlocks: Type.Integer(),
+  liveBytes: Type.Number(),
+  deadBlocks: Type.Integer(),
+  deadBytes: Type.Number(),
+  packsRemoved: Type.Integer(),
+  packsRewritten: Type.Integer(),
+  packBytesBefore: Type.Number(),
+  packBytesAfter: Type.Number()
+})
+export type GcReport = Static<typeof GcReport>
+
+export const StoreStats = Type.Object({
+  peerId: Type.String(),
+  buckets: Type.Integer(),
+  versions: Type.Integer(),
+  blocks: Type.Integer(),
+  storedBytes: Type.Number(),
+  packBytes: Type.Number(),
+  packs: Type.Integer(),
+  logicalBytes: Type.Number(),
+  dedupRatio: Type.Number()
+})
+export type StoreStats = Static<typeof StoreStats>
+
+/** Progress of a long operation, as sent in NDJSON `progress` lines. */
+export interface OperationProgress {
+  bytes: number
+  total?: number
+  files?: number
+  blocks?: number
+}
+
+/**
+ * What the CLI does with a node, whether the home is opened in-process or a daemon owns it
+ * and answers over HTTP. Both implementations return the same JSON-shaped values.
+ */
+export interface NodeOperations {
+  peerId: () => Promise<string>
+  snapshot: (body: SnapshotBody, options?: OperationOptions) => Promise<SnapshotOutcome>
+  restore: (body: RestoreBody, options?: OperationOptions) => Promise<RestoreOutcome>
+  buckets: () => Promise<BucketSummary[]>
+  versions: (bucket: string) => Promise<VersionInfo[]>
+  diff: (from: string, to: string, options?: { signal?: AbortSignal }) => Promise<DiffOutcome>
+  verify: (options?: OperationOptions) => Promise<VerifyReport>
+  gc: (body: { dryRun?: boolean }, options?: { signal?: AbortSignal }) => Promise<GcReport>
+  stats: () => Promise<StoreStats>
+}
+
+export interface OperationOptions {
+  signal?: AbortSignal
+  onProgress?: (p: OperationProgress) => void
+}
