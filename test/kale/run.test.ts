@@ -4,6 +4,7 @@
  * and re-running from a step while reusing earlier steps' saved values.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -11,7 +12,7 @@ import { KaleErrorCode } from '../../kale/errors.ts'
 import { loadPipeline } from '../../kale/load.ts'
 import { loadRun, type RunRecord } from '../../kale/runner/records.ts'
 import { runPipeline, type RunEvent } from '../../kale/runner/run.ts'
-import { EXAMPLES, PYTHON, kale, skipUnless, tempDir, writeNotebook } from './helpers.ts'
+import { EXAMPLES, PYTHON, ROOT, kale, skipUnless, tempDir, writeNotebook } from './helpers.ts'
 
 let home: string
 let cleanup: () => Promise<void>
@@ -191,6 +192,11 @@ describe('kale CLI', () => {
     assert.equal(bad.code, 1)
     assert.equal(JSON.parse(bad.stdout).error.code, KaleErrorCode.BAD_PARAM)
     assert.match(bad.stderr, /parameter 'n' is an int; 'many' is not/)
+  })
+
+  it('npm install links `kale` into node_modules/.bin, so `npx kale` runs the CLI', () => {
+    const out = execFileSync(join(ROOT, 'node_modules/.bin/kale'), ['--help'], { encoding: 'utf8' })
+    assert.match(out, /^kale — turn a tagged notebook/)
   })
 
   it('every kale command has --help', async () => {
