@@ -17,6 +17,7 @@ import {
   type SnapshotProgress, type SnapshotResult
 } from './snapshot/index.ts'
 import { openDiskStore, type BinaryIndex, type DiskBlockStore } from './store/index.ts'
+import { openSyncState, type SyncState } from './sync/state.ts'
 import { verifyStore, type VerifyReport } from './verify.ts'
 
 export interface EngineInit {
@@ -47,6 +48,8 @@ export interface SnapshotOutcome {
   chunks: number
   newChunks: number
   newBytes: number
+  /** Bytes of files unchanged since the previous version, reused without reading. */
+  reusedBytes: number
   manifestNodes: number
   seconds: number
 }
@@ -80,11 +83,14 @@ export class Engine {
   readonly buckets: Buckets
   readonly key: PrivateKey
   readonly peerId: string
+  /** Allow lists, the reverse index of block references, subscriptions (node/sync). */
+  readonly sync: SyncState
   private readonly db: Level<string, string>
   private readonly now: () => number
 
-  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, now: () => number) {
+  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, sync: SyncState, now: () => number) {
     this.home = home
+    this.sync = sync
     this.db = db
     this.store = store
     this.buckets = buckets
@@ -96,11 +102,15 @@ export class Engine {
   async snapshot (path: string, req: SnapshotRequest): Promise<SnapshotOutcome> {
     parseBucketName(req.bucket)
     const started = performance.now()
-    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, signal: req.signal, onProgress: req.onProgress })
+    // A version is dated when its snapshot starts: that is the moment it shows.
+    const startedAt = this.now()
+    const head = await this.buckets.head(req.bucket)
+    const parent = head?.record.kind === 'tree' ? { root: head.record.root, startedAt: head.record.createdAt, store: this.store } : undefined
+    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, parent, signal: req.signal, onProgress: req.onProgress })
     req.signal?.throwIfAborted()
     await this.store.flush()
     const version = await this.buckets.append(req.bucket, {
-      root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: this.now()
+      root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: startedAt
     })
     return {
       bucket: req.bucket,
@@ -114,6 +124,7 @@ export class Engine {
       chunks: result.stats.chunks,
       newChunks: result.stats.newChunks,
       newBytes: result.stats.newBytes,
+      reusedBytes: result.reusedBytes,
       manifestNodes: result.manifestNodes,
       seconds: (performance.now() - started) / 1000
     }
@@ -180,7 +191,8 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
     const store = await openDiskStore({ dir: layout.packs, index })
     const key = await loadOrCreateIdentity(init.home)
     const buckets = new Buckets({ index: db.sublevel<string, string>('buckets', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), store, key })
-    return new Engine(init.home, db, store, buckets, key, init.now ?? Date.now)
+    const sync = await openSyncState(db)
+    return new Engine(init.home, db, store, buckets, key, sync, init.now ?? Date.now)
   } catch (err) {
     await db.close()
     throw err

@@ -73,6 +73,7 @@ export const SnapshotOutcome = Type.Object({
   chunks: Type.Integer(),
   newChunks: Type.Integer(),
   newBytes: Type.Number(),
+  reusedBytes: Type.Number({ description: 'bytes of files unchanged since the previous version, not read again' }),
   manifestNodes: Type.Integer(),
   seconds: Type.Number()
 })

@@ -10,12 +10,12 @@ import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
-import { compareNames, encodeRoot, isSafeName, MANIFEST_FORMAT, type ChunkRef, type Entry, type EncodedNode } from '../../protocol/manifest.ts'
+import { compareNames, decodeEntry, decodeRoot, encodeRoot, isSafeName, MANIFEST_FORMAT, type ChunkRef, type Entry, type EncodedNode } from '../../protocol/manifest.ts'
 import type { ChunkerParams } from '../chunker/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { emptyStats, ingest, type IngestStats } from './ingest.ts'
-import { ListTreeBuilder } from './list-tree.ts'
+import { ListTreeBuilder, walkList } from './list-tree.ts'
 import { readAhead } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
 
@@ -26,8 +26,25 @@ export interface SnapshotProgress extends IngestStats {
   path?: string
 }
 
+/**
+ * The bucket's previous version of the same folder tree. A file whose size and mtime match
+ * its entry there, and whose ctime is older than that snapshot's start, cannot have
+ * changed since (any write or utimes moves ctime, which users cannot set), so its chunk
+ * list is reused without reading it — restic's parent-snapshot rule, made safe by ctime.
+ */
+export interface ParentSnapshot {
+  root: CID
+  /** When the parent snapshot started, in ms since the epoch. */
+  startedAt: number
+  store: Pick<BlockStore, 'get'>
+}
+
+/** Filesystems keep ctime at coarse granularity on some mounts; stay clear of the edge. */
+const CTIME_MARGIN_NS = 1_000_000_000n
+
 export interface SnapshotOptions {
   store: Pick<BlockStore, 'put' | 'putMany'>
+  parent?: ParentSnapshot
   params?: ChunkerParams
   signal?: AbortSignal
   onProgress?: (progress: SnapshotProgress) => void
@@ -35,6 +52,8 @@ export interface SnapshotOptions {
 
 export interface SnapshotResult {
   root: CID
+  /** Bytes of files reused from the parent snapshot without being read. */
+  reusedBytes: number
   kind: 'tree' | 'image'
   /** Logical bytes of the volume. */
   size: number
@@ -125,7 +144,7 @@ async function snapshotImage (path: string, st: BigIntStats, options: SnapshotOp
   const [listCid] = await list.finish()
   const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'image', size: stats.bytes, files: 1, dirs: 0, list: listCid, mode: modeOf(st), mtime: mtimeOf(st) })
   await sink(root)
-  return { root: root.cid, kind: 'image', size: stats.bytes, files: 1, dirs: 0, stats, manifestNodes: nodes }
+  return { root: root.cid, kind: 'image', size: stats.bytes, reusedBytes: 0, files: 1, dirs: 0, stats, manifestNodes: nodes }
 }
 
 const STAT_CONCURRENCY = 32
@@ -139,6 +158,7 @@ class TreeSnapshot {
   private nodes = 0
   /** First path seen for each multiply-linked inode, so later links become hard links. */
   private readonly inodes = new Map<string, string>()
+  private reusedBytes = 0
 
   constructor (base: string, options: SnapshotOptions) {
     this.base = base
@@ -146,10 +166,40 @@ class TreeSnapshot {
   }
 
   async run (rootStat: BigIntStats): Promise<SnapshotResult> {
-    const list = await this.folder(this.base, '')
+    const list = await this.folder(this.base, '', await this.parentRootList())
     const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'tree', size: this.stats.bytes, files: this.files, dirs: this.dirs, list, mode: modeOf(rootStat), mtime: mtimeOf(rootStat) })
     await this.sink(root)
-    return { root: root.cid, kind: 'tree', size: this.stats.bytes, files: this.files, dirs: this.dirs, stats: this.stats, manifestNodes: this.nodes }
+    return { root: root.cid, kind: 'tree', size: this.stats.bytes, reusedBytes: this.reusedBytes, files: this.files, dirs: this.dirs, stats: this.stats, manifestNodes: this.nodes }
+  }
+
+  private async parentRootList (): Promise<CID | undefined> {
+    const parent = this.options.parent
+    if (parent === undefined) return undefined
+    try {
+      const root = decodeRoot(await parent.store.get(parent.root))
+      return root.kind === 'tree' ? root.list : undefined
+    } catch {
+      return undefined // an unreadable parent only costs speed: every file is read
+    }
+  }
+
+  private async parentEntries (list: CID | undefined): Promise<Map<string, Entry>> {
+    const entries = new Map<string, Entry>()
+    const parent = this.options.parent
+    if (list === undefined || parent === undefined) return entries
+    try {
+      for await (const e of walkList(async cid => await parent.store.get(cid), list, decodeEntry)) entries.set(e.name, e)
+    } catch {
+      entries.clear()
+    }
+    return entries
+  }
+
+  private unchangedSinceParent (st: BigIntStats, previous: Entry | undefined): previous is Entry {
+    if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined) return false
+    const [s, ns] = mtimeOf(st)
+    return previous.size === Number(st.size) && previous.mtime[0] === s && previous.mtime[1] === ns &&
+      st.ctimeNs + CTIME_MARGIN_NS < BigInt(this.options.parent.startedAt) * 1_000_000n
   }
 
   private readonly sink = async (node: EncodedNode): Promise<void> => {
@@ -162,8 +212,9 @@ class TreeSnapshot {
   }
 
   /** Snapshot one folder; returns the root CID of its entry list. */
-  private async folder (abs: string, rel: string): Promise<CID> {
+  private async folder (abs: string, rel: string, parentList: CID | undefined): Promise<CID> {
     this.options.signal?.throwIfAborted()
+    const previous = await this.parentEntries(parentList)
     let names: string[]
     try {
       names = await readdir(abs)
@@ -182,7 +233,7 @@ class TreeSnapshot {
         try { return await lstat(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
       }))
       for (let j = 0; j < batch.length; j++) {
-        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j])
+        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]))
         await builder.add(entry, entry.size)
       }
     }
@@ -190,10 +241,10 @@ class TreeSnapshot {
     return (await builder.finish())[0]
   }
 
-  private async entry (abs: string, rel: string, name: string, st: BigIntStats): Promise<Entry> {
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined): Promise<Entry> {
     const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
     if (st.isDirectory()) {
-      return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel) }
+      return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined) }
     }
     if (st.isSymbolicLink()) {
       let target: string
@@ -208,6 +259,11 @@ class TreeSnapshot {
         this.inodes.set(key, rel)
       }
       this.files++
+      if (this.unchangedSinceParent(st, previous)) {
+        this.stats.bytes += previous.size
+        this.reusedBytes += previous.size
+        return { ...base, kind: 'file', size: previous.size, ...(previous.data !== undefined ? { data: previous.data } : { dataTree: previous.dataTree }) }
+      }
       return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st) }
     }
     const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device node'

@@ -1,0 +1,38 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { openEngine } from '../../node/engine.ts'
+import { compareTrees } from '../fixtures/tree-compare.ts'
+import { seededBytes, tempDir } from '../fixtures/seeded.ts'
+
+test('a second snapshot reuses unchanged files without reading them, but catches an edit that kept the mtime', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    await mkdir(join(src, 'sub'), { recursive: true })
+    for (let i = 0; i < 20; i++) await writeFile(join(src, 'sub', `f${i}.bin`), seededBytes(i, 50_000))
+    await writeFile(join(src, 'sneaky.bin'), seededBytes(99, 50_000))
+    await sleep(1100) // files must be older than the snapshot's start by the ctime margin
+    const v1 = await engine.snapshot(src, { bucket: 'reuse/tree' })
+    assert.equal(v1.reusedBytes, 0)
+
+    // Same size, same mtime, different bytes: only ctime tells.
+    const before = await stat(join(src, 'sneaky.bin'))
+    await writeFile(join(src, 'sneaky.bin'), seededBytes(100, 50_000))
+    await utimes(join(src, 'sneaky.bin'), before.atime, before.mtime)
+    const v2 = await engine.snapshot(src, { bucket: 'reuse/tree' })
+    assert.equal(v2.reusedBytes, 20 * 50_000, 'the 20 untouched files were not read again')
+    assert.ok(v2.newBytes >= 50_000, 'the edited file was read and stored')
+
+    const dest = join(dir, 'restored')
+    await engine.restore({ bucket: 'reuse/tree', seq: 2, dest })
+    assert.deepEqual(await compareTrees(src, dest), [])
+    assert.deepEqual(await readFile(join(dest, 'sneaky.bin')), Buffer.from(seededBytes(100, 50_000)))
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
