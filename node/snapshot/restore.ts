@@ -17,6 +17,7 @@ import {
 import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { walkList } from './list-tree.ts'
+import { prefetchInOrder } from './prefetch.ts'
 
 export interface RestoreProgress {
   bytes: number
@@ -201,8 +202,7 @@ class Restorer {
         pending = []
         pendingBytes = 0
       }
-      for await (const [cid, length] of chunks) {
-        const bytes = await this.get(cid)
+      for await (const [[cid, length], bytes] of prefetchInOrder(chunks, this.get)) {
         if (bytes.length !== length) {
           throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
         }

@@ -1,5 +1,4 @@
 import type { Command } from '../../cli/command.ts'
-import { startNode } from '../../../node/daemon.ts'
 import { daemonClient, withNode } from './engine.ts'
 import { RokError } from '../../../protocol/errors.ts'
 
@@ -27,6 +26,8 @@ Example:
     if (await daemonClient(ctx.home) !== undefined) {
       throw new RokError('ERR_NODE_RUNNING', `a node is already running for ${ctx.home}; 'rok id' shows it`)
     }
+    // Loaded only here: the libp2p stack is heavy and no other verb needs it in-process.
+    const { startNode } = await import('../../../node/daemon.ts')
     const node = await startNode({
       home: ctx.home,
       listen: ctx.options.listen as string[] | undefined,
