@@ -137,6 +137,8 @@ export class Acl {
   private readonly decisions = new Map<string, boolean>()
   /** bucket → number of rules naming it */
   private readonly ruled = new Map<string, number>()
+  /** user → their groups, and the buckets allow rules name for them (search pre-filter) */
+  private readonly reach = new Map<string, { groups: Set<string>, buckets: Set<string> }>()
 
   private constructor (enforcer: Enforcer) {
     this.enforcer = enforcer
@@ -144,6 +146,7 @@ export class Acl {
 
   private async policyChanged (): Promise<void> {
     this.decisions.clear()
+    this.reach.clear()
     this.ruled.clear()
     for (const [sub, , obj] of await this.enforcer.getPolicy()) {
       if (obj !== '*' && !sub.startsWith('role:')) this.ruled.set(obj, (this.ruled.get(obj) ?? 0) + 1)
@@ -192,19 +195,25 @@ export class Acl {
       .sort((a, b) => a.user < b.user ? -1 : a.user > b.user ? 1 : 0)
   }
 
-  /** Groups `user` belongs to (any role). */
-  async groupsOf (user: string): Promise<Set<string>> {
-    return new Set((await this.enforcer.getFilteredNamedGroupingPolicy('g2', 0, user)).map(([, g]) => g.slice('group:'.length)))
-  }
-
-  /** Buckets named in an allow rule for `user` or one of `groups` (search pre-filter). */
-  async bucketsWithRulesFor (user: string, groups: Set<string>): Promise<Set<string>> {
-    const out = new Set<string>()
-    for (const [sub, , obj, , eft] of await this.enforcer.getPolicy()) {
-      if (eft !== 'allow' || sub.startsWith('role:')) continue
-      if (sub === user || (sub.startsWith('group:') && groups.has(sub.slice('group:'.length)))) out.add(obj)
+  /**
+   * The groups `user` belongs to and the buckets named in an allow rule for them or one
+   * of their groups: a superset of what they may read beyond public buckets, which search
+   * uses to skip everything else before asking `can`. Memoized like decisions.
+   */
+  async reachOf (user: string): Promise<{ groups: Set<string>, buckets: Set<string> }> {
+    let r = this.reach.get(user)
+    if (r === undefined) {
+      const groups = new Set((await this.enforcer.getFilteredNamedGroupingPolicy('g2', 0, user)).map(([, g]) => g.slice('group:'.length)))
+      const buckets = new Set<string>()
+      for (const [sub, , obj, , eft] of await this.enforcer.getPolicy()) {
+        if (eft !== 'allow' || sub.startsWith('role:')) continue
+        if (sub === user || (sub.startsWith('group:') && groups.has(sub.slice('group:'.length)))) buckets.add(obj)
+      }
+      r = { groups, buckets }
+      if (this.reach.size >= MAX_DECISIONS) this.reach.clear()
+      this.reach.set(user, r)
     }
-    return out
+    return r
   }
 
   async setMember (user: string, group: string, role: Role): Promise<PolicyChange> {

@@ -18,3 +18,5 @@ export const DEFAULT_VERSION_LIST_LIMIT = 100
 export const DEFAULT_AUDIT_LIMIT = 100
 export const SHUTDOWN_TIMEOUT_MS = 10_000
 export const REQUEST_TIMEOUT_MS = 15_000
+/** Extra ranked candidates per search page, for ones the ACL turns down after ranking. */
+export const SEARCH_SLACK = 16

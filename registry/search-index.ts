@@ -6,7 +6,10 @@
  *
  * Ranking: every query term must match; a bucket scores the sum over query terms of the
  * best field weight it matched (exact word worth twice a prefix); ties go to the most
- * recently updated.
+ * recently updated. Only the best `limit` are ranked (a bounded heap, not a full sort).
+ *
+ * Buckets are numbered internally: integer-keyed maps and sets are several times faster
+ * than string-keyed ones, and a search walks thousands of candidates per request.
  */
 
 export interface SearchDoc {
@@ -15,6 +18,7 @@ export interface SearchDoc {
   name: string
   description: string
   tags: string[]
+  visibility: 'public' | 'private'
   /** ms since the epoch */
   updatedAt: number
 }
@@ -24,8 +28,10 @@ export interface SearchOptions {
   query: string
   group?: string
   tag?: string
-  /** Called for each candidate that matched the text and filters. */
+  /** Called for each candidate that matched the text and filters and would rank. */
   accept: (doc: SearchDoc) => boolean
+  /** Return only the best `limit`. @default all */
+  limit?: number
 }
 
 export interface Ranked {
@@ -36,33 +42,44 @@ export interface Ranked {
 const WEIGHT = { name: 4, tag: 3, group: 2, description: 1 } as const
 type Field = keyof typeof WEIGHT
 const MAX_QUERY_TERMS = 8
+/** Shorter query words match whole words only: a 1–2 letter prefix matches half the index. */
+const MIN_PREFIX_CHARS = 3
+/** A prefix expands to at most this many index words (the first in alphabetical order). */
+const MAX_PREFIX_TERMS = 256
 
 export function tokenize (text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(t => t.length > 0)
 }
 
+function docTerms (doc: SearchDoc): Array<[Field, string[]]> {
+  return [
+    ['name', tokenize(doc.name)],
+    ['group', tokenize(doc.group)],
+    ['description', tokenize(doc.description)],
+    ['tag', doc.tags.flatMap(tokenize)]
+  ]
+}
+
 export class SearchIndex {
-  private readonly docs = new Map<string, SearchDoc>()
-  /** term → bucket key → best field weight of that term in the bucket */
-  private readonly postings = new Map<string, Map<string, number>>()
-  private readonly byGroup = new Map<string, Set<string>>()
-  private readonly byTag = new Map<string, Set<string>>()
+  private readonly ids = new Map<string, number>()
+  private readonly docs: Array<SearchDoc | undefined> = []
+  private readonly free: number[] = []
+  /** term → doc id → best field weight of that term in the doc */
+  private readonly postings = new Map<string, Map<number, number>>()
+  private readonly byGroup = new Map<string, Set<number>>()
+  private readonly byTag = new Map<string, Set<number>>()
   private sortedTerms: string[] | null = null
 
   get size (): number {
-    return this.docs.size
+    return this.ids.size
   }
 
   upsert (doc: SearchDoc): void {
     this.remove(doc.key)
-    this.docs.set(doc.key, doc)
-    const fields: Array<[Field, string[]]> = [
-      ['name', tokenize(doc.name)],
-      ['group', tokenize(doc.group)],
-      ['description', tokenize(doc.description)],
-      ['tag', doc.tags.flatMap(tokenize)]
-    ]
-    for (const [field, terms] of fields) {
+    const id = this.free.pop() ?? this.docs.length
+    this.docs[id] = doc
+    this.ids.set(doc.key, id)
+    for (const [field, terms] of docTerms(doc)) {
       for (const term of terms) {
         let posting = this.postings.get(term)
         if (posting === undefined) {
@@ -70,72 +87,75 @@ export class SearchIndex {
           this.postings.set(term, posting)
           this.sortedTerms = null
         }
-        posting.set(doc.key, Math.max(posting.get(doc.key) ?? 0, WEIGHT[field]))
+        posting.set(id, Math.max(posting.get(id) ?? 0, WEIGHT[field]))
       }
     }
-    addTo(this.byGroup, doc.group, doc.key)
-    for (const tag of doc.tags) addTo(this.byTag, tag, doc.key)
+    addTo(this.byGroup, doc.group, id)
+    for (const tag of doc.tags) addTo(this.byTag, tag, id)
   }
 
   remove (key: string): void {
-    const doc = this.docs.get(key)
-    if (doc === undefined) return
-    this.docs.delete(key)
-    const terms = new Set([doc.name, doc.group, doc.description, ...doc.tags].flatMap(tokenize))
-    for (const term of terms) {
-      const posting = this.postings.get(term)
-      if (posting === undefined) continue
-      posting.delete(key)
-      if (posting.size === 0) {
-        this.postings.delete(term)
-        this.sortedTerms = null
+    const id = this.ids.get(key)
+    if (id === undefined) return
+    const doc = this.docs[id]!
+    this.ids.delete(key)
+    this.docs[id] = undefined
+    this.free.push(id)
+    for (const [, terms] of docTerms(doc)) {
+      for (const term of terms) {
+        const posting = this.postings.get(term)
+        if (posting === undefined) continue
+        posting.delete(id)
+        if (posting.size === 0) {
+          this.postings.delete(term)
+          this.sortedTerms = null
+        }
       }
     }
-    this.byGroup.get(doc.group)?.delete(key)
-    for (const tag of doc.tags) this.byTag.get(tag)?.delete(key)
+    this.byGroup.get(doc.group)?.delete(id)
+    for (const tag of doc.tags) this.byTag.get(tag)?.delete(id)
   }
 
   /** Ranked matches, best first. */
   search (options: SearchOptions): Ranked[] {
     const queryTerms = [...new Set(tokenize(options.query))].slice(0, MAX_QUERY_TERMS)
-    let candidates: Map<string, number> | null = null
+    let candidates: Map<number, number> | null = null
     for (const q of queryTerms) {
       const scores = this.matchPrefix(q)
       if (candidates === null) {
         candidates = scores
       } else {
-        const next = new Map<string, number>()
-        for (const [key, score] of candidates) {
-          const s = scores.get(key)
-          if (s !== undefined) next.set(key, score + s)
-        }
+        const next = new Map<number, number>()
+        candidates.forEach((score, id) => {
+          const s = scores.get(id)
+          if (s !== undefined) next.set(id, score + s)
+        })
         candidates = next
       }
       if (candidates.size === 0) return []
     }
-    const narrowing = [
-      options.group !== undefined ? (this.byGroup.get(options.group) ?? new Set<string>()) : null,
-      options.tag !== undefined ? (this.byTag.get(options.tag) ?? new Set<string>()) : null
-    ].filter((s): s is Set<string> => s !== null)
-    const out: Ranked[] = []
-    const consider = (key: string, score: number): void => {
-      for (const set of narrowing) if (!set.has(key)) return
-      const doc = this.docs.get(key)!
-      if (options.accept(doc)) out.push({ doc, score })
+    const narrowing: Array<Set<number>> = []
+    if (options.group !== undefined) narrowing.push(this.byGroup.get(options.group) ?? new Set())
+    if (options.tag !== undefined) narrowing.push(this.byTag.get(options.tag) ?? new Set())
+    const best = new TopK(options.limit ?? Infinity)
+    const consider = (id: number, score: number, skip: Set<number> | null): void => {
+      for (const set of narrowing) if (set !== skip && !set.has(id)) return
+      const doc = this.docs[id]!
+      if (best.wouldKeep(score, doc) && options.accept(doc)) best.push({ doc, score })
     }
     if (candidates !== null) {
-      for (const [key, score] of candidates) consider(key, score)
+      // forEach, not for-of: no entry array allocated per candidate.
+      candidates.forEach((score, id) => consider(id, score, null))
     } else if (narrowing.length > 0) {
       const smallest = narrowing.reduce((a, b) => a.size <= b.size ? a : b)
-      for (const key of smallest) consider(key, 0)
+      for (const id of smallest) consider(id, 0, smallest)
     } else {
-      for (const key of this.docs.keys()) consider(key, 0)
+      for (const id of this.ids.values()) consider(id, 0, null)
     }
-    out.sort((a, b) => b.score - a.score || b.doc.updatedAt - a.doc.updatedAt || (a.doc.key < b.doc.key ? -1 : 1))
-    return out
+    return best.sorted()
   }
 
-  private matchPrefix (prefix: string): Map<string, number> {
+  private matchPrefix (prefix: string): Map<number, number> {
     const terms = this.sortedTerms ??= [...this.postings.keys()].sort()
     let lo = 0
     let hi = terms.length
@@ -144,23 +164,82 @@ export class SearchIndex {
       if (terms[mid] < prefix) lo = mid + 1
       else hi = mid
     }
-    const scores = new Map<string, number>()
-    for (let i = lo; i < terms.length && terms[i].startsWith(prefix); i++) {
+    const scores = new Map<number, number>()
+    const end = Math.min(lo + MAX_PREFIX_TERMS, terms.length)
+    for (let i = lo; i < end && terms[i].startsWith(prefix); i++) {
       const exact = terms[i] === prefix
-      for (const [key, weight] of this.postings.get(terms[i])!) {
-        const s = exact ? weight * 2 : weight
-        if (s > (scores.get(key) ?? 0)) scores.set(key, s)
-      }
+      if (!exact && prefix.length < MIN_PREFIX_CHARS) break
+      const factor = exact ? 2 : 1
+      this.postings.get(terms[i])!.forEach((weight, id) => {
+        const s = weight * factor
+        if (s > (scores.get(id) ?? 0)) scores.set(id, s)
+      })
     }
     return scores
   }
 }
 
-function addTo (map: Map<string, Set<string>>, key: string, value: string): void {
+function addTo (map: Map<string, Set<number>>, key: string, value: number): void {
   let set = map.get(key)
   if (set === undefined) {
     set = new Set()
     map.set(key, set)
   }
   set.add(value)
+}
+
+/** Ranking order: higher score, then more recently updated, then key. Negative: a first. */
+function order (aScore: number, a: SearchDoc, bScore: number, b: SearchDoc): number {
+  return bScore - aScore || b.updatedAt - a.updatedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+}
+
+function compare (a: Ranked, b: Ranked): number {
+  return order(a.score, a.doc, b.score, b.doc)
+}
+
+/** The best `k` items seen, as a heap whose root is the worst kept item. */
+class TopK {
+  private readonly k: number
+  private readonly heap: Ranked[] = []
+
+  constructor (k: number) {
+    this.k = k
+  }
+
+  /** Cheap pre-check so the caller skips work for items that would be dropped anyway. */
+  wouldKeep (score: number, doc: SearchDoc): boolean {
+    return this.heap.length < this.k || order(score, doc, this.heap[0].score, this.heap[0].doc) < 0
+  }
+
+  push (item: Ranked): void {
+    const h = this.heap
+    if (h.length < this.k) {
+      h.push(item)
+      let i = h.length - 1
+      while (i > 0) {
+        const parent = (i - 1) >> 1
+        if (compare(h[i], h[parent]) <= 0) break
+        ;[h[i], h[parent]] = [h[parent], h[i]]
+        i = parent
+      }
+      return
+    }
+    if (this.k === 0 || compare(item, h[0]) >= 0) return
+    h[0] = item
+    let i = 0
+    while (true) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let worst = i
+      if (l < h.length && compare(h[l], h[worst]) > 0) worst = l
+      if (r < h.length && compare(h[r], h[worst]) > 0) worst = r
+      if (worst === i) break
+      ;[h[i], h[worst]] = [h[worst], h[i]]
+      i = worst
+    }
+  }
+
+  sorted (): Ranked[] {
+    return [...this.heap].sort(compare)
+  }
 }

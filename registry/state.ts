@@ -149,7 +149,7 @@ export class RegistryState {
   setBucket (rec: BucketRec): void {
     const key = bucketKey(rec.group, rec.name)
     this.buckets.set(key, rec)
-    this.index.upsert({ key, group: rec.group, name: rec.name, description: rec.description, tags: rec.tags, updatedAt: rec.updatedAt })
+    this.index.upsert({ key, group: rec.group, name: rec.name, description: rec.description, tags: rec.tags, visibility: rec.visibility, updatedAt: rec.updatedAt })
   }
 
   providerMap (bucket: string): Map<string, ProviderRec> {

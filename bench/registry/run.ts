@@ -12,8 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import Fastify from 'fastify'
-import { startRegistryServer } from '../../registry/server.ts'
+import { buildRegistry } from '../../registry/app.ts'
 
 const { values } = parseArgs({
   options: {
@@ -46,8 +45,11 @@ const TAGS = Array.from({ length: 60 }, (_, i) => `${pick(VOCAB).slice(0, 12)}${
 
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'rok-registry-bench-'))
-  const registry = await startRegistryServer({ dataDir: dir, adminToken: ADMIN, port: 0, rateLimit: false })
-  const { app } = registry
+  // Populate in this process through the routes (inject), then close and serve the store
+  // from a separate registry process.
+  const loading = await buildRegistry({ dataDir: dir, adminToken: ADMIN, rateLimit: false })
+  const { app } = loading
+  let closed = false
   const inject = async (method: string, url: string, token: string, body?: unknown): Promise<any> => {
     const res = await app.inject({ method: method as any, url, headers: { authorization: `Bearer ${token}` }, payload: body as any })
     if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
@@ -75,43 +77,71 @@ async function main (): Promise<void> {
       })
     }
     const populateSeconds = (performance.now() - t0) / 1000
-    global.gc?.()
-    const rssAfterLoad = process.memoryUsage().rss
+    await loading.app.close()
+    closed = true
 
-    // --- a bare fastify route in the same process -----------------------------------------
-    const bare = Fastify()
-    bare.get('/bare', async () => ({ ok: true }))
-    await bare.listen({ port: 0, host: '127.0.0.1' })
-    const barePort = (bare.server.address() as { port: number }).port
+    // The registry and the bare route each run in their own process, as in production.
+    const reg = await child(['bin/rok.js', 'registry', 'start', '--data', dir, '--listen', '127.0.0.1:0', '--admin-token', ADMIN, '--log-level', 'warn', '--rate-limit', '0'], /registry listening on (\S+)/)
+    const bare = await child(['bench/registry/bare-server.ts'], /listening (\d+)/)
+    try {
+      const rssAfterLoad = await residentBytes(reg.match)
+      const commonTag = TAGS[0]
+      const runs: Array<[string, string, string | undefined]> = [
+        ['bare fastify route', `http://127.0.0.1:${bare.match}/bare`, undefined],
+        ['search "imagenet" (member, ~1% match)', `${reg.match}/v1/search?q=imagenet`, member],
+        [`search tag=${commonTag} (member)`, `${reg.match}/v1/search?tag=${commonTag}`, member],
+        ['search "imagenet" (anonymous)', `${reg.match}/v1/search?q=imagenet`, undefined]
+      ]
+      const results = []
+      for (const [label, url, token] of runs) results.push({ label, ...await autocannon(url, token) })
+      const rssAfterBench = await residentBytes(reg.match)
 
-    const commonTag = TAGS[0]
-    const runs: Array<[string, string, string | undefined]> = [
-      ['bare fastify route', `http://127.0.0.1:${barePort}/bare`, undefined],
-      ['search "imagenet" (member, ~1% match)', `${registry.url}/v1/search?q=imagenet`, member],
-      [`search tag=${commonTag} (member)`, `${registry.url}/v1/search?tag=${commonTag}`, member],
-      ['search "imagenet" (anonymous)', `${registry.url}/v1/search?q=imagenet`, undefined]
-    ]
-    const results = []
-    for (const [label, url, token] of runs) {
-      const r = await autocannon(url, token)
-      results.push({ label, ...r })
+      const bareRps = results[0].rps
+      const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`
+      console.log(`\nRegistry benchmark: ${BUCKETS} buckets, ${GROUPS} groups; populated through the API (inject) in ${populateSeconds.toFixed(1)} s`)
+      console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run; Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`)
+      console.log('| load | req/s | p50 ms | p99 ms | vs bare route |')
+      console.log('|---|---:|---:|---:|---:|')
+      for (const r of results) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(100 * r.rps / bareRps).toFixed(0)}% |`)
+      console.log(`\nregistry process RSS: ${mb(rssAfterLoad)} after starting on the populated store, ${mb(rssAfterBench)} after the load runs`)
+      for (const r of results) if (r.errors > 0 || r.non2xx > 0) console.log(`WARNING ${r.label}: ${r.errors} errors, ${r.non2xx} non-2xx`)
+    } finally {
+      await reg.stop()
+      await bare.stop()
     }
-    const rssAfterBench = process.memoryUsage().rss
-    await bare.close()
-
-    const bareRps = results[0].rps
-    const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`
-    console.log(`\nRegistry benchmark: ${BUCKETS} buckets, ${GROUPS} groups; populated through the API in ${populateSeconds.toFixed(1)} s`)
-    console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run; Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`)
-    console.log('| load | req/s | p50 ms | p99 ms | vs bare route |')
-    console.log('|---|---:|---:|---:|---:|')
-    for (const r of results) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(100 * r.rps / bareRps).toFixed(0)}% |`)
-    console.log(`\nregistry process RSS: ${mb(rssAfterLoad)} after loading, ${mb(rssAfterBench)} after the load runs`)
-    for (const r of results) if (r.errors > 0 || r.non2xx > 0) console.log(`WARNING ${r.label}: ${r.errors} errors, ${r.non2xx} non-2xx`)
   } finally {
-    await registry.close()
+    if (!closed) await loading.app.close()
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+async function child (args: string[], ready: RegExp): Promise<{ match: string, stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, args, { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+  const match = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = ready.exec(out)
+      if (m !== null) resolve(m[1])
+    })
+    proc.on('exit', code => reject(new Error(`${args.join(' ')} exited ${code}: ${out}`)))
+  })
+  return {
+    match,
+    stop: async () => {
+      const exited = new Promise(resolve => proc.on('exit', resolve))
+      proc.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+/** The registry's own resident set, from its Prometheus metrics. */
+async function residentBytes (url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const m = /^rok_registry_process_resident_memory_bytes (\d+)/m.exec(text)
+  if (m === null) throw new Error('no resident memory metric')
+  return Number(m[1])
 }
 
 interface LoadResult { rps: number, p50: number, p99: number, errors: number, non2xx: number }

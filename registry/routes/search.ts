@@ -8,9 +8,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { API_PREFIX, AuditList, AuditQuery, SearchQuery, SearchResult } from '../../protocol/registry-api.ts'
 import { isAnonymous, mayOnBucket, readableGroup, requireOnGroup, requireUser } from '../access.ts'
-import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT } from '../constants.ts'
+import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT, SEARCH_SLACK } from '../constants.ts'
 import { forbidden } from '../errors.ts'
 import type { AuditRec } from '../state.ts'
+import type { SearchDoc } from '../search-index.ts'
 import { auditView, bucketView } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
@@ -36,35 +37,36 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     } else if (isAnonymous(caller)) {
       possible = () => false
     } else {
-      const groups = await state.acl.groupsOf(caller.user)
-      const ruled = await state.acl.bucketsWithRulesFor(caller.user, groups)
-      possible = (key, group) => groups.has(group) || ruled.has(key)
+      const reach = await state.acl.reachOf(caller.user)
+      possible = (key, group) => reach.groups.has(group) || reach.buckets.has(key)
     }
-    const ranked = state.index.search({
-      query: q.q ?? '',
-      group: q.group,
-      tag: q.tag,
-      accept: doc => {
-        const b = state.buckets.get(doc.key)!
-        if (q.visibility !== undefined && b.visibility !== q.visibility) return false
-        if (since !== undefined && b.updatedAt < since) return false
-        return b.visibility === 'public' || possible(doc.key, doc.group)
-      }
-    })
-    const results = []
-    let seen = 0
-    let next: number | null = null
-    for (const { doc, score } of ranked) {
-      const bucket = state.buckets.get(doc.key)!
-      if (!mayOnBucket(state, caller, bucket, 'read')) continue
-      if (seen++ < offset) continue
-      if (results.length === limit) {
-        next = offset + limit
-        break
-      }
-      results.push({ ...bucketView(bucket), score })
+    const accept = (doc: SearchDoc): boolean => {
+      if (q.visibility !== undefined && doc.visibility !== q.visibility) return false
+      if (since !== undefined && doc.updatedAt < since) return false
+      return doc.visibility === 'public' || possible(doc.key, doc.group)
     }
-    return { results, next }
+    // Rank only as many as the page needs (plus slack for candidates the ACL then turns
+    // down); widen and rank again in the rare case that was not enough.
+    const needed = offset + limit + 1
+    let want = needed + SEARCH_SLACK
+    while (true) {
+      const ranked = state.index.search({ query: q.q ?? '', group: q.group, tag: q.tag, accept, limit: want })
+      const results = []
+      let seen = 0
+      let next: number | null = null
+      for (const { doc, score } of ranked) {
+        const bucket = state.buckets.get(doc.key)!
+        if (!mayOnBucket(state, caller, bucket, 'read')) continue
+        if (seen++ < offset) continue
+        if (results.length === limit) {
+          next = offset + limit
+          break
+        }
+        results.push({ ...bucketView(bucket), score })
+      }
+      if (next !== null || ranked.length < want) return { results, next }
+      want *= 4
+    }
   })
 
   app.get<{ Querystring: Static<typeof AuditQuery> }>(`${API_PREFIX}/audit`, {

@@ -4,9 +4,9 @@ import { SearchIndex, tokenize } from '../../registry/search-index.ts'
 
 function index (): SearchIndex {
   const ix = new SearchIndex()
-  ix.upsert({ key: 'acme/imagenet-small', group: 'acme', name: 'imagenet-small', description: 'A small ImageNet subset', tags: ['vision'], updatedAt: 3 })
-  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'cats from imagenet', tags: ['pets'], updatedAt: 2 })
-  ix.upsert({ key: 'lab/imagery', group: 'lab', name: 'imagery', description: 'satellite', tags: ['vision', 'geo'], updatedAt: 1 })
+  ix.upsert({ key: 'acme/imagenet-small', group: 'acme', name: 'imagenet-small', description: 'A small ImageNet subset', tags: ['vision'], visibility: 'public', updatedAt: 3 })
+  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'cats from imagenet', tags: ['pets'], visibility: 'public', updatedAt: 2 })
+  ix.upsert({ key: 'lab/imagery', group: 'lab', name: 'imagery', description: 'satellite', tags: ['vision', 'geo'], visibility: 'private', updatedAt: 1 })
   return ix
 }
 const keys = (ix: SearchIndex, query: string, extra: { group?: string, tag?: string } = {}): string[] =>
@@ -36,7 +36,7 @@ test('group and tag filters narrow, and an empty query lists newest first', () =
 
 test('updating or removing a bucket updates what search finds', () => {
   const ix = index()
-  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'felines', tags: [], updatedAt: 4 })
+  ix.upsert({ key: 'acme/cats', group: 'acme', name: 'cats', description: 'felines', tags: [], visibility: 'public', updatedAt: 4 })
   assert.deepEqual(keys(ix, 'imagenet'), ['acme/imagenet-small'])
   assert.deepEqual(keys(ix, 'feline'), ['acme/cats'])
   ix.remove('acme/imagenet-small')
@@ -51,4 +51,14 @@ test('the accept predicate decides what is returned', () => {
 
 test('tokenize splits on punctuation, lowercases, and keeps non-Latin letters', () => {
   assert.deepEqual(tokenize('ImageNet-small_v2 Über.daten 画像'), ['imagenet', 'small', 'v2', 'über', 'daten', '画像'])
+})
+
+test('a limit keeps only the best matches, in the same order as a full ranking', () => {
+  const ix = new SearchIndex()
+  for (let i = 0; i < 500; i++) ix.upsert({ key: `g/b${i}`, group: 'g', name: `b${i}`, description: i % 3 === 0 ? 'alpha beta' : 'alpha', tags: [], visibility: 'public', updatedAt: (i * 7919) % 1000 })
+  const full = ix.search({ query: 'alpha beta', accept: () => true }).map(r => r.doc.key)
+  const top = ix.search({ query: 'alpha beta', accept: () => true, limit: 10 }).map(r => r.doc.key)
+  assert.deepEqual(top, full.slice(0, 10))
+  const all = ix.search({ query: 'alph', accept: () => true }).map(r => r.doc.key)
+  assert.deepEqual(ix.search({ query: 'alph', accept: () => true, limit: 25 }).map(r => r.doc.key), all.slice(0, 25))
 })

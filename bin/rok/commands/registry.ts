@@ -18,13 +18,15 @@ Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
     data: { type: 'string' },
     listen: { type: 'string' },
     'admin-token': { type: 'string' },
-    'log-level': { type: 'string' }
+    'log-level': { type: 'string' },
+    'rate-limit': { type: 'string' }
   },
   optionHelp: {
     data: 'database folder (default HOME/registry)',
     listen: 'address to listen on (default 127.0.0.1:7447)',
     'admin-token': 'admin token to install (default $ROK_ADMIN_TOKEN, else generated on first start)',
-    'log-level': 'fatal, error, warn, info, debug (default info); logs are JSON on stderr'
+    'log-level': 'fatal, error, warn, info, debug (default info); logs are JSON on stderr',
+    'rate-limit': 'requests per minute per client (default 600; login: 10); 0 turns limiting off'
   },
   async run (ctx) {
     const { join, resolve } = await import('node:path')
@@ -34,7 +36,10 @@ Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
       throw new RokError('ERR_USAGE', `--log-level ${level} is not one of fatal, error, warn, info, debug`)
     }
+    const limitText = str(ctx.options['rate-limit'])
+    if (limitText !== undefined && !/^[0-9]{1,9}$/.test(limitText)) throw new RokError('ERR_USAGE', `--rate-limit ${limitText} is not a number of requests per minute`)
     const registry = await startRegistryServer({
+      rateLimit: limitText === undefined ? undefined : limitText === '0' ? false : { max: Number(limitText) },
       dataDir: resolve(str(ctx.options.data) ?? join(ctx.home, 'registry')),
       adminToken: str(ctx.options['admin-token']) ?? ctx.env.ROK_ADMIN_TOKEN,
       host,
