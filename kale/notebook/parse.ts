@@ -49,7 +49,6 @@ export function parseNotebook (value: unknown, opts: ParseNotebookOptions): Pipe
   const steps = new Map<string, StepSpec>()
   let current: CellRole | undefined
 
-
   ;(nb.cells as NotebookCell[]).forEach((raw, index) => {
     const cell = index + 1
     if (raw === null || typeof raw !== 'object' || typeof raw.cell_type !== 'string') {
@@ -112,7 +111,6 @@ export function parseNotebook (value: unknown, opts: ParseNotebookOptions): Pipe
         Object.assign(step.annotations, tags.annotations)
         Object.assign(step.limits, tags.limits)
         step.chunks.push(chunk)
-
       }
     }
   })

@@ -174,9 +174,19 @@ async function reuseEarlierRun (pipeline: Pipeline, run: RunRecord, o: RunOption
   if (earlier.pipeline !== pipeline.name) {
     throw kaleError(KaleErrorCode.RUN_NOT_FOUND, `run ${earlier.id} is of pipeline '${earlier.pipeline}', not '${pipeline.name}'`, { details: { run: earlier.id } })
   }
+  // A step is reused only if it succeeded before and saved every value the pipeline now
+  // needs from it (an edited step may read a new name); otherwise it runs again, and so
+  // does everything after it.
   const rerun = descendantsInclusive(pipeline.steps, from.step)
-  const reusable = new Set(earlier.steps.filter(s => s.status === 'succeeded' || s.status === 'reused').map(s => s.name))
-  const reuse = new Set(pipeline.steps.map(s => s.name).filter(n => !rerun.has(n) && reusable.has(n)))
+  const saved = new Map(earlier.steps.filter(s => s.status === 'succeeded' || s.status === 'reused').map(s => [s.name, new Set(s.outputs)]))
+  for (const step of pipeline.steps) {
+    if (rerun.has(step.name)) continue
+    const had = saved.get(step.name)
+    if (had === undefined || !step.outputs.every(o => had.has(o))) {
+      for (const d of descendantsInclusive(pipeline.steps, step.name)) rerun.add(d)
+    }
+  }
+  const reuse = new Set(pipeline.steps.map(s => s.name).filter(n => !rerun.has(n)))
   const paths = runPaths(o.kaleHome, run.id)
   const earlierPaths = runPaths(o.kaleHome, earlier.id)
   const latest = latestSnapshot(earlier)

@@ -135,6 +135,24 @@ describe('kale run', () => {
     } finally { await done() }
   })
 
+  it('re-runs an earlier step too when the edited step now reads a value that step did not save', async () => {
+    const [dir, done] = await tempDir()
+    try {
+      const cells = (use: string) => [
+        { tags: ['step:first'], code: 'a = 1\nb = 2' },
+        { tags: ['step:second', 'prev:first'], code: `c = ${use} * 10` },
+        { tags: ['step:third', 'prev:second'], code: 'print("c", c)' }
+      ]
+      const nb = await writeNotebook(dir, 'widen.ipynb', cells('a'))
+      const first = await run(nb)
+      assert.deepEqual(first.record.steps[0].outputs, ['a'])
+      await writeNotebook(dir, 'widen.ipynb', cells('(a + b)'))
+      const second = await run(nb, {}, { run: first.record.id, step: 'second' })
+      assert.deepEqual(second.record.steps.map(s => s.status), ['succeeded', 'succeeded', 'succeeded'])
+      assert.deepEqual(output(second.events, 'third'), ['c 30'])
+    } finally { await done() }
+  })
+
   it('refuses --from with a step the pipeline does not have, or a run that does not exist', async () => {
     const first = await run(join(EXAMPLES, 'linear.ipynb'))
     await assert.rejects(run(join(EXAMPLES, 'linear.ipynb'), {}, { run: first.record.id, step: 'nope' }), { code: KaleErrorCode.UNKNOWN_STEP })
