@@ -25,7 +25,7 @@ BUILTINS = set(dir(builtins)) | {
     'display', 'get_ipython',
 }
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef) + COMPREHENSIONS
+MATCH_CAPTURES = tuple(getattr(ast, n) for n in ('MatchAs', 'MatchStar', 'MatchMapping') if hasattr(ast, n))
 
 
 class CompileProblem(Exception):
@@ -228,6 +228,22 @@ class OrderedWalker:
             self.nested(node)
             return
         if isinstance(node, ast.Global):
+            return
+        if isinstance(node, ast.ExceptHandler):
+            # `except E as err:` binds a plain string name, not a Name node.
+            if node.type is not None:
+                self.visit(node.type)
+            if node.name:
+                b.define(node.name)
+            self.visit_list(node.body)
+            return
+        if isinstance(node, MATCH_CAPTURES):
+            # `case {"k": v, **rest}`, `case [x, *more]`, `case str() as s` bind names too.
+            for child in ast.iter_child_nodes(node):
+                self.visit(child)
+            for attr in ('name', 'rest'):
+                if getattr(node, attr, None):
+                    b.define(getattr(node, attr))
             return
         for child in ast.iter_child_nodes(node):
             self.visit(child)

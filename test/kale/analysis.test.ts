@@ -42,6 +42,26 @@ describe('what each step loads and saves', () => {
     assert.deepEqual(step(p, 'a').outputs.sort(), ['K', 'a', 'b', 'c', 'f', 'j', 'n'])
   })
 
+  it('knows the names bound by except-as, with-as, walrus, match patterns and decorated defs', async () => {
+    const p = await analyze([
+      { tags: ['imports'], code: 'import functools' },
+      { tags: ['step:z'], code: 'seed = 0' },
+      {
+        tags: ['step:a', 'prev:z'],
+        code: [
+          'try:\n    v = int("x")\nexcept ValueError as err:\n    print(err)',
+          'with open(__file__) as fh:\n    text = fh.read(1)',
+          'if (k := 3) > 2:\n    print(k)',
+          'match [1, 2]:\n    case [first, *others]:\n        print(first, others)\n    case {"key": val, **rest}:\n        print(val, rest)',
+          '@functools.lru_cache\ndef cached():\n    return seed'
+        ].join('\n')
+      },
+      { tags: ['step:b', 'prev:a'], code: 'print(cached(), text, k)' }
+    ])
+    assert.deepEqual(inputs(p, 'a'), ['seed<-z'])
+    assert.deepEqual(inputs(p, 'b'), ['cached<-a', 'k<-a', 'text<-a'])
+  })
+
   it('takes a mutated object from the step that mutated it (df["x"] = …, model.fit(…))', async () => {
     const p = await analyze([
       { tags: ['step:make'], code: 'df = {"a": 1}\nmodel = []' },

@@ -46,6 +46,20 @@ describe('step snapshots', () => {
     assert.deepEqual(await readdir(beforeLoad), [])
   })
 
+  it('snapshots parallel branches without losing or mixing up versions', async () => {
+    const pipeline = await loadPipeline(join(EXAMPLES, 'fanout.ipynb'), { python: PYTHON })
+    const run = await runPipeline(pipeline, { python: PYTHON, kaleHome: kaleHome(), params: { delay: 0.3 }, snapshots: stepSnapshots(engine, pipeline.name) })
+    assert.equal(run.status, 'succeeded')
+    const after = Object.fromEntries(run.steps.map(s => [s.name, s.snapshots!.after!.seq]))
+    const before = Object.fromEntries(run.steps.map(s => [s.name, s.snapshots!.before!.seq]))
+    // Each step's "before" comes after everything it depends on was saved.
+    assert.ok(before.join >= Math.max(after.left, after.right))
+    assert.ok(before.left >= after.source && before.right >= after.source)
+    const dest = join(dir, 'restored-join')
+    await engine.restore({ bucket: 'kale/fanout', seq: before.join, dest })
+    assert.deepEqual((await readdir(dest)).sort(), ['left', 'right', 'source'])
+  })
+
   it('--from restores the earlier run from Rok, even after its local folder is deleted', async () => {
     const pipeline = await loadPipeline(join(EXAMPLES, 'linear.ipynb'), { python: PYTHON })
     const snapshots = stepSnapshots(engine, pipeline.name)
