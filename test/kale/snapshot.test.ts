@@ -87,6 +87,12 @@ describe('kale run --snapshot from the CLI', () => {
     assert.deepEqual(run.steps.map((s: any) => s.snapshots.after.seq), [2, 3, 4, 5])
     const shown = await kale(['show', run.id], env)
     assert.match(shown.stdout, /load\s+succeeded .* before kale\/linear@1, after @2/)
+    const again = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--home', home, '--from', 'total', '--run', run.id], env)
+    assert.equal(again.code, 0, again.stderr)
+    assert.match(again.stdout, /\[load\] reused from run /)
+    const againId = /run (\S+) of pipeline/.exec(again.stdout)![1]
+    const shownAgain = await kale(['show', againId], env)
+    assert.match(shownAgain.stdout, new RegExp(`re-run from step 'total' of run ${run.id}, restored from kale/linear@5`))
     const off = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--home', home, '--no-snapshot', '--json'], env)
     assert.equal(JSON.parse(off.stdout).snapshotBucket, undefined)
   })

@@ -14,7 +14,10 @@ export const showCommand: Command = {
     ctx.out.result(run, (r: typeof run) => {
       ctx.out.line(`run ${r.id}: pipeline '${r.pipeline}' ${r.status}${r.durationMs !== undefined ? ` in ${formatDuration(r.durationMs / 1000)}` : ''}`)
       ctx.out.line(`source ${r.source}`)
-      if (r.from !== undefined) ctx.out.line(`re-run from step '${r.from.step}' of run ${r.from.run}`)
+      if (r.from !== undefined) {
+        const how = r.from.restored !== undefined ? `, restored from ${r.from.restored.bucket}@${r.from.restored.seq}` : ', its saved values copied'
+        ctx.out.line(`re-run from step '${r.from.step}' of run ${r.from.run}${how}`)
+      }
       if (Object.keys(r.params).length > 0) ctx.out.line(`params ${Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`)
       ctx.out.line('')
       for (const s of r.steps) {
