@@ -310,7 +310,7 @@ export async function makeDataSet (dir: string, seed: string, sizeMiB: number, f
   const stamp = join(dir, 'dataset.json')
   try {
     const ds = JSON.parse(await readFile(stamp, 'utf8')) as DataSet
-    await stat(ds.image.v2)
+    for (const p of [ds.image.v1, ds.image.v2, ds.tree.v1, ds.tree.v2]) await stat(p)
     log(`reusing data set in ${dir}`)
     return ds
   } catch {}

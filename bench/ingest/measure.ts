@@ -1,6 +1,6 @@
 /**
  * Measuring a tool the same way whoever it is: a child process under GNU time (peak RSS
- * of the process, `%M`), wall time from spawn to exit plus a `sync` so deferred
+ * of the process, `%M`; user+system CPU, `%U %S`), wall time from spawn to exit plus a `sync` so deferred
  * writeback is charged to the tool that deferred it, store growth by `du -sb`.
  */
 import { execFileSync, spawn } from 'node:child_process'
@@ -10,6 +10,8 @@ export interface Measured {
   seconds: number
   /** Peak resident set of the child, bytes (GNU time %M). */
   peakRss: number
+  /** User + system CPU seconds of the child (GNU time %U + %S): robust to a busy machine. */
+  cpuSeconds: number
   stdout: string
 }
 
@@ -34,7 +36,7 @@ export function duBytes (path: string): number {
 
 export async function measure (argv: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<Measured> {
   const started = performance.now()
-  const child = spawn('/usr/bin/time', ['-f', '@@RSS %M', ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('/usr/bin/time', ['-f', '@@RSS %M @@CPU %U %S', ...argv], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -43,9 +45,9 @@ export async function measure (argv: string[], env: NodeJS.ProcessEnv = {}, cwd?
   execFileSync('sync')
   const seconds = (performance.now() - started) / 1000
   if (code !== 0) throw new Error(`${argv.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}\n${stdout.slice(-1000)}`)
-  const m = /@@RSS (\d+)/.exec(stderr)
-  if (m === null) throw new Error(`no RSS figure from /usr/bin/time for ${argv[0]}: ${stderr.slice(-500)}`)
-  return { seconds, peakRss: Number(m[1]) * 1024, stdout }
+  const m = /@@RSS (\d+) @@CPU ([\d.]+) ([\d.]+)/.exec(stderr)
+  if (m === null) throw new Error(`no RSS/CPU figure from /usr/bin/time for ${argv[0]}: ${stderr.slice(-500)}`)
+  return { seconds, peakRss: Number(m[1]) * 1024, cpuSeconds: Number(m[2]) + Number(m[3]), stdout }
 }
 
 export function median (xs: number[]): number {

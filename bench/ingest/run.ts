@@ -11,12 +11,16 @@
  * and ends with `sync` (writes durable, whoever deferred them). MB/s is 10^6 bytes of
  * the volume's logical size per second of wall time. "Added by v2" is the growth of the
  * repository folder (`du -sb`) across the v2 snapshot, and the tool's own figure.
+ * v1 and v2 are each moved (renamed) to the same path before they are snapshotted, as if
+ * one volume had changed in place: restic and Rok then use their parent snapshot to skip
+ * unchanged files of the tree (casync has no such rule and reads everything).
  * Results: medians over runs, printed as a Markdown table and saved as JSON.
  */
 import { execFileSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { makeDataSet, type DataSet } from './data.ts'
 import { dropCaches, duBytes, median } from './measure.ts'
@@ -65,6 +69,8 @@ interface Row {
   peakRss: number
   rss: { snap1: number, snap2: number, restore: number }
   seconds: { snap1: number, snap2: number, restore: number }
+  /** CPU seconds (user+system) per GB of volume, per phase. */
+  cpuPerGB: { snap1: number, snap2: number, restore: number }
 }
 
 function machine (): Record<string, string> {
@@ -75,6 +81,8 @@ function machine (): Record<string, string> {
     kernel: sh('uname', ['-r']),
     disk: sh('sh', ['-c', `df -hT ${base} | tail -1 | awk '{print $1" "$2" "$3}'`]),
     node: process.version,
+    rok: sh('git', ['-C', fileURLToPath(new URL('../../', import.meta.url)), 'log', '-1', '--format=%h %cI', '--', 'node', 'bin', 'protocol']) +
+      (sh('git', ['-C', fileURLToPath(new URL('../../', import.meta.url)), 'status', '--porcelain', '--', 'node', 'bin', 'protocol']) === '' ? '' : ' (+ uncommitted changes in node/bin/protocol)'),
     restic: sh('restic', ['version']).split(' ').slice(0, 2).join(' '),
     casync: sh('casync', ['--version']).split('\n')[0]
   }
@@ -107,6 +115,13 @@ async function main (): Promise<void> {
     for (const kind of kinds) {
       const src1 = kind === 'image' ? ds.image.v1 : ds.tree.v1
       const src2 = kind === 'image' ? ds.image.v2 : ds.tree.v2
+      const live = join(ds.dir, 'live', kind === 'image' ? 'image.img' : 'tree')
+      await mkdir(join(ds.dir, 'live'), { recursive: true })
+      /** Runs `f` with version `src` moved to the live path, and moves it back. */
+      const atLive = async <T>(src: string, f: () => Promise<T>): Promise<T> => {
+        await rename(src, live)
+        try { return await f() } finally { await rename(live, src) }
+      }
       const size1 = kind === 'image' ? ds.image.size1 : ds.tree.bytes1
       const size2 = kind === 'image' ? ds.image.size2 : ds.tree.bytes2
       for (const tool of order) {
@@ -116,15 +131,15 @@ async function main (): Promise<void> {
         await tool.init(dir)
         const phase = (p: string): void => { profilePhase = `${kind}-${p}-run${run}`; dropCaches() }
         phase('snap1')
-        const s1 = await tool.snapshot(dir, kind, 1, src1)
+        const s1 = await atLive(src1, async () => await tool.snapshot(dir, kind, 1, live))
         const repoAfterV1 = duBytes(dir)
         phase('snap2')
-        const s2 = await tool.snapshot(dir, kind, 2, src2)
+        const s2 = await atLive(src2, async () => await tool.snapshot(dir, kind, 2, live))
         const repoAfterV2 = duBytes(dir)
         const dest = join(work, `restore-${tool.name}-${kind}${kind === 'image' ? '.img' : ''}`)
         await rm(dest, { recursive: true, force: true })
         phase('restore')
-        const r = await tool.restore(dir, kind, src2, dest)
+        const r = await tool.restore(dir, kind, live, dest)
         if (run === 1 || values['verify-all']) await verifyRestore(ds, kind, r.restored)
         await rm(dest, { recursive: true, force: true })
         const row: Row = {
@@ -137,16 +152,18 @@ async function main (): Promise<void> {
           repoAfterV1,
           peakRss: Math.max(s1.peakRss, s2.peakRss, r.peakRss),
           rss: { snap1: s1.peakRss, snap2: s2.peakRss, restore: r.peakRss },
-          seconds: { snap1: s1.seconds, snap2: s2.seconds, restore: r.seconds }
+          seconds: { snap1: s1.seconds, snap2: s2.seconds, restore: r.seconds },
+          cpuPerGB: { snap1: s1.cpuSeconds / (size1 / 1e9), snap2: s2.cpuSeconds / (size2 / 1e9), restore: r.cpuSeconds / (size2 / 1e9) }
         }
         rows.push(row)
-        log(`run ${run} ${kind} ${tool.name}: snap1 ${row.snap1MBs.toFixed(0)} MB/s, snap2 ${row.snap2MBs.toFixed(0)} MB/s, restore ${row.restoreMBs.toFixed(0)} MB/s, v2 added ${(row.added / 1e6).toFixed(1)} MB (own ${(row.ownAdded / 1e6).toFixed(1)} MB), peak RSS ${(row.peakRss / 2 ** 20).toFixed(0)} MiB`)
+        log(`run ${run} ${kind} ${tool.name}: snap1 ${row.snap1MBs.toFixed(0)} MB/s, snap2 ${row.snap2MBs.toFixed(0)} MB/s, restore ${row.restoreMBs.toFixed(0)} MB/s, v2 added ${(row.added / 1e6).toFixed(1)} MB (own ${(row.ownAdded / 1e6).toFixed(1)} MB), peak RSS ${(row.peakRss / 2 ** 20).toFixed(0)} MiB, CPU s/GB ${row.cpuPerGB.snap1.toFixed(2)}/${row.cpuPerGB.snap2.toFixed(2)}/${row.cpuPerGB.restore.toFixed(2)}`)
         if (!values.keep) await rm(dir, { recursive: true, force: true })
       }
     }
   }
   const table = report(rows, ds, env, cold)
-  process.stdout.write(table)
+  const load = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim()
+  process.stdout.write(`${table}load average at the end: ${load}\n`)
   const out = join(base, `results-${sizeMiB}m-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
   await writeFile(out, JSON.stringify({ argv: process.argv.slice(2), machine: env, cold, dataset: ds, rows }, null, 2))
   log(`raw results in ${out}`)
@@ -170,6 +187,17 @@ function report (rows: Row[], ds: DataSet, env: Record<string, string>, cold: bo
       if (!tools.some(t => t.name === 'rok') || !tools.some(t => t.name === other)) continue
       const ratio = (f: (r: Row) => number): string => (med(kind, 'rok', f) / med(kind, other, f)).toFixed(2)
       lines.push(`| ${kind} | rok/${other} | ${ratio(r => r.snap1MBs)}× | ${ratio(r => r.snap2MBs)}× | ${ratio(r => r.restoreMBs)}× | ${ratio(r => r.added)}× | ${ratio(r => r.ownAdded)}× | ${ratio(r => r.repoAfterV1)}× | ${ratio(r => r.peakRss)}× |`)
+    }
+  }
+  lines.push('')
+  lines.push('| data | tool | CPU s/GB snapshot v1 | CPU s/GB snapshot v2 | CPU s/GB restore | snapshot v1 MB/s min–max | snapshot v2 MB/s min–max | restore MB/s min–max |')
+  lines.push('|---|---|---:|---:|---:|---|---|---|')
+  for (const kind of kinds) {
+    for (const t of tools) {
+      const sel = rows.filter(r => r.kind === kind && r.tool === t.name)
+      const span = (f: (r: Row) => number): string => `${Math.min(...sel.map(f)).toFixed(0)}–${Math.max(...sel.map(f)).toFixed(0)}`
+      const cpu = (p: 'snap1' | 'snap2' | 'restore'): string => median(sel.map(r => r.cpuPerGB[p])).toFixed(2)
+      lines.push(`| ${kind} | ${t.name} | ${cpu('snap1')} | ${cpu('snap2')} | ${cpu('restore')} | ${span(r => r.snap1MBs)} | ${span(r => r.snap2MBs)} | ${span(r => r.restoreMBs)} |`)
     }
   }
   lines.push('')

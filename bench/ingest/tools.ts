@@ -2,7 +2,8 @@
  * The three tools under test, each driven through its own command line as a child
  * process: Rok (the pinned Node 24 running bin/rok.js directly, without npx, so GNU time
  * sees the Rok process itself), restic 0.14 (local repository) and casync (local store).
- * Each uses its defaults: restic 1 MiB-average chunks and zstd compression (repository
+ * Each is given the volume at the same path for v1 and v2 (see run.ts) and uses its
+ * defaults: restic 1 MiB-average chunks and zstd compression (repository
  * v2), casync 64 KiB-average chunks and zstd, Rok its FastCDC defaults, no compression.
  */
 import { execFileSync } from 'node:child_process'
@@ -64,9 +65,10 @@ export function restic (): Tool {
       execFileSync('restic', ['init'], { env: { ...process.env, ...env(dir) }, stdio: 'ignore' })
     },
     async snapshot (dir, kind, version, source) {
-      // --force: read every file; v1 and v2 sit at different paths, so there is no parent
-      // to skip unchanged files against anyway, and every tool reads every byte.
-      const m = await measure(['restic', 'backup', '--json', '--force', '--host', 'bench', '--tag', kind, source], env(dir))
+      // v1 and v2 are snapshotted from the same path, so v2 finds v1 as its parent and
+      // skips unchanged files, as Rok does. --ignore-inode: the v2 tree is a second copy
+      // (other inodes), standing in for the same folder modified in place.
+      const m = await measure(['restic', 'backup', '--json', '--ignore-inode', '--host', 'bench', '--tag', kind, source], env(dir))
       const summary = m.stdout.split('\n').filter(l => l.includes('"summary"')).map(l => JSON.parse(l) as { data_added: number, snapshot_id: string })[0]
       if (summary === undefined) throw new Error('restic printed no summary')
       snapshots.set(`${dir}:${kind}:${version}`, summary.snapshot_id)
