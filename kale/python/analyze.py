@@ -427,7 +427,7 @@ def analyze_sdk(req):
         base = info['options'].get('name') or call.func.id
         counts[base] = counts.get(base, 0) + 1
         name = base if counts[base] == 1 else '%s_%d' % (base, counts[base])
-        segment = '\n'.join(l.strip() for l in lines[stmt.lineno - 1:stmt.end_lineno])
+        segment = ast.get_source_segment(source, stmt)
         reads = sorted({n.id for a in call.args + [k.value for k in call.keywords]
                         for n in ast.walk(a) if isinstance(n, ast.Name)})
         targets = []

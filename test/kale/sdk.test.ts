@@ -45,6 +45,29 @@ describe('Kale SDK', () => {
     assert.deepEqual(byName.spread.limits, { cpu: '500m' })
   })
 
+  it('a step called twice becomes two steps, and calls may span lines or share one', async () => {
+    const path = await module('calls.py', [
+      'from kale.sdk import pipeline, step',
+      '@step',
+      'def inc(n):',
+      '    return n + 1',
+      '@step(name="mul")',
+      'def mul(x, y):',
+      '    return x * y',
+      '@pipeline(name="calls")',
+      'def calls(n=2):',
+      '    x = inc(n); y = inc(',
+      '        n + 1,',
+      '    )',
+      '    z = mul(x,',
+      '            y)',
+      ''
+    ].join('\n'))
+    const p = await loadPipeline(path, { python: PYTHON })
+    assert.deepEqual(p.steps.map(s => [s.name, s.prev]), [['inc', []], ['inc_2', []], ['mul', ['inc', 'inc_2']]])
+    assert.deepEqual(p.steps.map(s => s.chunks[0].code), ['x = inc(n)', 'y = inc(\n        n + 1,\n    )', 'z = mul(x,\n            y)'])
+  })
+
   it('a failing step’s traceback points at the module line', async () => {
     const path = await module('broken.py', [
       'from kale.sdk import pipeline, step',
