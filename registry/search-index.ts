@@ -143,14 +143,20 @@ export class SearchIndex {
       const doc = this.docs[id]!
       if (best.wouldKeep(score, doc) && options.accept(doc)) best.push({ doc, score })
     }
+    // Newest ids first: ids grow with creation, which tracks recency, so on equal scores
+    // most later candidates fail `wouldKeep` at once instead of churning the heap.
     if (candidates !== null) {
-      // forEach, not for-of: no entry array allocated per candidate.
-      candidates.forEach((score, id) => consider(id, score, null))
+      const ids = new Array<number>(candidates.size)
+      const scores = new Array<number>(candidates.size)
+      let n = 0
+      candidates.forEach((score, id) => { ids[n] = id; scores[n++] = score })
+      for (let i = n - 1; i >= 0; i--) consider(ids[i], scores[i], null)
     } else if (narrowing.length > 0) {
       const smallest = narrowing.reduce((a, b) => a.size <= b.size ? a : b)
-      for (const id of smallest) consider(id, 0, smallest)
+      const ids = Array.from(smallest)
+      for (let i = ids.length - 1; i >= 0; i--) consider(ids[i], 0, smallest)
     } else {
-      for (const id of this.ids.values()) consider(id, 0, null)
+      for (let id = this.docs.length - 1; id >= 0; id--) if (this.docs[id] !== undefined) consider(id, 0, null)
     }
     return best.sorted()
   }

@@ -267,6 +267,30 @@ test('search finds what the caller may read, ranked, filtered and paginated', as
   } finally { await cleanup() }
 })
 
+test('search still fills a page when the best-ranked matches are denied to the caller', async () => {
+  let now = 1_800_000_000_000
+  const [r, cleanup] = await startTestRegistry({ now: () => now })
+  try {
+    const alice = await addUser(r, 'alice')
+    const bob = await addUser(r, 'bob')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'open', visibility: 'public' } }), 201)
+    for (let i = 0; i < 40; i++) {
+      now += 1000
+      await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: `data-${i}` } }), 201)
+    }
+    // The 30 newest (best-ranked on ties) are denied to bob.
+    for (let i = 10; i < 40; i++) {
+      await expectOk(r.call('POST', `/v1/buckets/open/data-${i}/rules`, { token: alice, body: { subject: 'user:bob', right: 'read', effect: 'deny' } }))
+    }
+    const page = await expectOk(r.call('GET', '/v1/search?q=data&limit=5', { token: bob }))
+    assert.deepEqual(page.results.map((x: any) => x.name), ['data-9', 'data-8', 'data-7', 'data-6', 'data-5'])
+    assert.equal(page.next, 5)
+    const last = await expectOk(r.call('GET', '/v1/search?q=data&limit=5&offset=5', { token: bob }))
+    assert.deepEqual(last.results.map((x: any) => x.name), ['data-4', 'data-3', 'data-2', 'data-1', 'data-0'])
+    assert.equal(last.next, null)
+  } finally { await cleanup() }
+})
+
 test('state, ACL rules and the signing key survive a restart', async () => {
   const [r, cleanup] = await startTestRegistry()
   const dir = r.dir
