@@ -3,6 +3,7 @@
  *   { role: 'serve' | 'fetch', mode, bytes, blockSize, addr?, certDir? }
  * modes:
  *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p with that encryption
+ *   exchange-tls-inline            the same, hashing on the event loop instead of a worker thread
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
  * A serve process prints {"type":"ready","addr":...}; a fetch process prints
@@ -19,7 +20,7 @@ import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-tls' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
+  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
   bytes: number
   blockSize: number
   addr?: string
@@ -51,7 +52,7 @@ function payload (): Uint8Array[] {
   return [...generateBlocks(spec)].map(b => b.bytes)
 }
 
-const encryption: Encryption = config.mode.endsWith('noise') ? 'noise' : 'tls'
+const encryption: Encryption = config.mode.includes('noise') ? 'noise' : 'tls'
 
 if (config.mode === 'raw-tls') {
   if (config.role === 'serve') {
@@ -96,7 +97,7 @@ if (config.mode === 'raw-tls') {
     privateKey: await generateKeyPair('Ed25519'),
     listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [],
     encryption: [encryption],
-    exchange: { store, authorize: () => true, window: config.window }
+    exchange: { store, authorize: () => true, window: config.window, hashWorker: !config.mode.endsWith('-inline') }
   })
   if (serving) {
     if (config.mode.startsWith('stream')) {

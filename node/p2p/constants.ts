@@ -64,3 +64,5 @@ export const EXCHANGE_WANT_TIMEOUT_MS = 20_000
 export const EXCHANGE_OPEN_TIMEOUT_MS = 10_000
 /** Bytes received and waiting for verification or storage per fetch before reading pauses. */
 export const EXCHANGE_MAX_UNSTORED_BYTES = 64 * 1024 * 1024
+/** Verify received blocks on a worker thread (see ChunkExchangeInit.hashWorker). */
+export const EXCHANGE_HASH_WORKER = true

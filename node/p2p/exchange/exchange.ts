@@ -3,7 +3,7 @@ import { EXCHANGE_PROTOCOL } from '../../../protocol/exchange.ts'
 import {
   EXCHANGE_IDLE_TIMEOUT_MS, EXCHANGE_MAX_INBOUND_STREAMS, EXCHANGE_MAX_OUTBOUND_STREAMS, EXCHANGE_MAX_PENDING_WANTS,
   EXCHANGE_MAX_UNSTORED_BYTES, EXCHANGE_OPEN_TIMEOUT_MS, EXCHANGE_SERVE_CONCURRENCY, EXCHANGE_WANT_BATCH,
-  EXCHANGE_WANT_TIMEOUT_MS, EXCHANGE_WINDOW
+  EXCHANGE_WANT_TIMEOUT_MS, EXCHANGE_WINDOW, EXCHANGE_HASH_WORKER
 } from '../constants.ts'
 import { Fetch, type FetchSettings } from './fetch.ts'
 import { ServerStream, type ServerStreamOptions } from './server.ts'
@@ -21,12 +21,13 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
   private readonly servers = new Set<ServerStream>()
   private readonly serverOptions: ServerStreamOptions
   private readonly fetchSettings: FetchSettings
-  private readonly verifier = new BlockVerifier()
+  private readonly verifier: BlockVerifier
 
   constructor (components: ChunkExchangeComponents, init: ChunkExchangeInit) {
     this.components = components
     this.init = init
     const log = components.logger.forComponent('rok:exchange')
+    this.verifier = new BlockVerifier(init.hashWorker ?? EXCHANGE_HASH_WORKER)
     const idleTimeout = init.idleTimeout ?? EXCHANGE_IDLE_TIMEOUT_MS
     this.serverOptions = {
       store: init.store,

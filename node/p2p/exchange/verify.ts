@@ -22,12 +22,18 @@ export interface VerifiedBlock {
 }
 
 export class BlockVerifier {
+  private readonly useWorker: boolean
   private worker: Worker | undefined
   private nextId = 0
   private readonly pending = new Map<number, { cid: CID, offset: number, length: number, resolve: (v: VerifiedBlock) => void, reject: (e: Error) => void }>()
 
+  /** @param useWorker - false hashes on the calling thread (see ChunkExchangeInit.hashWorker) */
+  constructor (useWorker: boolean) {
+    this.useWorker = useWorker
+  }
+
   async verify (cid: CID, bytes: Uint8Array): Promise<VerifiedBlock> {
-    if (bytes.byteLength < INLINE_HASH_BYTES) return { ok: bytesMatchCid(cid, bytes), bytes }
+    if (!this.useWorker || bytes.byteLength < INLINE_HASH_BYTES) return { ok: bytesMatchCid(cid, bytes), bytes }
     const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     if (!whole) {
       const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
