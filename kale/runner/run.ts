@@ -107,18 +107,31 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     rec.startedAt = now().toISOString()
     emit({ type: 'step:start', step: name })
     const t0 = performance.now()
-    const result = await runStepProcess({
-      python: o.python,
-      script: scriptPath,
-      args,
-      cwd: dirname(resolve(pipeline.source)),
-      env: o.env ?? process.env,
-      logFile: join(paths.logs, `${name}.log`),
-      lineMap: script.lineMap,
-      sourceName: basename(pipeline.source),
-      onLine: (stream, line) => emit({ type: 'step:output', step: name, stream, line }),
-      signal: o.signal
-    })
+    let result: Awaited<ReturnType<typeof runStepProcess>>
+    try {
+      result = await runStepProcess({
+        python: o.python,
+        script: scriptPath,
+        args,
+        cwd: dirname(resolve(pipeline.source)),
+        env: o.env ?? process.env,
+        logFile: join(paths.logs, `${name}.log`),
+        lineMap: script.lineMap,
+        sourceName: basename(pipeline.source),
+        onLine: (stream, line) => emit({ type: 'step:output', step: name, stream, line }),
+        signal: o.signal
+      })
+    } catch (err) {
+      // Interrupted (the process was killed) or python3 could not be started.
+      rec.durationMs = Math.round(performance.now() - t0)
+      ended++
+      rec.status = 'failed'
+      const why = o.signal?.aborted === true ? 'was interrupted' : `could not run: ${(err as Error).message}`
+      rec.error = { message: `step '${name}' ${why}`, traceback: '' }
+      emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs, error: rec.error })
+      await persist()
+      return 'failed'
+    }
     rec.durationMs = Math.round(performance.now() - t0)
     ended++
     rec.exitCode = result.exitCode

@@ -97,6 +97,24 @@ describe('kale run', () => {
     } finally { await done() }
   })
 
+  it('an interrupted run stops its running steps, says so, and starts nothing more', async () => {
+    const pipeline = await loadPipeline(join(EXAMPLES, 'fanout.ipynb'), { python: PYTHON })
+    const controller = new AbortController()
+    const record = await runPipeline(pipeline, {
+      python: PYTHON,
+      kaleHome: home,
+      params: { delay: 30 },
+      signal: controller.signal,
+      onEvent: e => { if (e.type === 'step:start' && e.step === 'left') setTimeout(() => controller.abort(), 500) }
+    })
+    assert.equal(record.status, 'failed')
+    const by = Object.fromEntries(record.steps.map(s => [s.name, s]))
+    assert.equal(by.source.status, 'succeeded')
+    assert.equal(by.left.error?.message, "step 'left' was interrupted")
+    assert.equal(by.join.status, 'skipped')
+    assert.ok(by.left.durationMs! < 20_000)
+  })
+
   it('names the variable and the step when a value cannot be passed on', async () => {
     const [dir, done] = await tempDir()
     try {
