@@ -119,20 +119,21 @@ export class SearchIndex {
   /** Ranked matches, best first. */
   search (options: SearchOptions): Ranked[] {
     const queryTerms = [...new Set(tokenize(options.query))].slice(0, MAX_QUERY_TERMS)
-    let candidates: Map<number, number> | null = null
+    let candidates: Scores | null = null
     for (const q of queryTerms) {
       const scores = this.matchPrefix(q)
       if (candidates === null) {
         candidates = scores
       } else {
         const next = new Map<number, number>()
-        candidates.forEach((score, id) => {
-          const s = scores.get(id)
-          if (s !== undefined) next.set(id, score + s)
+        const { map, factor } = candidates
+        map.forEach((score, id) => {
+          const s = scores.map.get(id)
+          if (s !== undefined) next.set(id, score * factor + s * scores.factor)
         })
-        candidates = next
+        candidates = { map: next, factor: 1 }
       }
-      if (candidates.size === 0) return []
+      if (candidates.map.size === 0) return []
     }
     const narrowing: Array<Set<number>> = []
     if (options.group !== undefined) narrowing.push(this.byGroup.get(options.group) ?? new Set())
@@ -146,10 +147,11 @@ export class SearchIndex {
     // Newest ids first: ids grow with creation, which tracks recency, so on equal scores
     // most later candidates fail `wouldKeep` at once instead of churning the heap.
     if (candidates !== null) {
-      const ids = new Array<number>(candidates.size)
-      const scores = new Array<number>(candidates.size)
+      const { map, factor } = candidates
+      const ids = new Array<number>(map.size)
+      const scores = new Array<number>(map.size)
       let n = 0
-      candidates.forEach((score, id) => { ids[n] = id; scores[n++] = score })
+      map.forEach((score, id) => { ids[n] = id; scores[n++] = score * factor })
       for (let i = n - 1; i >= 0; i--) consider(ids[i], scores[i], null)
     } else if (narrowing.length > 0) {
       const smallest = narrowing.reduce((a, b) => a.size <= b.size ? a : b)
@@ -161,7 +163,8 @@ export class SearchIndex {
     return best.sorted()
   }
 
-  private matchPrefix (prefix: string): Map<number, number> {
+  /** Scores of the docs matching `prefix`; a single matching word's posting is used as is. */
+  private matchPrefix (prefix: string): Scores {
     const terms = this.sortedTerms ??= [...this.postings.keys()].sort()
     let lo = 0
     let hi = terms.length
@@ -170,19 +173,30 @@ export class SearchIndex {
       if (terms[mid] < prefix) lo = mid + 1
       else hi = mid
     }
-    const scores = new Map<number, number>()
+    const matched: Array<[Map<number, number>, number]> = []
     const end = Math.min(lo + MAX_PREFIX_TERMS, terms.length)
     for (let i = lo; i < end && terms[i].startsWith(prefix); i++) {
       const exact = terms[i] === prefix
       if (!exact && prefix.length < MIN_PREFIX_CHARS) break
-      const factor = exact ? 2 : 1
-      this.postings.get(terms[i])!.forEach((weight, id) => {
+      matched.push([this.postings.get(terms[i])!, exact ? 2 : 1])
+    }
+    // The common case, one word: no copy (the caller only reads it).
+    if (matched.length === 1) return { map: matched[0][0], factor: matched[0][1] }
+    const scores = new Map<number, number>()
+    for (const [posting, factor] of matched) {
+      posting.forEach((weight, id) => {
         const s = weight * factor
         if (s > (scores.get(id) ?? 0)) scores.set(id, s)
       })
     }
-    return scores
+    return { map: scores, factor: 1 }
   }
+}
+
+/** Doc id → score, each multiplied by `factor` (so a posting can be used without copying). */
+interface Scores {
+  map: Map<number, number>
+  factor: number
 }
 
 function addTo (map: Map<string, Set<number>>, key: string, value: number): void {
