@@ -10,6 +10,8 @@ import { buildNodeApi } from './api/app.ts'
 import { ensureApiToken, removeDaemonInfo, writeDaemonInfo } from './daemon-file.ts'
 import { localOperations } from './operations.ts'
 import { createRokHost, type RokHost } from './p2p/host.ts'
+import { SyncService } from './sync/service.ts'
+import { syncOperations } from './sync/operations.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
 
 export interface NodeInit {
@@ -20,11 +22,16 @@ export interface NodeInit {
   api?: string
   bootstrap?: string[]
   logger?: FastifyServerOptions['logger']
+  /** Bytes per second a sync may receive. @default unlimited */
+  maxDownloadRate?: number
+  /** How often subscriptions ask peers for new versions when no announcement came. @default 30 s */
+  pollInterval?: number
 }
 
 export interface RunningNode {
   engine: Engine
   host: RokHost
+  sync: SyncService
   apiUrl: string
   peerId: string
   addrs: () => string[]
@@ -35,19 +42,33 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
   const engine = await openEngine({ home: init.home })
   const started = Date.now()
   let host: RokHost | undefined
+  let sync: SyncService | undefined
   try {
+    // the exchange asks the sync service, created just after the host, who may fetch what
+    let authorize: SyncService['authorize'] = async () => false
     host = await createRokHost({
       privateKey: engine.key,
       listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: init.bootstrap,
-      // Closed until sync adds who may fetch what (allow lists, then registry grants).
-      exchange: { store: engine.store, authorize: () => false }
+      exchange: { store: engine.store, authorize: async (peer, cid) => await authorize(peer, cid) }
     })
     const h = host
+    let app: Awaited<ReturnType<typeof buildNodeApi>> | undefined
+    sync = new SyncService({
+      engine,
+      host: h,
+      maxDownloadRate: init.maxDownloadRate,
+      pollInterval: init.pollInterval,
+      log: message => { if (app !== undefined) app.log.warn(message); else process.stderr.write(`rok node: ${message}\n`) }
+    })
+    const service = sync
+    authorize = service.authorize
+    await service.start()
     const addrs = (): string[] => h.getMultiaddrs().map(a => a.toString())
     const metrics = new Registry()
-    const app = await buildNodeApi({
+    app = await buildNodeApi({
       ops: localOperations(engine),
+      sync: syncOperations(service),
       token: await ensureApiToken(init.home),
       metrics,
       gauges: [['connections', 'open libp2p connections', () => h.getConnections().length]],
@@ -71,6 +92,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     return {
       engine,
       host: h,
+      sync: service,
       apiUrl,
       peerId: engine.peerId,
       addrs,
@@ -78,6 +100,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         closing ??= (async () => {
           await removeDaemonInfo(init.home)
           await listening.close()
+          await service.stop()
           await h.stop()
           await engine.close()
         })()
@@ -85,6 +108,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       }
     }
   } catch (err) {
+    try { await sync?.stop() } catch {}
     try { await host?.stop() } catch {}
     await engine.close()
     throw err

@@ -112,6 +112,8 @@ export class Engine {
     const version = await this.buckets.append(req.bucket, {
       root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: startedAt
     })
+    // the version's blocks become servable to peers allowed on this bucket
+    await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid))
     return {
       bucket: req.bucket,
       seq: version.seq,

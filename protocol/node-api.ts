@@ -178,3 +178,96 @@ export interface OperationOptions {
   signal?: AbortSignal
   onProgress?: (p: OperationProgress) => void
 }
+
+// ---- sync: publish, subscribe, allow, status (served only by a running daemon) ----
+
+export const PeerIdText = Type.String({ pattern: '^[1-9A-HJ-NP-Za-km-z]{32,128}$', description: 'a libp2p peer ID (base58btc), as `rok id` prints it' })
+export const MultiaddrText = Type.String({ pattern: '^/[^\\u0000-\\u001f]*$', maxLength: 1024, description: 'a multiaddr ending in /p2p/<peer id>' })
+
+export const PublishBody = Type.Object({ path: AbsolutePath, bucket: BucketName, message: Type.Optional(Message) }, { additionalProperties: false })
+export type PublishBody = Static<typeof PublishBody>
+
+export const PublishOutcome = Type.Object({
+  ...SnapshotOutcome.properties,
+  /** Peers the announcement was sent to directly (gossip relays it further). */
+  announcedTo: Type.Array(Type.String()),
+  /** Whether the version record was provided in the DHT. */
+  provided: Type.Boolean(),
+  /** Peers allowed to fetch this bucket. */
+  allowed: Type.Array(Type.String())
+})
+export type PublishOutcome = Static<typeof PublishOutcome>
+
+export const SubscribeBody = Type.Object({ bucket: BucketName, peer: MultiaddrText }, { additionalProperties: false })
+export type SubscribeBody = Static<typeof SubscribeBody>
+
+export const SyncBody = Type.Object({ bucket: BucketName }, { additionalProperties: false })
+export type SyncBody = Static<typeof SyncBody>
+
+export const AllowBody = Type.Object({ bucket: BucketName, peer: PeerIdText }, { additionalProperties: false })
+export type AllowBody = Static<typeof AllowBody>
+export const AllowOutcome = Type.Object({ bucket: Type.String(), peers: Type.Array(Type.String()) })
+export type AllowOutcome = Static<typeof AllowOutcome>
+
+export const SyncPeerShare = Type.Object({
+  peer: Type.String(),
+  blocks: Type.Integer(),
+  bytes: Type.Number(),
+  /** Why this peer was asked: the bucket's publisher, a fellow subscriber on the bucket's topic, or a DHT provider of the version. */
+  why: Type.Union([Type.Literal('publisher'), Type.Literal('subscriber'), Type.Literal('provider')]),
+  dropped: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
+})
+export type SyncPeerShare = Static<typeof SyncPeerShare>
+
+export const SyncReport = Type.Object({
+  bucket: Type.String(),
+  fromSeq: Type.Integer(),
+  toSeq: Type.Integer(),
+  versions: Type.Integer(),
+  blocks: Type.Integer(),
+  bytes: Type.Number(),
+  recordBytes: Type.Number(),
+  nodeBytes: Type.Number(),
+  chunkBytes: Type.Number(),
+  chunks: Type.Integer(),
+  seconds: Type.Number(),
+  peers: Type.Array(SyncPeerShare)
+})
+export type SyncReport = Static<typeof SyncReport>
+
+export const SubscriptionStatus = Type.Object({
+  bucket: Type.String(),
+  publisher: Type.String(),
+  addr: Type.String(),
+  since: Type.String(),
+  localHead: Type.Integer(),
+  remoteHead: Type.Integer(),
+  lag: Type.Integer(),
+  state: Type.Union([Type.Literal('idle'), Type.Literal('syncing'), Type.Literal('error')]),
+  progress: Type.Optional(Type.Object({ seq: Type.Integer(), size: Type.Number(), walkedBytes: Type.Number(), bytes: Type.Number(), storedBytes: Type.Number() })),
+  last: Type.Optional(SyncReport),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
+})
+export type SubscriptionStatus = Static<typeof SubscriptionStatus>
+
+export const SyncStatus = Type.Object({
+  peerId: Type.String(),
+  subscriptions: Type.Array(SubscriptionStatus),
+  published: Type.Array(Type.Object({ bucket: Type.String(), head: Type.Integer(), allowed: Type.Array(Type.String()) })),
+  served: Type.Object({ blocks: Type.Integer(), bytes: Type.Number(), refused: Type.Integer(), streams: Type.Integer() })
+})
+export type SyncStatus = Static<typeof SyncStatus>
+
+export const UnsubscribeOutcome = Type.Object({ bucket: Type.String(), removed: Type.Boolean() })
+export type UnsubscribeOutcome = Static<typeof UnsubscribeOutcome>
+
+/** Sync operations: only a running daemon (it owns the libp2p host) implements them. */
+export interface SyncOperations {
+  publish: (body: PublishBody, options?: OperationOptions) => Promise<PublishOutcome>
+  subscribe: (body: SubscribeBody) => Promise<SubscriptionStatus>
+  unsubscribe: (bucket: string) => Promise<UnsubscribeOutcome>
+  sync: (body: SyncBody, options?: OperationOptions) => Promise<SyncReport>
+  allow: (body: AllowBody) => Promise<AllowOutcome>
+  deny: (body: AllowBody) => Promise<AllowOutcome>
+  syncStatus: () => Promise<SyncStatus>
+}

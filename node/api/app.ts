@@ -5,15 +5,18 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { NodeOperations } from '../../protocol/node-api.ts'
+import type { NodeOperations, SyncOperations } from '../../protocol/node-api.ts'
 import { docsPlugin, errorsPlugin, metricsPlugin } from '../../server/index.ts'
 import { authPlugin } from './auth.ts'
 import { NodeApiErrorCode, statusForCode } from './errors.ts'
 import { nodeRoutes, type NodeInfo } from './routes/node.ts'
 import { volumeRoutes } from './routes/volumes.ts'
+import { syncRoutes } from './routes/sync.ts'
 
 export interface NodeApiInit {
   ops: NodeOperations
+  /** Publish/subscribe/sync/allow; absent when the node runs no p2p host. */
+  sync?: SyncOperations
   info: NodeInfo
   token: string
   /** Prometheus registry the node's own metrics are on. */
@@ -44,6 +47,7 @@ export async function buildNodeApi (init: NodeApiInit): Promise<FastifyInstance>
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({ ok: true }))
   await app.register(nodeRoutes, { info: init.info })
   await app.register(volumeRoutes, { ops: init.ops })
+  if (init.sync !== undefined) await app.register(syncRoutes, { sync: init.sync })
   await app.ready()
   return app
 }

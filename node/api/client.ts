@@ -5,7 +5,8 @@
  */
 import { RokError } from '../../protocol/errors.ts'
 import {
-  NDJSON, type BucketSummary, type DiffOutcome, type GcReport, type NodeId, type NodeOperations, type NodeStatus,
+  NDJSON, type AllowBody, type AllowOutcome, type PublishBody, type PublishOutcome, type SubscribeBody, type SubscriptionStatus,
+  type SyncBody, type SyncOperations, type SyncReport, type SyncStatus, type UnsubscribeOutcome, type BucketSummary, type DiffOutcome, type GcReport, type NodeId, type NodeOperations, type NodeStatus,
   type OperationOptions, type RestoreBody, type RestoreOutcome, type SnapshotBody, type SnapshotOutcome, type StoreStats,
   type VerifyReport, type VersionInfo
 } from '../../protocol/node-api.ts'
@@ -18,7 +19,7 @@ export interface NodeApiClientInit {
   timeoutMs?: number
 }
 
-export class NodeApiClient implements NodeOperations {
+export class NodeApiClient implements NodeOperations, SyncOperations {
   private readonly url: string
   private readonly token: string
   private readonly timeoutMs: number
@@ -59,6 +60,18 @@ export class NodeApiClient implements NodeOperations {
   async snapshot (body: SnapshotBody, options?: OperationOptions): Promise<SnapshotOutcome> { return await this.operation('/v1/snapshots', body, options) }
   async restore (body: RestoreBody, options?: OperationOptions): Promise<RestoreOutcome> { return await this.operation('/v1/restores', body, options) }
   async verify (options?: OperationOptions): Promise<VerifyReport> { return await this.operation('/v1/verify', undefined, options) }
+
+  async publish (body: PublishBody, options?: OperationOptions): Promise<PublishOutcome> { return await this.operation('/v1/publish', body, options) }
+  async subscribe (body: SubscribeBody): Promise<SubscriptionStatus> { return await this.json('POST', '/v1/subscriptions', body) }
+  async unsubscribe (bucket: string): Promise<UnsubscribeOutcome> {
+    const [group, name] = bucket.split('/')
+    return await this.json('DELETE', `/v1/subscriptions/${encodeURIComponent(group)}/${encodeURIComponent(name ?? '')}`)
+  }
+
+  async sync (body: SyncBody, options?: OperationOptions): Promise<SyncReport> { return await this.operation('/v1/sync', body, options) }
+  async allow (body: AllowBody): Promise<AllowOutcome> { return await this.json('POST', '/v1/allow', body) }
+  async deny (body: AllowBody): Promise<AllowOutcome> { return await this.json('POST', '/v1/deny', body) }
+  async syncStatus (): Promise<SyncStatus> { return await this.json('GET', '/v1/sync/status') }
 
   private async request (method: string, path: string, body: unknown, signal: AbortSignal | undefined, timeoutMs: number): Promise<Response> {
     const signals = [signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined)

@@ -4,6 +4,7 @@ import { BucketErrorCode } from '../buckets/errors.ts'
 import { SnapshotErrorCode } from '../snapshot/errors.ts'
 import { StoreErrorCode } from '../store/errors.ts'
 import { HomeErrorCode } from '../home.ts'
+import { SYNC_ERROR_STATUS } from '../sync/errors.ts'
 
 export const NodeApiErrorCode = {
   INVALID_REQUEST: 'ERR_INVALID_REQUEST',
@@ -37,6 +38,9 @@ const STATUS: Record<string, number> = {
   [ProtocolErrorCode.INVALID_BUCKET_NAME]: 400,
   [ProtocolErrorCode.INVALID_CID]: 400,
   [HomeErrorCode.HOME_LOCKED]: 409,
+  [ProtocolErrorCode.INVALID_VERSION_RECORD]: 502,
+  [ProtocolErrorCode.BAD_SIGNATURE]: 502,
+  ...SYNC_ERROR_STATUS,
   ERR_ABORTED: 499
 }
 

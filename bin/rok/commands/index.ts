@@ -10,8 +10,10 @@ import { gc } from './gc.ts'
 import { stats } from './stats.ts'
 import { node, id } from './node.ts'
 import { registryVerbs } from './registry-verbs.ts'
+import { syncVerbs } from './sync.ts'
 
 export const commands: Command[] = [
   init, snapshot, log, restore, diff, verify, gc, stats, node, id,
+  ...syncVerbs,
   ...registryVerbs,
 ]

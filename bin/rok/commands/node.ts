@@ -1,6 +1,7 @@
 import type { Command } from '../../cli/command.ts'
 import { daemonClient, withNode } from './engine.ts'
 import { RokError } from '../../../protocol/errors.ts'
+import { UsageError } from '../../cli/run.ts'
 
 const start: Command = {
   name: 'start',
@@ -14,12 +15,16 @@ Example:
   options: {
     listen: { type: 'string', multiple: true },
     api: { type: 'string' },
-    bootstrap: { type: 'string', multiple: true }
+    bootstrap: { type: 'string', multiple: true },
+    'max-download-rate': { type: 'string' },
+    'poll-interval': { type: 'string' }
   },
   optionHelp: {
     listen: 'libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)',
     api: 'local API address (default 127.0.0.1:0)',
-    bootstrap: 'peer to dial at start (repeatable)'
+    bootstrap: 'peer to dial at start (repeatable)',
+    'max-download-rate': 'cap on what syncs receive, e.g. 50MB (per second; default unlimited)',
+    'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)'
   },
   positionals: 0,
   async run (ctx) {
@@ -33,6 +38,8 @@ Example:
       listen: ctx.options.listen as string[] | undefined,
       api: ctx.options.api as string | undefined,
       bootstrap: ctx.options.bootstrap as string[] | undefined,
+      maxDownloadRate: ctx.options['max-download-rate'] === undefined ? undefined : parseRate(ctx.options['max-download-rate'] as string),
+      pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
       logger: { level: ctx.out.verbose ? 'info' : 'warn' }
     })
     ctx.out.result({ peerId: node.peerId, addrs: node.addrs(), api: node.apiUrl }, r => {
@@ -47,6 +54,22 @@ Example:
     await node.close()
     ctx.out.note('node stopped')
   }
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 }
+
+/** `50MB`, `8MiB`, `1000000` (per second; `/s` allowed) → bytes per second. */
+export function parseRate (text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)(?:\/s)?$/.exec(text.trim())
+  const unit = m === null ? undefined : UNITS[m[2].toUpperCase()]
+  if (m === null || unit === undefined || Number(m[1]) <= 0) throw new UsageError(`'${text}' is not a rate: use e.g. 50MB, 8MiB or 1000000 (bytes per second)`)
+  return Number(m[1]) * unit
+}
+
+function parseSeconds (text: string): number {
+  const n = Number(text)
+  if (!Number.isFinite(n) || n < 0.1 || n > 86_400) throw new UsageError(`'${text}' is not a number of seconds between 0.1 and 86400`)
+  return n
 }
 
 export const node: Command = {

@@ -1,0 +1,194 @@
+/**
+ * The peer-to-peer verbs: publish, subscribe, unsubscribe, sync, allow, deny, status.
+ * They need the node daemon (it owns the libp2p host), except allow/deny, which edit the
+ * home's allow list directly when no daemon runs.
+ */
+import { resolve } from 'node:path'
+import type { Command, CommandContext } from '../../cli/command.ts'
+import { formatBytes } from '../../cli/output.ts'
+import { UsageError } from '../../cli/run.ts'
+import { openEngine } from '../../../node/engine.ts'
+import type { NodeApiClient } from '../../../node/api/client.ts'
+import { SyncErrorCode } from '../../../node/sync/errors.ts'
+import { RokError } from '../../../protocol/errors.ts'
+import { parseBucketName } from '../../../protocol/bucket-name.ts'
+import type { AllowOutcome, SubscriptionStatus, SyncReport } from '../../../protocol/node-api.ts'
+import { daemonClient } from './engine.ts'
+import { dedupPercent } from './snapshot.ts'
+
+async function requireDaemon (ctx: CommandContext, verb: string): Promise<NodeApiClient> {
+  const client = await daemonClient(ctx.home)
+  if (client === undefined) {
+    throw new RokError(SyncErrorCode.NODE_NOT_RUNNING, `'rok ${verb}' needs the node running: start it with 'rok node start --home ${ctx.home}' (in another terminal or as a service)`)
+  }
+  return client
+}
+
+function bucketArg (ctx: CommandContext): string {
+  const bucket = ctx.args[0]
+  parseBucketName(bucket)
+  return bucket
+}
+
+export const publish: Command = {
+  name: 'publish',
+  summary: 'snapshot a folder as the next version of a bucket and announce it to subscribers',
+  usage: 'publish PATH --bucket GROUP/NAME [-m MESSAGE]',
+  description: `Snapshots PATH like 'rok snapshot', then announces the signed version on the bucket's gossip
+topic (online subscribers start syncing within seconds) and provides it in the DHT. Only
+peers allowed with 'rok allow' can fetch it. Needs the node running ('rok node start').
+
+Example:
+  rok publish ./dataset --bucket acme/imagenet-small -m "v2: relabelled"`,
+  options: { bucket: { type: 'string', short: 'b' }, message: { type: 'string', short: 'm' } },
+  optionHelp: { bucket: 'bucket to publish (group/name)', message: 'version message' },
+  positionals: 1,
+  async run (ctx) {
+    const bucket = ctx.options.bucket
+    if (typeof bucket !== 'string') throw new UsageError('--bucket GROUP/NAME is required')
+    const client = await requireDaemon(ctx, 'publish')
+    const bar = ctx.out.progress('publish')
+    const r = await client.publish({ path: resolve(ctx.args[0]), bucket, message: ctx.options.message as string | undefined }, { signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total) })
+    bar.done()
+    ctx.out.result(r, r => {
+      ctx.out.line(`${r.bucket}@${r.seq}  ${r.cid}`)
+      ctx.out.line(`  ${formatBytes(r.size)} in ${r.chunks} chunks; new: ${r.newChunks} chunks, ${formatBytes(r.newBytes)} (${dedupPercent(r.size, r.newBytes)} deduplicated)`)
+      ctx.out.line(`  announced to ${r.announcedTo.length} peer${r.announcedTo.length === 1 ? '' : 's'}; ${r.provided ? 'provided in the DHT' : 'not provided in the DHT (no DHT peers yet)'}`)
+      if (r.allowed.length === 0) ctx.out.note(`nobody may fetch ${r.bucket} yet: 'rok allow ${r.bucket} PEER_ID'`)
+    })
+  }
+}
+
+export const subscribe: Command = {
+  name: 'subscribe',
+  summary: 'follow a bucket published by another node; new versions sync automatically',
+  usage: 'subscribe GROUP/NAME --peer MULTIADDR',
+  description: `Follows GROUP/NAME as published by the node at MULTIADDR (its full address, ending in
+/p2p/<peer id>; 'rok id' on that node prints it). Only versions signed by that node are
+accepted. The node catches up in the background; 'rok status' shows progress and
+'rok sync' waits for it. The publisher must allow this node first ('rok allow').
+
+Example:
+  rok subscribe acme/imagenet-small --peer /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...`,
+  options: { peer: { type: 'string' } },
+  optionHelp: { peer: "the publisher's multiaddr, ending in /p2p/<peer id>" },
+  positionals: 1,
+  async run (ctx) {
+    const bucket = bucketArg(ctx)
+    const peer = ctx.options.peer
+    if (typeof peer !== 'string') throw new UsageError('--peer MULTIADDR is required')
+    const client = await requireDaemon(ctx, 'subscribe')
+    const r = await client.subscribe({ bucket, peer })
+    ctx.out.result(r, r => {
+      ctx.out.line(`following ${r.bucket} from ${r.publisher}`)
+      ctx.out.line(`  local head: ${r.localHead === 0 ? 'none' : `@${r.localHead}`}; syncing in the background ('rok status', 'rok sync ${r.bucket}')`)
+    })
+  }
+}
+
+export const unsubscribe: Command = {
+  name: 'unsubscribe',
+  summary: 'stop following a bucket (its synced versions stay)',
+  usage: 'unsubscribe GROUP/NAME',
+  positionals: 1,
+  async run (ctx) {
+    const bucket = bucketArg(ctx)
+    const client = await requireDaemon(ctx, 'unsubscribe')
+    const r = await client.unsubscribe(bucket)
+    ctx.out.result(r, r => { ctx.out.line(r.removed ? `no longer following ${r.bucket}` : `${r.bucket} was not followed`) })
+  }
+}
+
+export const sync: Command = {
+  name: 'sync',
+  summary: 'sync a subscribed bucket now, waiting until it is up to date',
+  usage: 'sync GROUP/NAME',
+  description: `Asks the publisher and fellow subscribers for the newest version and fetches only the
+blocks this node lacks, from all of them in parallel. Prints who served how much.`,
+  positionals: 1,
+  async run (ctx) {
+    const bucket = bucketArg(ctx)
+    const client = await requireDaemon(ctx, 'sync')
+    const bar = ctx.out.progress('sync')
+    const r = await client.sync({ bucket }, { signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total) })
+    bar.done()
+    ctx.out.result(r, r => { printReport(ctx, r) })
+  }
+}
+
+function printReport (ctx: CommandContext, r: SyncReport): void {
+  if (r.versions === 0) {
+    ctx.out.line(`${r.bucket} is up to date at @${r.toSeq}`)
+    return
+  }
+  ctx.out.line(`${r.bucket}: @${r.fromSeq === 0 ? '-' : r.fromSeq} → @${r.toSeq} (${r.versions} version${r.versions === 1 ? '' : 's'}) in ${r.seconds.toFixed(2)} s`)
+  ctx.out.line(`  received ${formatBytes(r.bytes)}: ${r.chunks} chunks ${formatBytes(r.chunkBytes)}, manifest ${formatBytes(r.nodeBytes)}, records ${formatBytes(r.recordBytes)}`)
+  for (const p of r.peers) {
+    ctx.out.line(`  ${p.peer}  ${formatBytes(p.bytes)} in ${p.blocks} blocks  (${p.why})${p.dropped !== undefined ? `  dropped: ${p.dropped.message}` : ''}`)
+  }
+}
+
+function allowVerb (name: 'allow' | 'deny'): Command {
+  return {
+    name,
+    summary: name === 'allow' ? 'let a peer fetch a bucket from this node' : 'stop serving a bucket to a peer',
+    usage: `${name} GROUP/NAME PEER_ID`,
+    description: name === 'allow'
+      ? `Buckets are closed by default: a node serves a bucket's head, records, manifests and chunks
+only to the peers on its allow list. A subscriber that should also serve fellow
+subscribers allows them too.
+
+Example:
+  rok allow acme/imagenet-small 12D3KooW...`
+      : undefined,
+    positionals: 2,
+    async run (ctx) {
+      const bucket = bucketArg(ctx)
+      const peer = ctx.args[1]
+      const client = await daemonClient(ctx.home)
+      let r: AllowOutcome
+      if (client !== undefined) {
+        r = await client[name]({ bucket, peer })
+      } else {
+        const engine = await openEngine({ home: ctx.home })
+        try {
+          r = { bucket, peers: await engine.sync.allow[name](bucket, peer) }
+        } finally {
+          await engine.close()
+        }
+      }
+      ctx.out.result(r, r => {
+        ctx.out.line(`${r.bucket}: ${r.peers.length === 0 ? 'nobody allowed' : `allowed ${r.peers.join(', ')}`}`)
+      })
+    }
+  }
+}
+
+export const allow = allowVerb('allow')
+export const deny = allowVerb('deny')
+
+export const status: Command = {
+  name: 'status',
+  summary: 'subscriptions (lag, progress, who served what), published buckets, bytes served',
+  usage: 'status',
+  positionals: 0,
+  async run (ctx) {
+    const client = await requireDaemon(ctx, 'status')
+    const r = await client.syncStatus()
+    ctx.out.result(r, r => {
+      ctx.out.line(`node ${r.peerId}; served ${formatBytes(r.served.bytes)} in ${r.served.blocks} blocks, refused ${r.served.refused}`)
+      for (const p of r.published) ctx.out.line(`publishing ${p.bucket} @${p.head}; allowed: ${p.allowed.length === 0 ? 'nobody' : p.allowed.join(', ')}`)
+      for (const s of r.subscriptions) printSubscription(ctx, s)
+      if (r.published.length === 0 && r.subscriptions.length === 0) ctx.out.line('no published or subscribed buckets')
+    })
+  }
+}
+
+function printSubscription (ctx: CommandContext, s: SubscriptionStatus): void {
+  ctx.out.line(`following ${s.bucket} from ${s.publisher}: @${s.localHead} of @${s.remoteHead} (lag ${s.lag}), ${s.state}`)
+  if (s.progress !== undefined) ctx.out.line(`  syncing @${s.progress.seq}: ${formatBytes(s.progress.walkedBytes)}/${formatBytes(s.progress.size)} checked, ${formatBytes(s.progress.bytes)} received`)
+  if (s.error !== undefined) ctx.out.line(`  error ${s.error.code}: ${s.error.message}`)
+  if (s.last !== undefined) printReport(ctx, s.last)
+}
+
+export const syncVerbs: Command[] = [publish, subscribe, unsubscribe, sync, allow, deny, status]

@@ -1,0 +1,54 @@
+/**
+ * The reverse index: which buckets reference which block. Written when a version is
+ * recorded (snapshot or sync), for its record, every manifest node and every chunk, so
+ * that the exchange's authorize hook answers "does any bucket this peer may receive
+ * reference this CID" with a few key lookups instead of walking manifests.
+ *
+ * Keys in the `refs` sublevel: `r!<cid>!<bucket>` per reference, `d!<bucket>!<record cid>`
+ * once a version is fully indexed (so indexing is resumable and the daemon can backfill
+ * versions recorded while it was not running). Removing a version (gc of a bucket) leaves
+ * its refs: the blocks are then simply absent, and the exchange answers DONT_HAVE.
+ */
+import type { CID } from '../../protocol/cid.ts'
+import { manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
+import { REF_BATCH } from './constants.ts'
+import type { KeyValue } from './kv.ts'
+
+export class RefIndex {
+  private readonly kv: KeyValue
+
+  constructor (kv: KeyValue) {
+    this.kv = kv
+  }
+
+  async indexed (bucket: string, record: CID): Promise<boolean> {
+    return await this.kv.get(`d!${bucket}!${record.toString()}`) !== undefined
+  }
+
+  /** Index every block of a version (its record, manifest nodes, chunks) as referenced by `bucket`. */
+  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal } = {}): Promise<number> {
+    if (await this.indexed(bucket, record)) return 0
+    let ops: Array<{ type: 'put', key: string, value: string }> = [{ type: 'put', key: `r!${record.toString()}!${bucket}`, value: '' }]
+    let count = 1
+    for await (const block of manifestBlocks(get, root)) {
+      ops.push({ type: 'put', key: `r!${block.cid.toString()}!${bucket}`, value: '' })
+      count++
+      if (ops.length >= REF_BATCH) {
+        options.signal?.throwIfAborted()
+        await this.kv.batch(ops)
+        ops = []
+      }
+    }
+    ops.push({ type: 'put', key: `d!${bucket}!${record.toString()}`, value: '' })
+    await this.kv.batch(ops, { sync: true })
+    return count
+  }
+
+  /** True when one of `buckets` references `cid`. */
+  async referencedByAny (cid: CID, buckets: string[]): Promise<boolean> {
+    if (buckets.length === 0) return false
+    const key = cid.toString()
+    const found = await this.kv.getMany(buckets.map(b => `r!${key}!${b}`))
+    return found.some(v => v !== undefined)
+  }
+}

@@ -1,0 +1,415 @@
+/**
+ * The sync service of a running node: wires the allow lists, the reverse index, the head
+ * protocol, the bucket topics and the DHT to the libp2p host, runs one sync at a time per
+ * bucket (gossip, the fallback poll and `rok sync` all go through it) and keeps what
+ * `rok status` shows.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { ContentRouting, PeerId } from '@libp2p/interface'
+import type { CID } from '../../protocol/cid.ts'
+import { RokError, isRokError } from '../../protocol/errors.ts'
+import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
+import type {
+  PublishBody, PublishOutcome, SubscriptionStatus, SyncPeerShare, SyncReport, SyncStatus
+} from '../../protocol/node-api.ts'
+import type { Engine, SnapshotRequest } from '../engine.ts'
+import type { ChunkExchange } from '../p2p/exchange/index.ts'
+import {
+  FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS, POLL_INTERVAL_MS, PROVIDE_TIMEOUT_MS
+} from './constants.ts'
+import { SyncErrorCode } from './errors.ts'
+import { askHead, serveHead, type HeadHost } from './head.ts'
+import type { Subscription } from './subscriptions.ts'
+import { announcementValidator, bucketOfTopic, topicOf } from './topic.ts'
+import { syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
+
+/** What the service uses of the libp2p host. */
+export interface SyncHost extends HeadHost {
+  peerId: PeerId
+  services: { pubsub: GossipSub, exchange: Pick<ChunkExchange, 'fetchBlocks' | 'serveStats'> }
+  contentRouting: Pick<ContentRouting, 'provide' | 'findProviders'>
+  getConnections: () => Array<{ remotePeer: PeerId }>
+  dial: (peer: ReturnType<typeof multiaddr>, options?: { signal?: AbortSignal }) => Promise<unknown>
+}
+
+export interface SyncServiceInit {
+  engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot'>
+  host: SyncHost
+  /** Ask peers for the head of every subscription this often. @default POLL_INTERVAL_MS (30 s) */
+  pollInterval?: number
+  /** Bytes per second a sync may receive. @default unlimited */
+  maxDownloadRate?: number
+  /** Chunk bytes per sync batch (flushed after each). @default CHUNK_BATCH_BYTES (8 MiB) */
+  batchBytes?: number
+  log?: (message: string) => void
+}
+
+type Why = SyncPeerShare['why']
+
+interface BucketState {
+  state: 'idle' | 'syncing' | 'error'
+  remoteHead: number
+  progress?: SubscriptionStatus['progress']
+  last?: SyncReport
+  error?: { code: string, message: string }
+  /** The chain of runs: one sync at a time per bucket. */
+  tail: Promise<unknown>
+  /** Set while a background sync is queued, so gossip bursts do not queue many. */
+  queued: boolean
+  controller: AbortController
+}
+
+export class SyncService {
+  private readonly engine: SyncServiceInit['engine']
+  private readonly host: SyncHost
+  private readonly init: SyncServiceInit
+  private readonly states = new Map<string, BucketState>()
+  /** Publisher per followed bucket (for topic validators); ourselves for buckets we publish. */
+  private readonly publishers = new Map<string, string>()
+  private readonly stopController = new AbortController()
+  private pollTimer: NodeJS.Timeout | undefined
+  private unhandleHead: (() => Promise<void>) | undefined
+  private readonly onGossip = (evt: CustomEvent<Message>): void => { this.gossip(evt.detail) }
+
+  constructor (init: SyncServiceInit) {
+    this.init = init
+    this.engine = init.engine
+    this.host = init.host
+  }
+
+  /** The exchange's authorize hook: does a bucket `peer` may receive reference `cid`? */
+  readonly authorize = async (peer: PeerId, cid: CID): Promise<boolean> => {
+    return await this.engine.sync.refs.referencedByAny(cid, this.engine.sync.allow.bucketsFor(peer.toString()))
+  }
+
+  async start (): Promise<void> {
+    const { buckets, sync, store } = this.engine
+    // versions recorded while no daemon ran (rok snapshot on the home) are indexed now
+    for await (const v of buckets.all()) {
+      if (!await sync.refs.indexed(v.bucket, v.cid)) {
+        const entry = await buckets.get(v.bucket, v.seq)
+        await sync.refs.addVersion(v.bucket, v.cid, entry.record.root, async cid => await store.get(cid))
+      }
+    }
+    this.unhandleHead = await serveHead(this.host, {
+      resolve: async (peer, bucket) => {
+        if (!sync.allow.isAllowed(bucket, peer)) return undefined
+        const head = await buckets.head(bucket)
+        return head === undefined ? undefined : await store.get(head.cid)
+      },
+      onError: (peer, err) => { this.log(`head request from ${peer} failed: ${err.message}`) }
+    })
+    this.host.services.pubsub.addEventListener('message', this.onGossip)
+    for (const summary of await buckets.list()) {
+      const head = await buckets.head(summary.bucket)
+      if (head?.record.publisher === this.engine.peerId) this.follow(summary.bucket, this.engine.peerId)
+    }
+    for (const sub of await sync.subscriptions.list()) {
+      this.follow(sub.bucket, sub.publisher)
+      this.dialPublisher(sub)
+      this.trigger(sub.bucket)
+    }
+    const interval = this.init.pollInterval ?? POLL_INTERVAL_MS
+    this.pollTimer = setInterval(() => { void this.poll() }, interval)
+    this.pollTimer.unref()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.pollTimer)
+    this.stopController.abort(new RokError('ERR_ABORTED', 'the node is stopping'))
+    for (const s of this.states.values()) s.controller.abort(new RokError('ERR_ABORTED', 'the node is stopping'))
+    this.host.services.pubsub.removeEventListener('message', this.onGossip)
+    await Promise.allSettled([...this.states.values()].map(async s => await s.tail))
+    await this.unhandleHead?.()
+  }
+
+  // ---- publishing ----
+
+  async publish (body: PublishBody, options: Pick<SnapshotRequest, 'signal' | 'onProgress'> = {}): Promise<PublishOutcome> {
+    const { buckets, sync } = this.engine
+    if (await sync.subscriptions.get(body.bucket) !== undefined) {
+      throw new RokError(SyncErrorCode.NOT_PUBLISHER, `this node subscribes to ${body.bucket}; only its publisher can publish it ('rok unsubscribe ${body.bucket}' first to publish a bucket of your own)`)
+    }
+    const head = await buckets.head(body.bucket)
+    if (head !== undefined && head.record.publisher !== this.engine.peerId) {
+      throw new RokError(SyncErrorCode.NOT_PUBLISHER, `${body.bucket} here was published by ${head.record.publisher}, not this node`)
+    }
+    const outcome = await this.engine.snapshot(body.path, { bucket: body.bucket, message: body.message, signal: options.signal, onProgress: options.onProgress })
+    this.follow(body.bucket, this.engine.peerId)
+    const entry = await buckets.get(body.bucket, outcome.seq)
+    const bytes = await this.engine.store.get(entry.cid)
+    const published = await this.host.services.pubsub.publish(topicOf(body.bucket), bytes)
+    const provided = await this.provide(entry.cid)
+    return { ...outcome, announcedTo: published.recipients.map(p => p.toString()), provided, allowed: sync.allow.peers(body.bucket) }
+  }
+
+  // ---- following ----
+
+  async subscribe (bucket: string, addr: string, now: number): Promise<SubscriptionStatus> {
+    const { sync, buckets } = this.engine
+    const existing = await sync.subscriptions.get(bucket)
+    const sub = await sync.subscriptions.add(bucket, addr, existing?.since ?? now)
+    if (sub.publisher === this.engine.peerId) {
+      await sync.subscriptions.remove(bucket)
+      throw new RokError(SyncErrorCode.INVALID_PEER, 'that address is this node: subscribe to a bucket published by another node')
+    }
+    const head = await buckets.head(bucket)
+    if (head !== undefined && head.record.publisher !== sub.publisher) {
+      if (existing === undefined) await sync.subscriptions.remove(bucket)
+      else await sync.subscriptions.add(bucket, existing.addr, existing.since)
+      throw new RokError(SyncErrorCode.WRONG_PUBLISHER, `${bucket} here comes from ${head.record.publisher}, not ${sub.publisher}`)
+    }
+    this.follow(bucket, sub.publisher)
+    this.dialPublisher(sub)
+    this.trigger(bucket)
+    return await this.describe(sub)
+  }
+
+  async unsubscribe (bucket: string): Promise<{ bucket: string, removed: boolean }> {
+    const removed = await this.engine.sync.subscriptions.remove(bucket)
+    const state = this.states.get(bucket)
+    state?.controller.abort(new RokError('ERR_ABORTED', `unsubscribed from ${bucket}`))
+    this.states.delete(bucket)
+    if (this.publishers.get(bucket) !== this.engine.peerId) {
+      this.publishers.delete(bucket)
+      this.host.services.pubsub.unsubscribe(topicOf(bucket))
+      this.host.services.pubsub.topicValidators.delete(topicOf(bucket))
+    }
+    return { bucket, removed }
+  }
+
+  /** One-shot sync, waiting for it (after any sync of the bucket already running). */
+  async syncNow (bucket: string, options: { signal?: AbortSignal, onProgress?: (e: SyncEvent) => void } = {}): Promise<SyncReport> {
+    const sub = await this.engine.sync.subscriptions.get(bucket)
+    if (sub === undefined) throw new RokError(SyncErrorCode.NOT_SUBSCRIBED, `${bucket} is not subscribed here: 'rok subscribe ${bucket} --peer ADDR' first`, { details: { bucket } })
+    const state = this.state(bucket)
+    const run = state.tail.catch(() => {}).then(async () => await this.syncOnce(sub, undefined, options))
+    state.tail = run.catch(() => {})
+    return await run
+  }
+
+  async allow (bucket: string, peer: string): Promise<{ bucket: string, peers: string[] }> {
+    return { bucket, peers: await this.engine.sync.allow.allow(bucket, peer) }
+  }
+
+  async deny (bucket: string, peer: string): Promise<{ bucket: string, peers: string[] }> {
+    return { bucket, peers: await this.engine.sync.allow.deny(bucket, peer) }
+  }
+
+  async status (): Promise<SyncStatus> {
+    const subs = await this.engine.sync.subscriptions.list()
+    const published = []
+    for (const [bucket, publisher] of this.publishers) {
+      if (publisher !== this.engine.peerId) continue
+      const head = await this.engine.buckets.head(bucket)
+      published.push({ bucket, head: head?.seq ?? 0, allowed: this.engine.sync.allow.peers(bucket) })
+    }
+    const served = this.host.services.exchange.serveStats()
+    return {
+      peerId: this.engine.peerId,
+      subscriptions: await Promise.all(subs.map(async s => await this.describe(s))),
+      published,
+      served: { blocks: served.blocks, bytes: served.bytes, refused: served.refused, streams: served.streams }
+    }
+  }
+
+  // ---- internals ----
+
+  private follow (bucket: string, publisher: string): void {
+    const topic = topicOf(bucket)
+    this.publishers.set(bucket, publisher)
+    const pubsub = this.host.services.pubsub
+    if (!pubsub.topicValidators.has(topic)) pubsub.topicValidators.set(topic, announcementValidator(bucket, b => this.publishers.get(b)))
+    if (!pubsub.getTopics().includes(topic)) pubsub.subscribe(topic)
+  }
+
+  private dialPublisher (sub: Subscription): void {
+    this.host.dial(multiaddr(sub.addr), { signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)]) })
+      .catch((err: Error) => { this.log(`publisher of ${sub.bucket} not reachable at ${sub.addr}: ${err.message}`) })
+  }
+
+  private state (bucket: string): BucketState {
+    let s = this.states.get(bucket)
+    if (s === undefined) {
+      s = { state: 'idle', remoteHead: 0, tail: Promise.resolve(), queued: false, controller: new AbortController() }
+      this.states.set(bucket, s)
+    }
+    return s
+  }
+
+  /** Queue a background sync of `bucket` (a gossip hint skips the head request). */
+  private trigger (bucket: string, hint?: EncodedRecord): void {
+    const state = this.state(bucket)
+    if (hint !== undefined) state.remoteHead = Math.max(state.remoteHead, hint.record.seq)
+    if (state.queued) return
+    state.queued = true
+    state.tail = state.tail.catch(() => {}).then(async () => {
+      state.queued = false
+      const sub = await this.engine.sync.subscriptions.get(bucket)
+      if (sub === undefined || state.controller.signal.aborted) return
+      await this.syncOnce(sub, hint, { signal: state.controller.signal })
+    }).catch((err: Error) => {
+      if (!this.stopController.signal.aborted) this.log(`sync of ${bucket} failed: ${err.message}`)
+    })
+  }
+
+  private async poll (): Promise<void> {
+    for (const sub of await this.engine.sync.subscriptions.list()) this.trigger(sub.bucket)
+  }
+
+  private gossip (message: Message): void {
+    const bucket = bucketOfTopic(message.topic)
+    if (bucket === undefined || this.publishers.get(bucket) === this.engine.peerId) return
+    decodeVersionRecord(message.data).then(async encoded => {
+      const sub = await this.engine.sync.subscriptions.get(bucket)
+      if (sub === undefined || encoded.record.publisher !== sub.publisher || encoded.record.bucket !== bucket) return
+      const head = await this.engine.buckets.head(bucket)
+      if (head !== undefined && head.seq >= encoded.record.seq) return
+      this.trigger(bucket, encoded)
+    }).catch((err: Error) => { this.log(`bad announcement on ${message.topic}: ${err.message}`) })
+  }
+
+  private async syncOnce (sub: Subscription, hint: EncodedRecord | undefined, options: { signal?: AbortSignal, onProgress?: (e: SyncEvent) => void }): Promise<SyncReport> {
+    const state = this.state(sub.bucket)
+    const started = performance.now()
+    const signal = AbortSignal.any([this.stopController.signal, state.controller.signal, ...(options.signal !== undefined ? [options.signal] : [])])
+    state.state = 'syncing'
+    state.error = undefined
+    const why = new Map<string, Why>([[sub.publisher, 'publisher']])
+    try {
+      const holders = new Map<string, FetchPeer>()
+      const target = hint ?? await this.findHead(sub, why, holders, signal)
+      state.remoteHead = Math.max(state.remoteHead, target.record.seq)
+      const peers = new Map<string, FetchPeer>([[sub.publisher, this.isConnected(sub.publisher) ? peerIdFromString(sub.publisher) : multiaddr(sub.addr)]])
+      // peers that answered the head hold that version: ask them from the start
+      for (const [key, peer] of holders) if (!peers.has(key)) peers.set(key, peer)
+      for (const p of this.host.services.pubsub.getSubscribers(topicOf(sub.bucket))) {
+        const key = p.toString()
+        if (!peers.has(key)) { peers.set(key, p); why.set(key, 'subscriber') }
+      }
+      const head = await this.engine.buckets.head(sub.bucket)
+      if (head === undefined || head.seq < target.record.seq) void this.findProviders(target.cid, peers, why, signal)
+      const report = await syncChain(target, sub.publisher, {
+        store: this.engine.store,
+        buckets: this.engine.buckets,
+        refs: this.engine.sync.refs,
+        fetch: async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o),
+        peers: () => [...peers.values()],
+        signal,
+        maxRate: this.init.maxDownloadRate,
+        batchBytes: this.init.batchBytes,
+        onProgress: (event) => {
+          if (event.type === 'sync:version:start') state.progress = { seq: event.seq, size: event.size, walkedBytes: 0, bytes: 0, storedBytes: 0 }
+          else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
+          options.onProgress?.(event)
+        }
+      })
+      const result: SyncReport = {
+        ...report,
+        seconds: (performance.now() - started) / 1000,
+        peers: report.peers.map(p => ({ ...p, why: why.get(p.peer) ?? 'provider' }))
+      }
+      state.state = 'idle'
+      state.progress = undefined
+      if (report.versions > 0) {
+        state.last = result
+        void this.provide(target.cid)
+      }
+      return result
+    } catch (err) {
+      state.state = 'error'
+      state.error = isRokError(err) ? { code: err.code, message: err.message } : { code: 'ERR_SYNC_FAILED', message: (err as Error).message }
+      throw err
+    }
+  }
+
+  /** The newest head among the publisher and the peers around, verified and from the right publisher. */
+  private async findHead (sub: Subscription, why: Map<string, Why>, holders: Map<string, FetchPeer>, signal: AbortSignal): Promise<EncodedRecord> {
+    const asks: Array<{ key: string, peer: FetchPeer }> = [{ key: sub.publisher, peer: this.isConnected(sub.publisher) ? peerIdFromString(sub.publisher) : multiaddr(sub.addr) }]
+    const others = new Set<string>()
+    for (const p of this.host.services.pubsub.getSubscribers(topicOf(sub.bucket))) others.add(p.toString())
+    for (const c of this.host.getConnections()) others.add(c.remotePeer.toString())
+    others.delete(sub.publisher)
+    for (const key of [...others].slice(0, 8)) {
+      asks.push({ key, peer: peerIdFromString(key) })
+      if (!why.has(key)) why.set(key, 'subscriber')
+    }
+    const failures: string[] = []
+    const answers = await Promise.all(asks.map(async ({ key, peer }) => {
+      try {
+        const bytes = await askHead(this.host, peer, sub.bucket, { signal })
+        if (bytes === undefined) { failures.push(`${key}: none or not allowed`); return undefined }
+        const encoded = await decodeVersionRecord(bytes)
+        if (encoded.record.bucket !== sub.bucket || encoded.record.publisher !== sub.publisher) { failures.push(`${key}: answered a record of another bucket or publisher`); return undefined }
+        return { key, peer, encoded }
+      } catch (err) {
+        failures.push(`${key}: ${(err as Error).message}`)
+        return undefined
+      }
+    }))
+    signal.throwIfAborted()
+    let best: EncodedRecord | undefined
+    for (const a of answers) if (a !== undefined && (best === undefined || a.encoded.record.seq > best.record.seq)) best = a.encoded
+    for (const a of answers) if (a !== undefined && best !== undefined && a.encoded.record.seq >= best.record.seq) holders.set(a.key, a.peer)
+    if (best === undefined) {
+      throw new RokError(SyncErrorCode.NO_HEAD, `no peer gave the head of ${sub.bucket} (${failures.join('; ')}); the publisher must 'rok allow ${sub.bucket} ${this.engine.peerId}'`, { details: { bucket: sub.bucket } })
+    }
+    return best
+  }
+
+  private async findProviders (cid: CID, peers: Map<string, FetchPeer>, why: Map<string, Why>, signal: AbortSignal): Promise<void> {
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)])
+    let found = 0
+    try {
+      for await (const provider of this.host.contentRouting.findProviders(cid, { signal: deadline })) {
+        const key = provider.id.toString()
+        if (key === this.engine.peerId || peers.has(key)) continue
+        peers.set(key, provider.id)
+        why.set(key, 'provider')
+        if (++found >= MAX_PROVIDERS) break
+      }
+    } catch {
+      // a lookup that times out or finds nobody leaves the peers we already have
+    }
+  }
+
+  private async provide (cid: CID): Promise<boolean> {
+    try {
+      await this.host.contentRouting.provide(cid, { signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(PROVIDE_TIMEOUT_MS)]) })
+      return true
+    } catch (err) {
+      this.log(`providing ${cid.toString()} in the DHT failed: ${(err as Error).message}`)
+      return false
+    }
+  }
+
+  private isConnected (peer: string): boolean {
+    return this.host.getConnections().some(c => c.remotePeer.toString() === peer)
+  }
+
+  private async describe (sub: Subscription): Promise<SubscriptionStatus> {
+    const head = await this.engine.buckets.head(sub.bucket)
+    const s = this.states.get(sub.bucket)
+    const localHead = head?.seq ?? 0
+    const remoteHead = Math.max(s?.remoteHead ?? 0, localHead)
+    return {
+      bucket: sub.bucket,
+      publisher: sub.publisher,
+      addr: sub.addr,
+      since: new Date(sub.since).toISOString(),
+      localHead,
+      remoteHead,
+      lag: remoteHead - localHead,
+      state: s?.state ?? 'idle',
+      ...(s?.progress !== undefined ? { progress: s.progress } : {}),
+      ...(s?.last !== undefined ? { last: s.last } : {}),
+      ...(s?.error !== undefined ? { error: s.error } : {})
+    }
+  }
+
+  private log (message: string): void {
+    this.init.log?.(message)
+  }
+}
