@@ -48,3 +48,23 @@ export async function runPythonJson<T> (script: string, request: unknown, opts: 
     throw kaleError(KaleErrorCode.PYTHON, `Python helper ${script} replied with something that is not JSON`, { cause })
   }
 }
+
+/**
+ * The interpreter's real executable. Version managers put a shell-script shim first on
+ * PATH (pyenv's costs about half a second per start); resolving it once per run spares
+ * every step that cost while running the very same interpreter. A virtualenv's python
+ * resolves to itself, so its packages stay visible.
+ */
+export async function resolvePython (python: string, signal?: AbortSignal): Promise<string> {
+  const child = spawn(python, ['-c', 'import sys; sys.stdout.write(sys.executable or "")'], { stdio: ['ignore', 'pipe', 'ignore'], signal })
+  let out = ''
+  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(kaleError(KaleErrorCode.PYTHON, e.code === 'ENOENT' ? `cannot start Python interpreter '${python}': not found (set --python or KALE_PYTHON)` : `cannot run '${python}'`, { cause: e }))
+    })
+    child.on('close', resolve)
+  })
+  if (code !== 0) throw kaleError(KaleErrorCode.PYTHON, `'${python}' did not run (exit ${String(code)})`)
+  return out.trim() === '' ? python : out.trim()
+}

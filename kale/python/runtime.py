@@ -8,11 +8,10 @@ import os as _kale_os
 import pickle as _kale_pickle
 import sys as _kale_sys
 
-try:
-    from IPython.display import display
-except ImportError:  # plain python3: show what a notebook would have displayed
-    def display(*objs, **_kw):
-        print(*objs)
+def display(*objs, **_kw):
+    # Notebooks call IPython's display(); a step's output is a text log, so print the
+    # objects. (Importing IPython just for this costs up to seconds per step.)
+    print(*objs)
 
 
 class _KaleArgs:

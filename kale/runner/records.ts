@@ -36,6 +36,8 @@ export interface RunRecord {
   pipeline: string
   source: string
   kind: 'notebook' | 'sdk'
+  /** The interpreter every step ran with (its real executable). */
+  python: string
   status: 'running' | 'succeeded' | 'failed'
   startedAt: string
   finishedAt?: string

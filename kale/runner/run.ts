@@ -11,6 +11,7 @@ import { generateStepScript } from '../codegen/step.ts'
 import { KaleErrorCode, kaleError } from '../errors.ts'
 import { descendantsInclusive } from '../graph.ts'
 import type { Pipeline } from '../model.ts'
+import { resolvePython } from '../python.ts'
 import { loadRun, newRunId, runPaths, saveRun, type RunRecord, type SnapshotRef, type StepRecord } from './records.ts'
 import { runDag } from './scheduler.ts'
 import type { StepSnapshots } from './snapshots.ts'
@@ -47,11 +48,13 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
   const id = newRunId(now())
   const paths = runPaths(o.kaleHome, id)
   const started = performance.now()
+  const python = await resolvePython(o.python, o.signal)
   const run: RunRecord = {
     id,
     pipeline: pipeline.name,
     source: resolve(pipeline.source),
     kind: pipeline.kind,
+    python,
     status: 'running',
     startedAt: now().toISOString(),
     params: o.params,
@@ -110,7 +113,7 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     let result: Awaited<ReturnType<typeof runStepProcess>>
     try {
       result = await runStepProcess({
-        python: o.python,
+        python,
         script: scriptPath,
         args,
         cwd: dirname(resolve(pipeline.source)),
