@@ -41,6 +41,8 @@ describe('kale run', () => {
     const saved = await loadRun(home, record.id)
     assert.deepEqual(saved.steps.map(s => s.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded'])
     assert.ok(saved.steps.every(s => typeof s.durationMs === 'number'))
+    // Steps run the interpreter's real executable, not a version-manager shim.
+    assert.equal(saved.python, execFileSync(PYTHON, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim())
   })
 
   it('runs independent branches at the same time and joins them', async () => {
