@@ -9,9 +9,9 @@
  * defines it; two unordered ancestors both defining it is an error, as is a name no
  * ancestor defines (with a hint when a step outside the ancestry does).
  */
-import { describeLocation, KaleErrorCode, kaleError } from './errors.ts'
+import { describeLocation, KaleErrorCode, kaleError, type KaleErrorCodeValue } from './errors.ts'
 import { ancestors, dependencyOrder } from './graph.ts'
-import { METRICS_STEP, type AnalyzedStep, type Chunk, type Parameter, type Pipeline, type PipelineSpec, type StepSpec } from './model.ts'
+import { METRICS_STEP, type AnalyzedStep, type Parameter, type Pipeline, type PipelineSpec, type StepSpec } from './model.ts'
 import { runPythonJson, type PythonOptions } from './python.ts'
 
 interface NameRead { name: string, cell: number | null, line: number, builtin: boolean }
@@ -28,7 +28,7 @@ interface NotebookReport {
 /** Turn a helper-reported problem into a Kale error that names the cell and line. */
 export function helperError (source: string, p: HelperProblem): Error {
   const loc = { cell: p.cell ?? undefined, line: p.line ?? undefined }
-  return kaleError(p.code as typeof KaleErrorCode[keyof typeof KaleErrorCode], `${describeLocation(source, loc)}: ${p.message}`, { details: { ...loc } })
+  return kaleError(p.code as KaleErrorCodeValue, `${describeLocation(source, loc)}: ${p.message}`, { details: { ...loc } })
 }
 
 export async function analyzePipeline (spec: PipelineSpec, opts: PythonOptions): Promise<Pipeline> {
@@ -125,7 +125,3 @@ function producer (read: NameRead, step: StepSpec, mine: Set<string>, defines: M
   return nearest[0]
 }
 
-/** Where a chunk line sits, for code generation and traceback mapping. */
-export function chunkLocation (chunk: Chunk, lineInChunk: number): { cell?: number, line: number } {
-  return { cell: chunk.cell, line: chunk.firstLine - 1 + lineInChunk }
-}
