@@ -35,6 +35,8 @@ export interface RunOptions {
   /** Take a snapshot of the run's data folder before and after every step. */
   snapshots?: StepSnapshots
   parallel?: number
+  /** Stop a step that runs longer than this (ms). @default no limit */
+  stepTimeoutMs?: number
   env?: NodeJS.ProcessEnv
   onEvent?: (e: RunEvent) => void
   signal?: AbortSignal
@@ -110,6 +112,8 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     rec.startedAt = now().toISOString()
     emit({ type: 'step:start', step: name })
     const t0 = performance.now()
+    const deadline = o.stepTimeoutMs !== undefined ? AbortSignal.timeout(o.stepTimeoutMs) : undefined
+    const signals = [o.signal, deadline].filter((x): x is AbortSignal => x !== undefined)
     let result: Awaited<ReturnType<typeof runStepProcess>>
     try {
       result = await runStepProcess({
@@ -122,14 +126,18 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
         lineMap: script.lineMap,
         sourceName: basename(pipeline.source),
         onLine: (stream, line) => emit({ type: 'step:output', step: name, stream, line }),
-        signal: o.signal
+        signal: signals.length > 0 ? AbortSignal.any(signals) : undefined
       })
     } catch (err) {
       // Interrupted (the process was killed) or python3 could not be started.
       rec.durationMs = Math.round(performance.now() - t0)
       ended++
       rec.status = 'failed'
-      const why = o.signal?.aborted === true ? 'was interrupted' : `could not run: ${(err as Error).message}`
+      const why = o.signal?.aborted === true
+        ? 'was interrupted'
+        : deadline?.aborted === true
+          ? `was stopped after its time limit of ${(o.stepTimeoutMs! / 1000).toString()} s`
+          : `could not run: ${(err as Error).message}`
       rec.error = { message: `step '${name}' ${why}`, traceback: '' }
       emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs, error: rec.error })
       await persist()

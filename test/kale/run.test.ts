@@ -117,6 +117,15 @@ describe('kale run', () => {
     assert.ok(by.left.durationMs! < 20_000)
   })
 
+  it('stops a step that exceeds --timeout and says so', async () => {
+    const res = await kale(['run', join(EXAMPLES, 'fanout.ipynb'), '--param', 'delay=30', '--timeout', '3', '--json', '--home', join(home, 'no-rok')], { KALE_HOME: home })
+    assert.equal(res.code, 1)
+    const record = JSON.parse(res.stdout) as RunRecord
+    const left = record.steps.find(s => s.name === 'left')!
+    assert.equal(left.error?.message, "step 'left' was stopped after its time limit of 3 s")
+    assert.ok(left.durationMs! < 20_000)
+  })
+
   it('names the variable and the step when a value cannot be passed on', async () => {
     const [dir, done] = await tempDir()
     try {

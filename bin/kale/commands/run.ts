@@ -34,7 +34,8 @@ Examples:
     run: { type: 'string' },
     snapshot: { type: 'boolean' },
     'no-snapshot': { type: 'boolean' },
-    parallel: { type: 'string' }
+    parallel: { type: 'string' },
+    timeout: { type: 'string' }
   },
   optionHelp: {
     ...PYTHON_HELP,
@@ -43,7 +44,8 @@ Examples:
     run: 'the earlier run whose other steps are reused',
     snapshot: 'snapshot every step before and after it runs (default when a Rok home exists)',
     'no-snapshot': 'do not snapshot steps',
-    parallel: `most steps running at once (default ${DEFAULT_PARALLEL})`
+    parallel: `most steps running at once (default ${DEFAULT_PARALLEL})`,
+    timeout: 'stop a step that runs longer than this many seconds (default: no limit)'
   },
   async run (ctx) {
     const { loadPipeline } = await import('../../../kale/load.ts')
@@ -56,6 +58,8 @@ Examples:
     if (ctx.options.snapshot === true && ctx.options['no-snapshot'] === true) throw new UsageError('--snapshot and --no-snapshot contradict each other')
     const parallel = ctx.options.parallel === undefined ? DEFAULT_PARALLEL : Number(ctx.options.parallel)
     if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError('--parallel must be a whole number ≥ 1')
+    const timeout = ctx.options.timeout === undefined ? undefined : Number(ctx.options.timeout)
+    if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a number of seconds > 0')
 
     const pipeline = await loadPipeline(ctx.args[0], { python: settings.python, signal: ctx.signal })
     for (const w of pipeline.warnings) ctx.out.note(`warning: ${pipeline.source}${w.cell !== undefined ? `, cell ${w.cell}` : ''}${w.line !== undefined ? `, line ${w.line}` : ''}: ${w.message}`)
@@ -72,6 +76,7 @@ Examples:
         from: fromStep !== undefined ? { step: fromStep, run: fromRun! } : undefined,
         snapshots: snap?.snapshots,
         parallel,
+        stepTimeoutMs: timeout !== undefined ? timeout * 1000 : undefined,
         env: ctx.env,
         signal: ctx.signal,
         onEvent (e) {
