@@ -14,3 +14,5 @@ export const MAX_HELPER_OUTPUT = 64 * 1024 * 1024
 export const STDERR_TAIL_BYTES = 64 * 1024
 /** Group of the Rok buckets that hold step snapshots: `kale/<pipeline>`. */
 export const SNAPSHOT_GROUP = 'kale'
+/** Deadline for each Kubeflow Pipelines API request in `kale submit`. */
+export const KFP_REQUEST_TIMEOUT_MS = 30_000

@@ -4,6 +4,7 @@
  * start a run. Every request has a deadline; errors carry the HTTP status and the
  * server's message.
  */
+import { KFP_REQUEST_TIMEOUT_MS } from '../constants.ts'
 import { KaleErrorCode, kaleError } from '../errors.ts'
 
 export interface KfpClientInit {
@@ -39,8 +40,6 @@ export interface SubmitResult {
   runUrl: string
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000
-
 export function kfpClient (init: KfpClientInit): { submit: (r: SubmitRequest) => Promise<SubmitResult> } {
   const base = init.endpoint.replace(/\/+$/, '')
   const doFetch = init.fetch ?? fetch
@@ -50,7 +49,7 @@ export function kfpClient (init: KfpClientInit): { submit: (r: SubmitRequest) =>
     let payload: FormData | string | undefined
     if (body instanceof FormData) payload = body
     else if (body !== undefined) { payload = JSON.stringify(body); headers['content-type'] = 'application/json' }
-    const deadline = AbortSignal.timeout(init.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+    const deadline = AbortSignal.timeout(init.timeoutMs ?? KFP_REQUEST_TIMEOUT_MS)
     let res: Response
     try {
       res = await doFetch(base + path, { method, headers, body: payload, signal: signal !== undefined ? AbortSignal.any([signal, deadline]) : deadline })
