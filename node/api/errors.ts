@@ -38,8 +38,6 @@ const STATUS: Record<string, number> = {
   [ProtocolErrorCode.INVALID_BUCKET_NAME]: 400,
   [ProtocolErrorCode.INVALID_CID]: 400,
   [HomeErrorCode.HOME_LOCKED]: 409,
-  [ProtocolErrorCode.INVALID_VERSION_RECORD]: 502,
-  [ProtocolErrorCode.BAD_SIGNATURE]: 502,
   ...SYNC_ERROR_STATUS,
   ERR_ABORTED: 499
 }

@@ -17,7 +17,9 @@ export const SyncErrorCode = {
   /** Publishing a bucket whose versions come from another publisher. */
   NOT_PUBLISHER: 'ERR_NOT_PUBLISHER',
   /** A head request to a peer failed (stream, deadline, protocol). */
-  HEAD_FAILED: 'ERR_HEAD_FAILED'
+  HEAD_FAILED: 'ERR_HEAD_FAILED',
+  /** A background sync failed with an error that carries no code (status shows it). */
+  SYNC_FAILED: 'ERR_SYNC_FAILED'
 } as const
 
 export const SYNC_ERROR_STATUS: Record<string, number> = {

@@ -320,7 +320,7 @@ export class SyncService {
       return result
     } catch (err) {
       state.state = 'error'
-      state.error = isRokError(err) ? { code: err.code, message: err.message } : { code: 'ERR_SYNC_FAILED', message: (err as Error).message }
+      state.error = isRokError(err) ? { code: err.code, message: err.message } : { code: SyncErrorCode.SYNC_FAILED, message: (err as Error).message }
       throw err
     }
   }
