@@ -8,6 +8,8 @@ export const P2PErrorCode = {
   PEER_SENT_UNWANTED: 'ERR_PEER_SENT_UNWANTED',
   /** A peer broke the exchange protocol (wrong message for its role, too many wants). */
   PEER_PROTOCOL_VIOLATION: 'ERR_PEER_PROTOCOL_VIOLATION',
+  /** The peer closed or lost the stream or connection with wants still unanswered. */
+  PEER_GONE: 'ERR_PEER_GONE',
   /** An inbound stream or a want was not answered within its deadline. */
   TIMEOUT: 'ERR_P2P_TIMEOUT',
   /** A private key file is unreadable or not an Ed25519 libp2p key. */

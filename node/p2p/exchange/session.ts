@@ -54,7 +54,7 @@ export class PeerSession {
         onInvalid: (err) => { this.drop(err) },
         onEnd: (err) => {
           if (this.closing && this.inflight.size === 0) return
-          this.drop(err ?? new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `peer ${this.key} closed the stream with ${this.inflight.size} wants unanswered`))
+          this.drop(new RokError(P2PErrorCode.PEER_GONE, `peer ${this.key} ended the stream with ${this.inflight.size} wants unanswered${err === undefined ? '' : `: ${err.message}`}`, { cause: err }))
         }
       })
       this.touch()
