@@ -112,6 +112,22 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     assert.equal(served.blocks, 2, 'the same request succeeds once the peer is allowed')
     const denied = await a.rok('deny', BUCKET, outsider.peerId)
     assert.ok(!denied.peers.includes(outsider.peerId))
+    // a node on no list that subscribes is not even told the head
+    const dHome = join(dir, 'd')
+    await initHome(dHome)
+    const d = await start(dHome, ['--bootstrap', a.addr])
+    await d.rok('subscribe', BUCKET, '--peer', a.addr)
+    const r = await runRok(['sync', BUCKET, '--home', dHome, '--json'])
+    assert.equal(r.code, 1)
+    assert.equal(JSON.parse(r.stdout).error.code, 'ERR_NO_HEAD', r.stderr)
+    assert.match(r.stderr, /rok allow lab\/data/)
+    const status = await d.rok('status')
+    assert.equal(status.subscriptions[0].localHead, 0)
+    assert.equal(status.subscriptions[0].error.code, 'ERR_NO_HEAD')
+    await stop(d)
+    const human = await runRok(['status', '--home', homes.b])
+    assert.equal(human.code, 0, human.stderr)
+    assert.match(human.stdout, /following lab\/data from 12D3KooW\S+: @1 of @1 \(lag 0\), idle/)
   })
 
   let v2: any
