@@ -4,7 +4,20 @@ import { bucketKey, type AuditRec, type BucketRec, type GroupRec, type NodeRec, 
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
+// Bucket records are replaced, never mutated, on every change, so a view computed once per
+// record stays right; search shows the same buckets over and over.
+const bucketViews = new WeakMap<BucketRec, Bucket>()
+
 export function bucketView (b: BucketRec): Bucket {
+  let view = bucketViews.get(b)
+  if (view === undefined) {
+    view = makeBucketView(b)
+    bucketViews.set(b, view)
+  }
+  return view
+}
+
+function makeBucketView (b: BucketRec): Bucket {
   return {
     bucket: bucketKey(b.group, b.name),
     group: b.group,

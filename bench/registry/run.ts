@@ -88,6 +88,7 @@ async function main (): Promise<void> {
       const commonTag = TAGS[0]
       const runs: Array<[string, string, string | undefined]> = [
         ['bare fastify route', `http://127.0.0.1:${bare.match}/bare`, undefined],
+        ['registry GET /v1/me (all plugins, no search)', `${reg.match}/v1/me`, member],
         ['search "imagenet" (member, ~1% match)', `${reg.match}/v1/search?q=imagenet`, member],
         [`search tag=${commonTag} (member)`, `${reg.match}/v1/search?tag=${commonTag}`, member],
         ['search "imagenet" (anonymous)', `${reg.match}/v1/search?q=imagenet`, undefined]
