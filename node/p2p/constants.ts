@@ -52,10 +52,19 @@ export const EXCHANGE_MAX_OUTBOUND_STREAMS = 16
 export const EXCHANGE_MAX_PENDING_WANTS = 4096
 /** Wants one server stream looks up and sends concurrently (store reads overlap the network). */
 export const EXCHANGE_SERVE_CONCURRENCY = 8
-/** Blocks a client keeps requested-but-unanswered per peer stream. */
-export const EXCHANGE_WINDOW = 32
-/** A want is sent when at least this many window slots are free (batches want messages). */
-export const EXCHANGE_WANT_BATCH = 8
+/**
+ * Bytes a client keeps requested-but-unanswered per peer stream. The window in blocks
+ * follows from it and the sizes seen so far: 256 wants for 64 KiB chunks, 16 for 1 MiB
+ * blocks, so the pipe stays full without a worst case of 4 MiB × window in memory.
+ */
+export const EXCHANGE_INFLIGHT_BYTES = 16 * 1024 * 1024
+/** Block size assumed before the first block of a fetch arrives. */
+export const EXCHANGE_ASSUMED_BLOCK_BYTES = 256 * 1024
+export const EXCHANGE_MIN_WINDOW = 4
+/** Kept well under EXCHANGE_MAX_PENDING_WANTS so an honest client is never taken for a flooder. */
+export const EXCHANGE_MAX_WINDOW = 1024
+/** Wants are sent when at least window/EXCHANGE_WANT_BATCH_DIVISOR slots are free (batched want messages). */
+export const EXCHANGE_WANT_BATCH_DIVISOR = 8
 /** An exchange stream with no message either way for this long is closed. */
 export const EXCHANGE_IDLE_TIMEOUT_MS = 30_000
 /** Longest time to look up one want (authorization + store read) on the server. */

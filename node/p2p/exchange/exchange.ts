@@ -2,8 +2,7 @@
 import { EXCHANGE_PROTOCOL } from '../../../protocol/exchange.ts'
 import {
   EXCHANGE_IDLE_TIMEOUT_MS, EXCHANGE_MAX_INBOUND_STREAMS, EXCHANGE_MAX_OUTBOUND_STREAMS, EXCHANGE_MAX_PENDING_WANTS,
-  EXCHANGE_MAX_UNSTORED_BYTES, EXCHANGE_OPEN_TIMEOUT_MS, EXCHANGE_SERVE_CONCURRENCY, EXCHANGE_WANT_BATCH,
-  EXCHANGE_WANT_TIMEOUT_MS, EXCHANGE_WINDOW, EXCHANGE_HASH_WORKER
+  EXCHANGE_MAX_UNSTORED_BYTES, EXCHANGE_OPEN_TIMEOUT_MS, EXCHANGE_SERVE_CONCURRENCY, EXCHANGE_WANT_TIMEOUT_MS, EXCHANGE_HASH_WORKER
 } from '../constants.ts'
 import { Fetch, type FetchSettings } from './fetch.ts'
 import { ServerStream, type ServerStreamOptions } from './server.ts'
@@ -39,11 +38,9 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
       stats: this.stats,
       log
     }
-    const window = init.window ?? EXCHANGE_WINDOW
     this.fetchSettings = {
       store: init.store,
-      window,
-      wantBatch: Math.max(1, Math.min(EXCHANGE_WANT_BATCH, Math.floor(window / 4))),
+      window: init.window,
       openTimeout: init.openTimeout ?? EXCHANGE_OPEN_TIMEOUT_MS,
       idleTimeout,
       maxUnstoredBytes: init.maxUnstoredBytes ?? EXCHANGE_MAX_UNSTORED_BYTES,

@@ -6,6 +6,7 @@
  * is stored or no live peer is left that might serve it.
  */
 import { RokError } from '../../../protocol/errors.ts'
+import { EXCHANGE_ASSUMED_BLOCK_BYTES, EXCHANGE_INFLIGHT_BYTES, EXCHANGE_MAX_WINDOW, EXCHANGE_MIN_WINDOW } from '../constants.ts'
 import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
 import type { BlockVerifier } from './verify.ts'
@@ -25,8 +26,8 @@ export function peerKey (peer: PeerId | Multiaddr): string {
 
 export interface FetchSettings {
   store: Pick<BlockStore, 'put'>
-  window: number
-  wantBatch: number
+  /** A fixed window in blocks; undefined adapts it to the block sizes seen. */
+  window: number | undefined
   openTimeout: number
   idleTimeout: number
   maxUnstoredBytes: number
@@ -59,6 +60,9 @@ export class Fetch {
   private blocks = 0
   private bytes = 0
   private unstoredBytes = 0
+  /** Blocks and bytes received (verified or not), for the adaptive window. */
+  private receivedBlocks = 0
+  private receivedBytes = 0
   private readonly missing: CID[] = []
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
@@ -129,8 +133,17 @@ export class Fetch {
   }
 
   /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
+  /** Wants to keep in flight per session: a fixed window, or EXCHANGE_INFLIGHT_BYTES worth of blocks. */
+  window (): number {
+    if (this.settings.window !== undefined) return this.settings.window
+    const average = this.receivedBlocks === 0 ? EXCHANGE_ASSUMED_BLOCK_BYTES : this.receivedBytes / this.receivedBlocks
+    return Math.max(EXCHANGE_MIN_WINDOW, Math.min(EXCHANGE_MAX_WINDOW, Math.floor(EXCHANGE_INFLIGHT_BYTES / Math.max(1, average))))
+  }
+
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
     entry.state = 'verifying'
+    this.receivedBlocks++
+    this.receivedBytes += bytes.byteLength
     this.unstoredBytes += bytes.byteLength
     this.verifyAndStore(entry, bytes, session).then((stored) => {
       this.unstoredBytes -= bytes.byteLength

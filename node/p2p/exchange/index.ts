@@ -42,7 +42,10 @@ export interface ChunkExchangeInit {
   maxPendingWants?: number
   /** Wants served concurrently per inbound stream. @default EXCHANGE_SERVE_CONCURRENCY (8) */
   serveConcurrency?: number
-  /** Blocks in flight per peer in a fetch. @default EXCHANGE_WINDOW (32) */
+  /**
+   * Blocks in flight per peer in a fetch. By default it adapts to the block sizes seen:
+   * EXCHANGE_INFLIGHT_BYTES (16 MiB) worth, between 4 and 1024 blocks.
+   */
   window?: number
   /** Close an exchange stream with no traffic for this long. @default EXCHANGE_IDLE_TIMEOUT_MS (30 s) */
   idleTimeout?: number

@@ -17,6 +17,9 @@ import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
 import type { Logger, PeerId, Stream } from '@libp2p/interface'
 
+/** Queued outgoing bytes that are written at once rather than at the end of the turn. */
+const COALESCE_BYTES = 1024 * 1024
+
 export interface ServerStreamOptions {
   store: Pick<BlockStore, 'get' | 'has'>
   authorize: AuthorizeFn
@@ -41,6 +44,7 @@ export class ServerStream {
   private remoteDone = false
   private closed = false
   private idleTimer: NodeJS.Timeout | undefined
+  private outgoing = new Uint8ArrayList()
   private pendingHave: CID[] = []
   private pendingDontHave: CID[] = []
   private flushScheduled = false
@@ -155,32 +159,52 @@ export class ServerStream {
       this.answer(entry.cid, false)
       return
     }
-    // header and bytes go out as one message without copying the block into a new buffer
-    this.send(new Uint8ArrayList(encodeBlockHeader(entry.cid, bytes.byteLength), bytes))
+    // header and bytes are queued as they are (no copy) and leave with their neighbours
+    this.queueOut(encodeBlockHeader(entry.cid, bytes.byteLength), bytes)
     this.options.stats.blocks++
     this.options.stats.bytes += bytes.byteLength
   }
 
-  /** HAVE/DONT_HAVE answers are gathered and sent as one message per event-loop turn. */
+  /** HAVE/DONT_HAVE answers are gathered into one message per event-loop turn. */
   private answer (cid: CID, have: boolean): void {
     (have ? this.pendingHave : this.pendingDontHave).push(cid)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => { this.flushAnswers() })
-    }
+    this.scheduleFlush()
   }
 
-  private flushAnswers (): void {
-    this.flushScheduled = false
+  /**
+   * Outgoing messages are gathered and written together once per event-loop turn, or
+   * sooner when COALESCE_BYTES are waiting: one muxer frame and one socket write carry
+   * many 64 KiB chunks instead of one each.
+   */
+  private queueOut (...parts: Uint8Array[]): void {
+    for (const part of parts) this.outgoing.append(part)
+    if (this.outgoing.byteLength >= COALESCE_BYTES) this.flushOut()
+    else this.scheduleFlush()
+  }
+
+  private scheduleFlush (): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      this.flushOut()
+      this.maybeFinish()
+    })
+  }
+
+  private flushOut (): void {
     if (this.closed) return
     for (const [list, encode] of [[this.pendingHave, encodeHave], [this.pendingDontHave, encodeDontHave]] as const) {
       for (let i = 0; i < list.length; i += MAX_CIDS_PER_MESSAGE) {
-        this.send(encode(list.slice(i, i + MAX_CIDS_PER_MESSAGE)))
+        this.outgoing.append(encode(list.slice(i, i + MAX_CIDS_PER_MESSAGE)))
       }
     }
     this.pendingHave = []
     this.pendingDontHave = []
-    this.maybeFinish()
+    if (this.outgoing.byteLength === 0) return
+    const out = this.outgoing
+    this.outgoing = new Uint8ArrayList()
+    this.send(out)
   }
 
   private send (bytes: Uint8Array | Uint8ArrayList): void {
@@ -234,6 +258,7 @@ export class ServerStream {
     this.queue.length = 0
     this.head = 0
     this.cancelledCount = 0
+    this.outgoing = new Uint8ArrayList()
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { EXCHANGE_PROTOCOL, encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE, type ExchangeMessage } from '../../../protocol/exchange.ts'
 import { RokError } from '../../../protocol/errors.ts'
+import { EXCHANGE_WANT_BATCH_DIVISOR } from '../constants.ts'
 import { P2PErrorCode } from '../errors.ts'
 import { handleBlock } from './handlers/block.ts'
 import { handleDontHave } from './handlers/dont-have.ts'
@@ -79,9 +80,10 @@ export class PeerSession {
   fill (): void {
     const stream = this.stream
     if (!this.alive || this.closing || stream === undefined) return
-    const room = this.fetch.settings.window - this.inflight.size
+    const window = this.fetch.window()
+    const room = window - this.inflight.size
     // wait for a batch worth of room unless nothing is in flight (keeps WANT messages large)
-    if (room < this.fetch.settings.wantBatch && this.inflight.size > 0) return
+    if (room < Math.max(1, Math.floor(window / EXCHANGE_WANT_BATCH_DIVISOR)) && this.inflight.size > 0) return
     const batch: WantedBlock[] = []
     while (batch.length < room && batch.length < MAX_CIDS_PER_MESSAGE) {
       const entry = this.fetch.take(this)

@@ -1,31 +1,47 @@
 /**
- * Hash verification off the receive path. A worker thread hashes each received block; the
- * block's buffer is transferred there and back, not copied, so the event loop that reads
- * and decrypts the stream spends microseconds per block instead of the ~0.6 ms a 1 MiB
- * SHA-256 takes (`verifyBlock` in protocol/cid.ts, run inline, would). The comparison is
- * `bytesMatchCid`'s: the sha2-256 digest against the CID's. A block that is a view into a
- * larger buffer (a transport buffer we do not own) is copied first: a copy costs a sixth
- * of a hash. Tiny blocks are hashed inline, where a round trip would cost more than the hash.
+ * Hash verification off the receive path. Received blocks are copied into a batch buffer
+ * (they arrive as views into transport buffers we do not own, so one copy is needed to
+ * hand them anywhere) and each batch is transferred, not copied, to a worker thread that
+ * hashes it. One message per batch instead of per block matters for 64 KiB chunks: a
+ * message costs about what hashing a small block does. The comparison is
+ * `bytesMatchCid`'s: the sha2-256 digest against the CID's. With `useWorker: false` the
+ * block is hashed inline with `bytesMatchCid` itself.
  */
 import { Worker } from 'node:worker_threads'
 import { bytesMatchCid, type CID } from '../../../protocol/cid.ts'
 import type { HashReply, HashRequest } from './hash-worker.ts'
 
 const WORKER_URL = new URL('./hash-worker.ts', import.meta.url)
-/** Below this a block is hashed on the calling thread (~10 µs; a worker round trip costs more). */
-const INLINE_HASH_BYTES = 16 * 1024
+/** A batch is sent when it holds this much, or at the end of the current event-loop turn. */
+const BATCH_BYTES = 4 * 1024 * 1024
 
 export interface VerifiedBlock {
   ok: boolean
-  /** The same bytes, usable again (the original view was detached by the transfer). */
+  /** The block's bytes, as a view that stays valid (the batch buffer is handed back). */
   bytes: Uint8Array
+}
+
+interface Job {
+  cid: CID
+  offset: number
+  length: number
+  resolve: (v: VerifiedBlock) => void
+  reject: (e: Error) => void
+}
+
+interface Batch {
+  buffer: ArrayBuffer
+  used: number
+  jobs: Job[]
 }
 
 export class BlockVerifier {
   private readonly useWorker: boolean
   private worker: Worker | undefined
   private nextId = 0
-  private readonly pending = new Map<number, { cid: CID, offset: number, length: number, resolve: (v: VerifiedBlock) => void, reject: (e: Error) => void }>()
+  private batch: Batch | undefined
+  private flushScheduled = false
+  private readonly pending = new Map<number, Job[]>()
 
   /** @param useWorker - false hashes on the calling thread (see ChunkExchangeInit.hashWorker) */
   constructor (useWorker: boolean) {
@@ -33,21 +49,37 @@ export class BlockVerifier {
   }
 
   async verify (cid: CID, bytes: Uint8Array): Promise<VerifiedBlock> {
-    if (!this.useWorker || bytes.byteLength < INLINE_HASH_BYTES) return { ok: bytesMatchCid(cid, bytes), bytes }
-    const whole = bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    if (!whole) {
-      const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
-      copy.set(bytes)
-      bytes = copy
+    if (!this.useWorker) return { ok: bytesMatchCid(cid, bytes), bytes }
+    if (this.batch !== undefined && this.batch.used + bytes.byteLength > this.batch.buffer.byteLength) this.flush()
+    if (this.batch === undefined) {
+      this.batch = { buffer: new ArrayBuffer(Math.max(BATCH_BYTES, bytes.byteLength)), used: 0, jobs: [] }
     }
-    const buffer = bytes.buffer as ArrayBuffer
-    const worker = this.start()
-    const id = this.nextId++
+    const batch = this.batch
     const { promise, resolve, reject } = Promise.withResolvers<VerifiedBlock>()
-    this.pending.set(id, { cid, offset: bytes.byteOffset, length: bytes.byteLength, resolve, reject })
-    const req: HashRequest = { id, buffer, offset: bytes.byteOffset, length: bytes.byteLength }
-    worker.postMessage(req, [buffer])
+    new Uint8Array(batch.buffer, batch.used, bytes.byteLength).set(bytes)
+    batch.jobs.push({ cid, offset: batch.used, length: bytes.byteLength, resolve, reject })
+    batch.used += bytes.byteLength
+    if (batch.used >= BATCH_BYTES) this.flush()
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => { this.flushScheduled = false; this.flush() })
+    }
     return await promise
+  }
+
+  private flush (): void {
+    const batch = this.batch
+    this.batch = undefined
+    if (batch === undefined || batch.jobs.length === 0) return
+    const id = this.nextId++
+    this.pending.set(id, batch.jobs)
+    const req: HashRequest = { id, buffer: batch.buffer, ranges: batch.jobs.flatMap(j => [j.offset, j.length]) }
+    try {
+      this.start().postMessage(req, [batch.buffer])
+    } catch (err) {
+      this.pending.delete(id)
+      for (const job of batch.jobs) job.reject(err as Error)
+    }
   }
 
   private start (): Worker {
@@ -56,11 +88,13 @@ export class BlockVerifier {
     // idle hashing must not keep a process alive
     worker.unref()
     worker.on('message', (reply: HashReply) => {
-      const job = this.pending.get(reply.id)
-      if (job === undefined) return
+      const jobs = this.pending.get(reply.id)
+      if (jobs === undefined) return
       this.pending.delete(reply.id)
-      const digest = Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength)
-      job.resolve({ ok: digest.equals(job.cid.multihash.digest), bytes: new Uint8Array(reply.buffer, job.offset, job.length) })
+      jobs.forEach((job, i) => {
+        const digest = Buffer.from(reply.digests.buffer, reply.digests.byteOffset + i * 32, 32)
+        job.resolve({ ok: digest.equals(job.cid.multihash.digest), bytes: new Uint8Array(reply.buffer, job.offset, job.length) })
+      })
     })
     worker.on('error', (err: Error) => { this.failAll(err) })
     worker.on('exit', () => {
@@ -72,7 +106,7 @@ export class BlockVerifier {
   }
 
   private failAll (err: Error): void {
-    for (const job of this.pending.values()) job.reject(err)
+    for (const jobs of this.pending.values()) for (const job of jobs) job.reject(err)
     this.pending.clear()
   }
 
