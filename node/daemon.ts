@@ -10,8 +10,7 @@ import { buildNodeApi } from './api/app.ts'
 import { ensureApiToken, removeDaemonInfo, writeDaemonInfo } from './daemon-file.ts'
 import { localOperations } from './operations.ts'
 import { createRokHost, type RokHost } from './p2p/host.ts'
-import { SyncService } from './sync/service.ts'
-import { syncOperations } from './sync/operations.ts'
+import { SyncService, syncOperations } from './sync/index.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
 
 export interface NodeInit {

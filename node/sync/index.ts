@@ -1,0 +1,39 @@
+/**
+ * Sync: how buckets move between Rok nodes — publish, subscribe, receive only what changed.
+ *
+ * Terms:
+ * - **Publisher**: the node whose key signs a bucket's version records. A subscriber names
+ *   it once (`rok subscribe G/N --peer ADDR/p2p/<id>`) and refuses records signed by anyone else.
+ * - **Subscriber**: a node following a bucket. It records the publisher's versions, in
+ *   order, and (when it allows them) serves them to fellow subscribers.
+ * - **Allow list**: per bucket, the peers a node serves it to — head, records, manifest
+ *   nodes and chunks. Default closed (`rok allow`, `rok deny`). Registry grants will
+ *   replace it behind the same `authorize(peer, cid)` hook.
+ * - **Reverse index** (refs): which buckets reference which block, written when a version
+ *   is recorded. `authorize` asks it whether any bucket the peer is allowed references the
+ *   CID; a CID no allowed bucket references is refused (answered DONT_HAVE, like a miss).
+ * - **Announcement**: the signed version record block, gossiped on the bucket's topic
+ *   `/rok/bucket/1/<group>/<name>`; a topic validator drops anything that does not decode,
+ *   verify and match the bucket (and, when followed, its publisher).
+ * - **Head**: a bucket's newest version record. `/rok/head/1.0.0` asks one peer for it
+ *   (allowed peers only): the catch-up after subscribing or restarting, and the fallback
+ *   poll when an announcement was missed.
+ * - **Provider**: a node holding a whole version; publishers and subscribers that finish
+ *   a version provide its record CID in Rok's DHT (one record per version, not per chunk).
+ * - **Sync of a version**: verify the record; fetch parent records back to the local head;
+ *   walk the manifest level by level fetching missing nodes; fetch missing chunks in
+ *   bounded batches from the publisher, fellow subscribers and providers in parallel,
+ *   flushing the store after each batch (a killed sync resumes without refetching); then
+ *   record the version and index its refs. Each peer's share is reported with why it was
+ *   asked (`publisher`, `subscriber`, `provider`).
+ */
+export { SyncService, type SyncServiceInit, type SyncHost } from './service.ts'
+export { syncOperations } from './operations.ts'
+export { syncChain, type ChainReport, type ChainSyncInit, type SyncEvent, type FetchFn, type FetchPeer } from './version-sync.ts'
+export { AllowList } from './allow.ts'
+export { RefIndex } from './refs.ts'
+export { Subscriptions, peerOfAddr, type Subscription } from './subscriptions.ts'
+export { openSyncState, type SyncState } from './state.ts'
+export { announcementValidator, topicOf, bucketOfTopic } from './topic.ts'
+export { askHead, serveHead, HEAD_PROTOCOL } from './head.ts'
+export { SyncErrorCode } from './errors.ts'
