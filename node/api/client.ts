@@ -11,6 +11,7 @@ import {
   type VerifyReport, type VersionInfo
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
+import { readApiToken, readDaemonInfo } from '../daemon-file.ts'
 
 export interface NodeApiClientInit {
   url: string
@@ -127,4 +128,13 @@ function toError (status: number, body: unknown): RokError {
   const b = body as { code?: string, message?: string, details?: Record<string, unknown> } | undefined
   if (b?.code !== undefined && b.message !== undefined) return new RokError(b.code, b.message, { details: b.details })
   return new RokError(NodeApiErrorCode.NODE_UNAVAILABLE, `the node answered HTTP ${status} without an error body`)
+}
+
+/** The client of the daemon that owns `home`, or undefined when none is running there. */
+export async function connectToNode (home: string): Promise<NodeApiClient | undefined> {
+  const info = await readDaemonInfo(home)
+  const token = await readApiToken(home)
+  if (info === undefined || token === undefined) return undefined
+  const client = new NodeApiClient({ url: info.api, token })
+  return (await client.health()) ? client : undefined
 }

@@ -5,18 +5,13 @@
  */
 import { openEngine } from '../../../node/engine.ts'
 import { localOperations } from '../../../node/operations.ts'
-import { NodeApiClient } from '../../../node/api/client.ts'
-import { readApiToken, readDaemonInfo } from '../../../node/daemon-file.ts'
+import { connectToNode, type NodeApiClient } from '../../../node/api/client.ts'
 import type { NodeOperations } from '../../../protocol/node-api.ts'
 import type { CommandContext } from '../../cli/command.ts'
 
 /** The running daemon's client, or undefined when no daemon answers for this home. */
 export async function daemonClient (home: string): Promise<NodeApiClient | undefined> {
-  const info = await readDaemonInfo(home)
-  const token = await readApiToken(home)
-  if (info === undefined || token === undefined) return undefined
-  const client = new NodeApiClient({ url: info.api, token })
-  return (await client.health()) ? client : undefined
+  return await connectToNode(home)
 }
 
 export async function withNode<T> (ctx: CommandContext, fn: (ops: NodeOperations) => Promise<T>): Promise<T> {
