@@ -11,7 +11,7 @@
  * fixed-size blocking cannot survive.
  */
 import { createCipheriv, createHash } from 'node:crypto'
-import { mkdir, open, rm, utimes, writeFile, readFile, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rm, utimes, writeFile, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
 const PIECE = 4 * 1024 * 1024
@@ -308,12 +308,18 @@ export interface DataSet {
 /** Generates the data set into `dir`, or reuses it when a previous run left it complete. */
 export async function makeDataSet (dir: string, seed: string, sizeMiB: number, files: number, log: (s: string) => void): Promise<DataSet> {
   const stamp = join(dir, 'dataset.json')
-  try {
-    const ds = JSON.parse(await readFile(stamp, 'utf8')) as DataSet
-    for (const p of [ds.image.v1, ds.image.v2, ds.tree.v1, ds.tree.v2]) await stat(p)
-    log(`reusing data set in ${dir}`)
-    return ds
-  } catch {}
+  let ds: DataSet | undefined
+  try { ds = JSON.parse(await readFile(stamp, 'utf8')) as DataSet } catch {}
+  if (ds !== undefined) {
+    try {
+      for (const p of [ds.image.v1, ds.image.v2, ds.tree.v1, ds.tree.v2]) await stat(p)
+      log(`reusing data set in ${dir}`)
+      return ds
+    } catch {}
+    // run.ts moves a version to live/ while a tool snapshots it: never wipe under it
+    const live = await readdir(join(dir, 'live')).catch(() => [])
+    if (live.length > 0) throw new Error(`${dir}/live is not empty: a benchmark is running on this data set (or crashed; move live/* back to its name)`)
+  }
   await rm(dir, { recursive: true, force: true })
   await mkdir(dir, { recursive: true })
   const size = sizeMiB * 1024 * 1024
@@ -327,7 +333,7 @@ export async function makeDataSet (dir: string, seed: string, sizeMiB: number, f
   const plan = treePlan(seed, files)
   const t1 = await writeTree(seed, join(dir, 'tree-v1'), plan, 1)
   const t2 = await writeTree(seed, join(dir, 'tree-v2'), plan, 2)
-  const ds: DataSet = {
+  const made: DataSet = {
     dir,
     image: {
       v1, v2, size1: w1.bytes, size2: w2.bytes, sha1: w1.sha256, sha2: w2.sha256,
@@ -336,6 +342,6 @@ export async function makeDataSet (dir: string, seed: string, sizeMiB: number, f
     },
     tree: { v1: join(dir, 'tree-v1'), v2: join(dir, 'tree-v2'), files1: t1.files, files2: t2.files, bytes1: t1.bytes, bytes2: t2.bytes }
   }
-  await writeFile(stamp, JSON.stringify(ds, null, 2))
-  return ds
+  await writeFile(stamp, JSON.stringify(made, null, 2))
+  return made
 }
