@@ -46,6 +46,8 @@ const MAX_QUERY_TERMS = 8
 const MIN_PREFIX_CHARS = 3
 /** A prefix expands to at most this many index words (the first in alphabetical order). */
 const MAX_PREFIX_TERMS = 256
+/** Filter sets up to this size are walked directly; larger ones by scanning recency order. */
+const SMALL_SET = 1000
 
 export function tokenize (text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(t => t.length > 0)
@@ -69,14 +71,30 @@ export class SearchIndex {
   private readonly byGroup = new Map<string, Set<number>>()
   private readonly byTag = new Map<string, Set<number>>()
   private sortedTerms: string[] | null = null
+  /**
+   * Doc ids newest first (ranking order for queries without text), rebuilt lazily. An
+   * update that makes a bucket the newest — the usual one: a new version — moves it to
+   * the front in place instead of forcing a rebuild.
+   */
+  private recency: number[] | null = null
 
   get size (): number {
     return this.ids.size
   }
 
   upsert (doc: SearchDoc): void {
+    const recency = this.recency
+    const oldId = this.ids.get(doc.key)
+    const newest = recency !== null && (recency.length === 0 || order(0, doc, 0, this.docs[recency[0]]!) < 0)
     this.remove(doc.key)
     const id = this.free.pop() ?? this.docs.length
+    if (newest) {
+      if (oldId !== undefined) recency.splice(recency.indexOf(oldId), 1)
+      recency.unshift(id)
+      this.recency = recency
+    } else {
+      this.recency = null
+    }
     this.docs[id] = doc
     this.ids.set(doc.key, id)
     for (const [field, terms] of docTerms(doc)) {
@@ -101,6 +119,7 @@ export class SearchIndex {
     this.ids.delete(key)
     this.docs[id] = undefined
     this.free.push(id)
+    this.recency = null
     for (const [, terms] of docTerms(doc)) {
       for (const term of terms) {
         const posting = this.postings.get(term)
@@ -153,12 +172,16 @@ export class SearchIndex {
       let n = 0
       map.forEach((score, id) => { ids[n] = id; scores[n++] = score * factor })
       for (let i = n - 1; i >= 0; i--) consider(ids[i], scores[i], null)
-    } else if (narrowing.length > 0) {
-      const smallest = narrowing.reduce((a, b) => a.size <= b.size ? a : b)
-      const ids = Array.from(smallest)
-      for (let i = ids.length - 1; i >= 0; i--) consider(ids[i], 0, smallest)
     } else {
-      for (let id = this.docs.length - 1; id >= 0; id--) if (this.docs[id] !== undefined) consider(id, 0, null)
+      const smallest = narrowing.length === 0 ? null : narrowing.reduce((a, b) => a.size <= b.size ? a : b)
+      if (smallest !== null && smallest.size <= SMALL_SET) {
+        const ids = Array.from(smallest)
+        for (let i = ids.length - 1; i >= 0; i--) consider(ids[i], 0, smallest)
+      } else {
+        // No text: every score is 0, so ranking is recency order; stop at a full page.
+        const recency = this.recency ??= [...this.ids.values()].sort((a, b) => order(0, this.docs[a]!, 0, this.docs[b]!))
+        for (let i = 0; i < recency.length && !best.full(); i++) consider(recency[i], 0, null)
+      }
     }
     return best.sorted()
   }
@@ -224,6 +247,10 @@ class TopK {
 
   constructor (k: number) {
     this.k = k
+  }
+
+  full (): boolean {
+    return this.heap.length >= this.k
   }
 
   /** Cheap pre-check so the caller skips work for items that would be dropped anyway. */

@@ -62,3 +62,23 @@ test('a limit keeps only the best matches, in the same order as a full ranking',
   const all = ix.search({ query: 'alph', accept: () => true }).map(r => r.doc.key)
   assert.deepEqual(ix.search({ query: 'alph', accept: () => true, limit: 25 }).map(r => r.doc.key), all.slice(0, 25))
 })
+
+test('queries without text list newest first, also after updates, inserts and removals', () => {
+  const ix = new SearchIndex()
+  const put = (name: string, updatedAt: number, tags: string[] = ['t']): void =>
+    ix.upsert({ key: `g/${name}`, group: 'g', name, description: '', tags, visibility: 'public', updatedAt })
+  for (let i = 0; i < 3000; i++) put(`b${i}`, i, i % 2 === 0 ? ['t', 'even'] : ['t'])
+  const page = (extra: { tag?: string } = {}): string[] => ix.search({ query: '', ...extra, accept: () => true, limit: 3 }).map(r => r.doc.name)
+  assert.deepEqual(page(), ['b2999', 'b2998', 'b2997'])
+  assert.deepEqual(page({ tag: 'even' }), ['b2998', 'b2996', 'b2994'])
+  put('b5', 5000) // a new version: becomes the newest in place
+  assert.deepEqual(page(), ['b5', 'b2999', 'b2998'])
+  put('old', 1) // a new bucket that is not the newest
+  put('b2999', 2)
+  assert.deepEqual(page(), ['b5', 'b2998', 'b2997'])
+  ix.remove('g/b5')
+  assert.deepEqual(page(), ['b2998', 'b2997', 'b2996'])
+  const full = ix.search({ query: '', accept: () => true }).map(r => r.doc.updatedAt)
+  assert.deepEqual(full, [...full].sort((a, b) => b - a))
+  assert.equal(full.length, 3000)
+})
