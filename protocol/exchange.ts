@@ -16,7 +16,7 @@
  * Every size is bounded; a frame that breaks a bound or the grammar is an
  * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
  */
-import { cidFromBytes, type CID } from './cid.ts'
+import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, SHA2_256, type CID } from './cid.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 
 export const EXCHANGE_PROTOCOL = '/rok/exchange/1.0.0'
@@ -53,7 +53,12 @@ export type ExchangeMessage =
   | { type: 'cancel', cids: CID[] }
   | { type: 'have', cids: CID[] }
   | { type: 'dont-have', cids: CID[] }
-  | { type: 'block', cid: CID, bytes: Uint8Array }
+  /**
+   * A block carries its CID as bytes: the receiver matches them against what it asked
+   * for and verifies the block against its own CID object, so it never has to build one
+   * per block. The bytes are checked to be a well-formed Rok CID on decode.
+   */
+  | { type: 'block', cidBytes: Uint8Array, bytes: Uint8Array }
 
 function invalid (message: string): RokError {
   return new RokError(ProtocolErrorCode.INVALID_MESSAGE, message)
@@ -141,18 +146,35 @@ export function encodeMessage (message: ExchangeMessage): Uint8Array {
     case 'cancel': return encodeCancel(message.cids)
     case 'have': return encodeHave(message.cids)
     case 'dont-have': return encodeDontHave(message.cids)
-    case 'block': return encodeBlock(message.cid, message.bytes)
+    case 'block': return encodeBlock(cidFromBytes(message.cidBytes), message.bytes)
   }
 }
 
-function readCid (body: Uint8Array, at: number): [CID, number] {
+/**
+ * True when `bytes` are a CID Rok accepts: v1, raw or dag-cbor, sha2-256 with a 32-byte
+ * digest. Every varint in that form is one byte, so the check is on fixed positions and
+ * agrees with `checkCid` in cid.ts without building a CID.
+ */
+export function isRokCidBytes (bytes: Uint8Array): boolean {
+  return bytes.byteLength === 36 && bytes[0] === 0x01 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) &&
+    bytes[2] === SHA2_256 && bytes[3] === 32
+}
+
+function readCidBytes (body: Uint8Array, at: number): [Uint8Array, number] {
   if (at >= body.byteLength) throw invalid('truncated CID length')
   const length = body[at]
   if (length === 0 || length > MAX_CID_BYTES) throw invalid(`CID length ${length} out of bounds`)
   const end = at + 1 + length
   if (end > body.byteLength) throw invalid('truncated CID')
+  const bytes = body.subarray(at + 1, end)
+  if (!isRokCidBytes(bytes)) throw invalid('malformed CID in message')
+  return [bytes, end]
+}
+
+function readCid (body: Uint8Array, at: number): [CID, number] {
+  const [bytes, end] = readCidBytes(body, at)
   try {
-    return [cidFromBytes(body.subarray(at + 1, end)), end]
+    return [cidFromBytes(bytes), end]
   } catch (cause) {
     throw new RokError(ProtocolErrorCode.INVALID_MESSAGE, 'malformed CID in message', { cause })
   }
@@ -193,8 +215,8 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
     case MessageType.HAVE: return { type: 'have', cids: decodeList(body, false).cids }
     case MessageType.DONT_HAVE: return { type: 'dont-have', cids: decodeList(body, false).cids }
     case MessageType.BLOCK: {
-      const [cid, at] = readCid(body, 1)
-      return { type: 'block', cid, bytes: body.subarray(at) }
+      const [cidBytes, at] = readCidBytes(body, 1)
+      return { type: 'block', cidBytes, bytes: body.subarray(at) }
     }
     default: throw invalid(`unknown message type ${body[0]}`)
   }
@@ -206,6 +228,8 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
  * before any of the body is buffered, so a peer cannot make the receiver hold more than
  * one largest frame.
  */
+const SLAB_BYTES = 1024 * 1024
+
 export class FrameDecoder {
   private readonly pieces: Uint8Array[] = []
   private buffered = 0
@@ -240,6 +264,26 @@ export class FrameDecoder {
     return out
   }
 
+  private slab: ArrayBuffer | undefined
+  private slabUsed = 0
+
+  /**
+   * Room for a frame that spans pieces. Small frames are carved from a shared 1 MiB slab
+   * (one allocation per slab instead of one per 64 KiB chunk; the slab is freed when the
+   * last frame cut from it is); large ones get their own buffer. Never zero-filled: every
+   * byte is written at once.
+   */
+  private allocate (n: number): Uint8Array {
+    if (n > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(n)
+    if (this.slab === undefined || this.slabUsed + n > SLAB_BYTES) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer
+      this.slabUsed = 0
+    }
+    const out = new Uint8Array(this.slab, this.slabUsed, n)
+    this.slabUsed += n
+    return out
+  }
+
   /** Remove `n` bytes from the front; copies only when they span several pieces. */
   private take (n: number): Uint8Array {
     const first = this.pieces[0]
@@ -250,8 +294,7 @@ export class FrameDecoder {
       this.buffered -= n
       return out
     }
-    // not zero-filled: every byte is written below, and zeroing a 4 MiB block costs a second pass
-    const out: Uint8Array = Buffer.allocUnsafeSlow(n)
+    const out = this.allocate(n)
     let at = 0
     let used = 0
     while (at < n) {

@@ -9,9 +9,20 @@ import type { CID } from '../../protocol/cid.ts'
 import { StoreErrorCode } from './errors.ts'
 import type { BlockStore, StoreOptions } from './types.ts'
 
+/** Blocks are copied into slabs of this size: one allocation per slab, not per 64 KiB chunk. */
+const SLAB_BYTES = 4 * 1024 * 1024
+
+/** A CID's bytes as a string key (base32 `toString()` costs ~25 µs per call on a fresh CID). */
+function keyOf (cid: CID): string {
+  const bytes = cid.bytes
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
 export class MemoryBlockStore implements BlockStore {
   private readonly blocks = new Map<string, Uint8Array>()
   private bytes = 0
+  private slab: Buffer | undefined
+  private slabUsed = 0
 
   /** Number of blocks held. */
   get size (): number {
@@ -25,12 +36,12 @@ export class MemoryBlockStore implements BlockStore {
 
   async has (cid: CID, options?: StoreOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
-    return this.blocks.has(cid.toString())
+    return this.blocks.has(keyOf(cid))
   }
 
   async get (cid: CID, options?: StoreOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
-    const bytes = this.blocks.get(cid.toString())
+    const bytes = this.blocks.get(keyOf(cid))
     if (bytes === undefined) {
       throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
     }
@@ -39,14 +50,24 @@ export class MemoryBlockStore implements BlockStore {
 
   async put (cid: CID, bytes: Uint8Array, options?: StoreOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
-    const key = cid.toString()
+    const key = keyOf(cid)
     if (this.blocks.has(key)) return false
-    // a private copy (not zero-filled first: it is overwritten at once)
-    const copy = Buffer.allocUnsafeSlow(bytes.byteLength)
-    copy.set(bytes)
-    this.blocks.set(key, copy)
+    this.blocks.set(key, this.copy(bytes))
     this.bytes += bytes.byteLength
     return true
+  }
+
+  /** A private copy, not zero-filled first (it is overwritten at once). */
+  private copy (bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength > SLAB_BYTES / 4) return Buffer.from(bytes)
+    if (this.slab === undefined || this.slabUsed + bytes.byteLength > SLAB_BYTES) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+      this.slabUsed = 0
+    }
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + bytes.byteLength)
+    out.set(bytes)
+    this.slabUsed += bytes.byteLength
+    return out
   }
 
   async flush (options?: StoreOptions): Promise<void> {

@@ -9,6 +9,7 @@ import { RokError } from '../../../protocol/errors.ts'
 import { EXCHANGE_ASSUMED_BLOCK_BYTES, EXCHANGE_INFLIGHT_BYTES, EXCHANGE_MAX_WINDOW, EXCHANGE_MIN_WINDOW } from '../constants.ts'
 import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
+import { cidKey } from './cid-key.ts'
 import type { BlockVerifier } from './verify.ts'
 import type { ChunkExchangeComponents, FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
@@ -39,6 +40,7 @@ export type EntryState = 'queued' | 'inflight' | 'verifying' | 'done' | 'missing
 
 export interface WantedBlock {
   cid: CID
+  /** cidKey of the CID: the key of every map on the receive path. */
   key: string
   state: EntryState
   /** Index of this entry's live slot in the queue. */
@@ -72,7 +74,7 @@ export class Fetch {
     this.settings = settings
     this.options = options
     for (const cid of cids) {
-      const key = cid.toString()
+      const key = cidKey(cid.bytes)
       if (this.entries.has(key)) continue
       const entry: WantedBlock = { cid, key, state: 'queued', slot: this.slots.length, excluded: new Set() }
       this.entries.set(key, entry)
@@ -151,7 +153,7 @@ export class Fetch {
       this.wakeSessions()
     }, (err: Error) => {
       this.unstoredBytes -= bytes.byteLength
-      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${entry.key} failed`, { cause: err }))
+      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${entry.cid.toString()} failed`, { cause: err }))
     })
   }
 
@@ -160,7 +162,7 @@ export class Fetch {
     if (!verified.ok) {
       // the bytes are wrong: this peer is out of the fetch, the block goes to another
       entry.state = 'inflight'
-      session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.key}`, { details: { cid: entry.key, peer: session.key } }))
+      session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.cid.toString()}`, { details: { cid: entry.cid.toString(), peer: session.key } }))
       this.requeue(entry, session)
       return false
     }

@@ -22,7 +22,7 @@ export class PeerSession {
   /** Position in the fetch's slot list this session has looked at. */
   cursor = 0
   alive = true
-  /** Wants sent and not yet answered, by CID string. */
+  /** Wants sent and not yet answered, by cidKey. */
   readonly inflight = new Map<string, WantedBlock>()
   readonly fetch: Fetch
   private readonly components: ChunkExchangeComponents
@@ -68,7 +68,7 @@ export class PeerSession {
   private onMessage (message: ExchangeMessage): void {
     this.touch()
     switch (message.type) {
-      case 'block': handleBlock(this, message.cid, message.bytes); break
+      case 'block': handleBlock(this, message.cidBytes, message.bytes); break
       case 'dont-have': handleDontHave(this, message.cids); break
       case 'have': handleHave(this, message.cids); break
       default:

@@ -5,14 +5,14 @@
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
-import type { CID } from '../../../../protocol/cid.ts'
+import { cidKey } from '../cid-key.ts'
 import type { PeerSession } from '../session.ts'
 
-export function handleBlock (session: PeerSession, cid: CID, bytes: Uint8Array): void {
-  const key = cid.toString()
+export function handleBlock (session: PeerSession, cidBytes: Uint8Array, bytes: Uint8Array): void {
+  const key = cidKey(cidBytes)
   const entry = session.inflight.get(key)
   if (entry === undefined) {
-    session.drop(new RokError(P2PErrorCode.PEER_SENT_UNWANTED, `peer ${session.key} sent ${key}, which was not asked of it`, { details: { cid: key } }))
+    session.drop(new RokError(P2PErrorCode.PEER_SENT_UNWANTED, `peer ${session.key} sent a block that was not asked of it`))
     return
   }
   session.inflight.delete(key)
