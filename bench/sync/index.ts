@@ -20,7 +20,7 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'block-kib': { type: 'string', default: '64' },
-    modes: { type: 'string', default: 'exchange-tls,exchange-noise,stream-noise,stream-tls,raw-tls' },
+    modes: { type: 'string', default: 'exchange-tls,exchange-tls-inline,exchange-noise,stream-noise,stream-tls,raw-tls' },
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
     window: { type: 'string' }

@@ -52,7 +52,8 @@ export class BlockVerifier {
     if (!this.useWorker) return { ok: bytesMatchCid(cid, bytes), bytes }
     if (this.batch !== undefined && this.batch.used + bytes.byteLength > this.batch.buffer.byteLength) this.flush()
     if (this.batch === undefined) {
-      this.batch = { buffer: new ArrayBuffer(Math.max(BATCH_BYTES, bytes.byteLength)), used: 0, jobs: [] }
+      // not zero-filled: each block is copied in before the batch is sent
+      this.batch = { buffer: Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, bytes.byteLength)).buffer as ArrayBuffer, used: 0, jobs: [] }
     }
     const batch = this.batch
     const { promise, resolve, reject } = Promise.withResolvers<VerifiedBlock>()
