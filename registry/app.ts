@@ -89,8 +89,10 @@ export async function buildRegistry (init: RegistryInit): Promise<Registry> {
         })
       })
     }
-    await app.register(docsPlugin)
+    // Validation first: a route takes the error handler in force when it is added, and
+    // every route, /docs included, must answer errors as {code, message} with their status.
     await app.register(validationPlugin)
+    await app.register(docsPlugin)
     await app.register(metricsPlugin, { state })
     await app.register(authPlugin, { state })
 

@@ -7,8 +7,7 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { invalidRequest } from './errors.ts'
-import { newToken, type RegistryState, type UserRec } from './state.ts'
-import { tokenRecord } from './routes/identity.ts'
+import { newToken, tokenRecord, type RegistryState, type UserRec } from './state.ts'
 
 export const ADMIN_USER = 'admin'
 export const MIN_ADMIN_TOKEN_CHARS = 16

@@ -53,6 +53,12 @@ export function newToken (): string {
   return 'rok_' + randomBytes(24).toString('base64url')
 }
 
+/** The stored form of a token: its hash, and an id (the hash's first 16 hex digits) to name it by. */
+export function tokenRecord (token: string, user: string, now: number): TokenRec {
+  const hash = hashToken(token)
+  return { id: hash.slice(0, 16), hash, user, createdAt: now, lastUsedAt: null, revokedAt: null }
+}
+
 export function bucketKey (group: string, name: string): string {
   return `${group}/${name}`
 }

@@ -6,7 +6,7 @@ import type { Static } from 'typebox'
 import { API_PREFIX, CreateUserBody, Identity, NewToken, RegistryInfo, TokenIdParams, TokenInfo, TokenList } from '../../protocol/registry-api.ts'
 import { requireAdmin, requireUser } from '../access.ts'
 import { alreadyExists, notFound } from '../errors.ts'
-import { hashToken, newToken, type TokenRec } from '../state.ts'
+import { newToken, tokenRecord, type TokenRec } from '../state.ts'
 import { tokenView } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
@@ -97,9 +97,4 @@ export async function identityRoutes (app: FastifyInstance, opts: RouteOptions):
       return tokenView(revoked)
     })
   })
-}
-
-export function tokenRecord (token: string, user: string, now: number): TokenRec {
-  const hash = hashToken(token)
-  return { id: hash.slice(0, 16), hash, user, createdAt: now, lastUsedAt: null, revokedAt: null }
 }

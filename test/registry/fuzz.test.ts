@@ -39,7 +39,10 @@ const ENDPOINTS: Array<[string, string]> = [
   ['PUT', '/v1/buckets/:group/:name/providers/:peer'],
   ['POST', '/v1/buckets/:group/:name/grants'],
   ['GET', '/v1/search'],
-  ['GET', '/v1/audit']
+  ['GET', '/v1/audit'],
+  ['GET', '/docs'],
+  ['GET', '/metrics'],
+  ['GET', '/healthz']
 ]
 
 const FIELD_NAMES = ['name', 'admin', 'visibility', 'description', 'tags', 'role', 'subject', 'right', 'effect', 'record', 'peer', 'addresses', 'challenge', 'signature', 'seq', '__proto__', 'constructor']
