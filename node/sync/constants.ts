@@ -6,6 +6,8 @@ export const TOPIC_PREFIX = '/rok/bucket/1/'
 export const POLL_INTERVAL_MS = 30_000
 /** Chunk bytes fetched per batch; the store is flushed after each, so a killed sync loses at most one batch. */
 export const CHUNK_BATCH_BYTES = 8 * 1024 * 1024
+/** Batches fetched at once: the next batch starts while one finishes (its tail blocks, its flush). */
+export const CHUNK_BATCH_CONCURRENCY = 2
 /** Chunks per batch at most (tiny chunks: keep the want list and the `has` lookups bounded). */
 export const CHUNK_BATCH_COUNT = 1024
 /** Manifest nodes fetched per exchange call while walking a level of the tree. */

@@ -23,7 +23,7 @@ import type { Buckets } from '../buckets/index.ts'
 import type { FetchReport } from '../p2p/exchange/index.ts'
 import { manifestBlocks } from '../snapshot/index.ts'
 import type { BlockStore } from '../store/types.ts'
-import { CHUNK_BATCH_BYTES, CHUNK_BATCH_COUNT, MAX_VERSIONS_PER_SYNC, NODE_BATCH_COUNT } from './constants.ts'
+import { CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, MAX_VERSIONS_PER_SYNC, NODE_BATCH_COUNT } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import type { RefIndex } from './refs.ts'
 
@@ -206,44 +206,70 @@ class ChainSync {
     }
   }
 
-  /** Stream the chunk refs off the local manifest; fetch and flush batch by batch. */
+  /**
+   * Stream the chunk refs off the local manifest; fetch and flush batch by batch, with
+   * CHUNK_BATCH_CONCURRENCY batches in flight so one batch's tail (its last blocks, the
+   * flush) overlaps the next one's start. A chunk in flight in one batch is not asked
+   * for again by the next.
+   */
   private async fetchChunks (seq: number, root: CID, size: number): Promise<void> {
     const batchBytes = this.init.batchBytes ?? CHUNK_BATCH_BYTES
     const batchCount = this.init.batchCount ?? CHUNK_BATCH_COUNT
     const get = async (cid: CID): Promise<Uint8Array> => await this.init.store.get(cid)
+    const inflightKeys = new Set<string>()
+    const running = new Set<Promise<void>>()
+    let failure: unknown
     let batch = new Map<string, CID>()
     let pendingBytes = 0
     let walkedBytes = 0
     let storedBytes = 0
     let chunks = 0
-    const flushBatch = async (): Promise<void> => {
-      const cids = [...batch.values()]
+    const runBatch = async (cids: Map<string, CID>, walked: number): Promise<void> => {
+      const list = [...cids.values()]
+      const have = await this.init.store.hasMany(list)
+      const missing = list.filter((_, i) => !have[i])
+      if (missing.length > 0) {
+        for (const cid of missing) inflightKeys.add(cid.toString())
+        try {
+          const report = await this.fetch(missing, 'chunk')
+          await this.init.store.flush({ signal: this.init.signal })
+          storedBytes += report.bytes
+          chunks += report.blocks
+        } finally {
+          for (const cid of missing) inflightKeys.delete(cid.toString())
+        }
+      }
+      this.emit({ type: 'sync:batch:stored', bucket: this.bucket, seq, walkedBytes: walked, size, chunks, bytes: this.report.bytes, storedBytes })
+    }
+    const launch = async (): Promise<void> => {
+      // the rate limit gates the start of each batch
+      await this.throttle()
+      const cids = batch
       batch = new Map()
       pendingBytes = 0
-      const have = await this.init.store.hasMany(cids)
-      const missing = cids.filter((_, i) => !have[i])
-      if (missing.length > 0) {
-        const report = await this.fetch(missing, 'chunk')
-        await this.init.store.flush({ signal: this.init.signal })
-        storedBytes += report.bytes
-        chunks += report.blocks
-        await this.throttle()
+      const p: Promise<void> = runBatch(cids, walkedBytes).catch((err: unknown) => { failure ??= err }).finally(() => { running.delete(p) })
+      running.add(p)
+      while (running.size >= CHUNK_BATCH_CONCURRENCY && failure === undefined) await Promise.race(running)
+    }
+    try {
+      for await (const block of manifestBlocks(get, root)) {
+        if (failure !== undefined) break
+        if (block.type !== 'chunk') continue
+        walkedBytes += block.size ?? 0
+        const key = block.cid.toString()
+        if (batch.has(key) || inflightKeys.has(key)) continue
+        batch.set(key, block.cid)
+        pendingBytes += block.size ?? 0
+        if (pendingBytes >= batchBytes || batch.size >= batchCount) await launch()
       }
-      this.emit({ type: 'sync:batch:stored', bucket: this.bucket, seq, walkedBytes, size, chunks, bytes: this.report.bytes, storedBytes })
+      if (batch.size > 0 && failure === undefined) await launch()
+    } finally {
+      await Promise.allSettled([...running])
     }
-    for await (const block of manifestBlocks(get, root)) {
-      if (block.type !== 'chunk') continue
-      walkedBytes += block.size ?? 0
-      const key = block.cid.toString()
-      if (batch.has(key)) continue
-      batch.set(key, block.cid)
-      pendingBytes += block.size ?? 0
-      if (pendingBytes >= batchBytes || batch.size >= batchCount) await flushBatch()
-    }
-    if (batch.size > 0) await flushBatch()
+    if (failure !== undefined) throw failure
   }
 
-  /** Keep the average receive rate under `maxRate` by pausing between batches. */
+  /** Keep the average receive rate under `maxRate` by pausing before a batch starts. */
   private async throttle (): Promise<void> {
     const rate = this.init.maxRate
     if (rate === undefined || rate <= 0) return

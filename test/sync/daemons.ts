@@ -5,6 +5,7 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
+import { NodeApiClient } from '../../node/api/client.ts'
 import { collect, rokJson, runRok, spawnRok, type CliResult } from '../fixtures/cli.ts'
 import { seededBytes, seededRandom } from '../fixtures/seeded.ts'
 
@@ -15,6 +16,8 @@ export interface Daemon {
   addr: string
   process: ChildProcess
   rok: <T = any>(...args: string[]) => Promise<T>
+  /** The daemon's API client (faster than the CLI for polling). */
+  api: NodeApiClient
   stop: () => Promise<CliResult>
   kill: () => Promise<CliResult>
 }
@@ -43,7 +46,7 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
   void exited.then(r => { dead = r })
   const info = await waitFor(`node at ${home}`, async () => {
     if (dead !== undefined) throw new Error(`node exited ${dead.code}: ${dead.stderr}`)
-    const i = JSON.parse(await readFile(join(home, 'node.json'), 'utf8')) as { pid: number, peerId: string, addrs: string[] }
+    const i = JSON.parse(await readFile(join(home, 'node.json'), 'utf8')) as { pid: number, peerId: string, addrs: string[], api: string }
     return i.pid === child.pid ? i : undefined
   })
   if (dead !== undefined) throw new Error(`node exited: ${(dead as CliResult).stderr}`)
@@ -54,6 +57,7 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
     addr,
     process: child,
     rok: async (...a) => await rokJson([...a, '--home', home]),
+    api: new NodeApiClient({ url: info.api, token: (await readFile(join(home, 'api-token'), 'utf8')).trim() }),
     stop: async () => { child.kill('SIGTERM'); return await exited },
     kill: async () => { child.kill('SIGKILL'); return await exited }
   }

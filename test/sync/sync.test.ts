@@ -40,7 +40,7 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     if (how === 'stop') assert.equal(r.code, 0, r.stderr)
   }
   const head = async (d: Daemon, bucket = BUCKET): Promise<number> => {
-    const s = await d.rok('status')
+    const s = await d.api.syncStatus()
     return s.subscriptions.find((x: any) => x.bucket === bucket)?.localHead ?? 0
   }
   const restoreMatches = async (d: Daemon, seq: number, name: string): Promise<void> => {
@@ -154,12 +154,12 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
 
   it('B, killed mid-sync and restarted, resumes without fetching again what it stored', async () => {
     await stop(b)
-    b = await start(homes.b, ['--bootstrap', a.addr, '--max-download-rate', '8MB'])
+    b = await start(homes.b, ['--bootstrap', a.addr, '--max-download-rate', '4MB'])
     // v3 adds 24 MiB of new data
     await appendFile(join(src, 'big.bin'), seededBytes(3, 24 * MiB))
     const v3 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v3')
     const stored = await waitFor('B to store part of v3', async () => {
-      const s = await b.rok('status')
+      const s = await b.api.syncStatus()
       const p = s.subscriptions[0].progress
       return p !== undefined && p.seq === 3 && p.storedBytes >= 8 * MiB ? p.storedBytes as number : undefined
     }, 60_000)
@@ -169,6 +169,7 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     await waitFor('B to finish v3', async () => await head(b) === 3 ? true : undefined, 60_000)
     const last = (await b.rok('status')).subscriptions[0].last
     assert.equal(last.toSeq, 3)
+    assert.ok(last.fromSeq === 2, 'the restarted sync picked up at v3')
     assert.ok(last.chunkBytes <= v3.newBytes - stored, `after the restart B fetched ${last.chunkBytes} chunk bytes; ${v3.newBytes} new, ${stored} stored before the kill`)
     assert.ok(last.chunkBytes > 0)
     await restoreMatches(b, 3, 'B')

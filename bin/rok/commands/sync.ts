@@ -8,7 +8,8 @@ import type { Command, CommandContext } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { UsageError } from '../../cli/run.ts'
 import { openEngine } from '../../../node/engine.ts'
-import type { NodeApiClient } from '../../../node/api/client.ts'
+import { NodeApiClient } from '../../../node/api/client.ts'
+import { readApiToken, readDaemonInfo } from '../../../node/daemon-file.ts'
 import { SyncErrorCode } from '../../../node/sync/errors.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { parseBucketName } from '../../../protocol/bucket-name.ts'
@@ -16,12 +17,33 @@ import type { AllowOutcome, SubscriptionStatus, SyncReport } from '../../../prot
 import { daemonClient } from './engine.ts'
 import { dedupPercent } from './snapshot.ts'
 
+/** Longest wait for a busy daemon's health answer once its process is known to be alive. */
+const BUSY_DAEMON_TIMEOUT_MS = 15_000
+
 async function requireDaemon (ctx: CommandContext, verb: string): Promise<NodeApiClient> {
-  const client = await daemonClient(ctx.home)
+  let client = await daemonClient(ctx.home)
+  if (client === undefined) client = await busyDaemon(ctx.home, ctx.signal)
   if (client === undefined) {
     throw new RokError(SyncErrorCode.NODE_NOT_RUNNING, `'rok ${verb}' needs the node running: start it with 'rok node start --home ${ctx.home}' (in another terminal or as a service)`)
   }
   return client
+}
+
+/**
+ * daemonClient gives up after a short health check; a daemon whose process is alive may
+ * just be busy (a loaded machine): wait longer for it before calling it not running.
+ */
+async function busyDaemon (home: string, signal: AbortSignal): Promise<NodeApiClient | undefined> {
+  const info = await readDaemonInfo(home)
+  const token = await readApiToken(home)
+  if (info === undefined || token === undefined) return undefined
+  try {
+    process.kill(info.pid, 0)
+  } catch {
+    return undefined
+  }
+  const client = new NodeApiClient({ url: info.api, token })
+  return await client.health(AbortSignal.any([signal, AbortSignal.timeout(BUSY_DAEMON_TIMEOUT_MS)])) ? client : undefined
 }
 
 function bucketArg (ctx: CommandContext): string {
