@@ -28,6 +28,8 @@ export interface RegistryClientInit {
   token?: string
   /** Deadline per call. @default 10000 */
   timeoutMs?: number
+  /** Clock used to check fresh grants. @default Date.now */
+  now?: () => number
 }
 
 export interface CallOptions {
@@ -142,7 +144,7 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
     const res = await call<GrantResponse>('POST', `${bucketPath(bucket)}/grants`, { peer }, o)
     const { key } = await registryKey(o)
     const bytes = new Uint8Array(Buffer.from(res.grant, 'base64'))
-    const grant = await verifyGrant(bytes, key, Date.now())
+    const grant = await verifyGrant(bytes, key, (init.now ?? Date.now)())
     return { bytes, grant }
   }
 
