@@ -107,7 +107,8 @@ async function main (): Promise<void> {
   const cold = dropCaches()
   log(cold ? 'page cache dropped before every phase' : 'cannot drop the page cache: every tool reads warm')
   if (values.profile !== undefined) await mkdir(values.profile, { recursive: true })
-  const work = join(base, 'work')
+  // per data set: two invocations with different sizes can run side by side
+  const work = join(base, `work-${sizeMiB}m-${files}f`)
   const rows: Row[] = []
   for (let run = 1; run <= runs; run++) {
     // rotate the order so no tool always goes first
