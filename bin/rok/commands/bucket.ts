@@ -13,7 +13,7 @@ function printBucket (ctx: CommandContext, b: Bucket): void {
 const create: Command = {
   name: 'create',
   summary: 'create a bucket in a group (publishers, owners)',
-  usage: 'bucket create GROUP/NAME [--description TEXT] [--tag T]... [--private]',
+  usage: 'create GROUP/NAME [--description TEXT] [--tag T]... [--private]',
   positionals: 1,
   options: { description: { type: 'string' }, tag: { type: 'string', multiple: true }, private: { type: 'boolean' }, ...REGISTRY_OPTIONS },
   optionHelp: { description: 'what is in it', tag: 'a search tag (repeatable)', private: "private even if the group is public (default: the group's visibility)", ...REGISTRY_OPTION_HELP },
@@ -31,7 +31,7 @@ const create: Command = {
 const show: Command = {
   name: 'show',
   summary: 'show a bucket and its recent versions',
-  usage: 'bucket show GROUP/NAME',
+  usage: 'show GROUP/NAME',
   positionals: 1,
   options: { ...REGISTRY_OPTIONS },
   optionHelp: { ...REGISTRY_OPTION_HELP },
@@ -83,7 +83,7 @@ function printRules (ctx: CommandContext, rules: Rule[]): void {
 const grant: Command = {
   name: 'grant',
   summary: 'allow (or --deny) read/publish on a bucket for a user or group (owners)',
-  usage: 'bucket grant GROUP/NAME (--user U | --group G) [--right read|publish] [--deny]',
+  usage: 'grant GROUP/NAME (--user U | --group G) [--right read|publish] [--deny]',
   positionals: 1,
   options: RULE_OPTIONS,
   optionHelp: RULE_HELP,
@@ -96,7 +96,7 @@ const grant: Command = {
 const revoke: Command = {
   name: 'revoke',
   summary: 'remove a rule added with bucket grant (owners)',
-  usage: 'bucket revoke GROUP/NAME (--user U | --group G) [--right read|publish] [--deny]',
+  usage: 'revoke GROUP/NAME (--user U | --group G) [--right read|publish] [--deny]',
   positionals: 1,
   options: RULE_OPTIONS,
   optionHelp: RULE_HELP,

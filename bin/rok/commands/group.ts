@@ -14,7 +14,7 @@ function printGroup (ctx: CommandContext, g: Group): void {
 const create: Command = {
   name: 'create',
   summary: 'create a group; you become its owner',
-  usage: 'group create NAME [--public] [--description TEXT]',
+  usage: 'create NAME [--public] [--description TEXT]',
   positionals: 1,
   options: { public: { type: 'boolean' }, description: { type: 'string' }, ...REGISTRY_OPTIONS },
   optionHelp: { public: 'anyone may find and read its public buckets (default: private)', description: 'one line about the group', ...REGISTRY_OPTION_HELP },
@@ -27,7 +27,7 @@ const create: Command = {
 const show: Command = {
   name: 'show',
   summary: 'show a group and its members',
-  usage: 'group show NAME',
+  usage: 'show NAME',
   positionals: 1,
   options: { ...REGISTRY_OPTIONS },
   optionHelp: { ...REGISTRY_OPTION_HELP },
@@ -40,7 +40,7 @@ const show: Command = {
 const add: Command = {
   name: 'add',
   summary: "add a member or change their role (owners)",
-  usage: 'group add NAME USER [--role owner|publisher|reader]',
+  usage: 'add NAME USER [--role owner|publisher|reader]',
   positionals: 2,
   options: { role: { type: 'string' }, ...REGISTRY_OPTIONS },
   optionHelp: { role: 'reader (default), publisher or owner', ...REGISTRY_OPTION_HELP },
@@ -55,7 +55,7 @@ const add: Command = {
 const remove: Command = {
   name: 'remove',
   summary: 'remove a member (owners)',
-  usage: 'group remove NAME USER',
+  usage: 'remove NAME USER',
   positionals: 2,
   options: { ...REGISTRY_OPTIONS },
   optionHelp: { ...REGISTRY_OPTION_HELP },

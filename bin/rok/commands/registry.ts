@@ -5,7 +5,7 @@ import { str } from './registry-session.ts'
 const start: Command = {
   name: 'start',
   summary: 'run the registry service in the foreground',
-  usage: 'registry start [--data DIR] [--listen HOST:PORT] [--admin-token T]',
+  usage: 'start [--data DIR] [--listen HOST:PORT] [--admin-token T]',
   description: `
 Runs the federated registry (users, groups, ACLs, buckets, version references, grants,
 search) until interrupted; Ctrl-C or SIGTERM shuts it down gracefully. The first start

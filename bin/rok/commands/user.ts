@@ -5,7 +5,7 @@ import { REGISTRY_OPTIONS, REGISTRY_OPTION_HELP, registryClient } from './regist
 const create: Command = {
   name: 'create',
   summary: "create a registry user and print their token (admins)",
-  usage: 'user create NAME [--admin]',
+  usage: 'create NAME [--admin]',
   positionals: 1,
   options: { admin: { type: 'boolean' }, ...REGISTRY_OPTIONS },
   optionHelp: { admin: 'make the user a registry admin', ...REGISTRY_OPTION_HELP },
@@ -23,7 +23,7 @@ const create: Command = {
 const tokens: Command = {
   name: 'tokens',
   summary: 'list your API tokens with their last use',
-  usage: 'user tokens',
+  usage: 'tokens',
   positionals: 0,
   options: { ...REGISTRY_OPTIONS },
   optionHelp: { ...REGISTRY_OPTION_HELP },
@@ -39,7 +39,7 @@ const tokens: Command = {
 const revoke: Command = {
   name: 'revoke-token',
   summary: 'revoke one of your API tokens by id',
-  usage: 'user revoke-token ID',
+  usage: 'revoke-token ID',
   positionals: 1,
   options: { ...REGISTRY_OPTIONS },
   optionHelp: { ...REGISTRY_OPTION_HELP },
