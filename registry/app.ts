@@ -12,11 +12,9 @@ import {
   DEFAULT_BODY_LIMIT, DEFAULT_GRANT_TTL_MS, DEFAULT_LOGIN_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_MAX,
   DEFAULT_RATE_LIMIT_WINDOW_MS, REQUEST_TIMEOUT_MS
 } from './constants.ts'
-import { RegistryErrorCode } from './errors.ts'
+import { RegistryErrorCode, statusForCode } from './errors.ts'
 import { authPlugin } from './plugins/auth.ts'
-import { docsPlugin } from './plugins/docs.ts'
-import { metricsPlugin } from './plugins/metrics.ts'
-import { validationPlugin } from './plugins/validation.ts'
+import { docsPlugin, errorsPlugin, metricsPlugin } from '../server/index.ts'
 import { bucketRoutes } from './routes/buckets.ts'
 import type { RouteOptions } from './routes/context.ts'
 import { groupRoutes } from './routes/groups.ts'
@@ -91,9 +89,32 @@ export async function buildRegistry (init: RegistryInit): Promise<Registry> {
     }
     // Validation first: a route takes the error handler in force when it is added, and
     // every route, /docs included, must answer errors as {code, message} with their status.
-    await app.register(validationPlugin)
-    await app.register(docsPlugin)
-    await app.register(metricsPlugin, { state })
+    await app.register(errorsPlugin, {
+      statusForCode,
+      codes: {
+        invalidRequest: RegistryErrorCode.INVALID_REQUEST,
+        notFound: RegistryErrorCode.NOT_FOUND,
+        bodyTooLarge: RegistryErrorCode.BODY_TOO_LARGE,
+        unsupportedMediaType: RegistryErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        rateLimited: RegistryErrorCode.RATE_LIMITED,
+        internal: RegistryErrorCode.INTERNAL,
+        unauthenticated: RegistryErrorCode.UNAUTHENTICATED,
+        forbidden: RegistryErrorCode.FORBIDDEN
+      }
+    })
+    await app.register(docsPlugin, {
+      title: 'Rok registry',
+      description: 'Users, groups, ACLs, buckets, version references, nodes, grants and search. References only: the registry never holds chunk data.'
+    })
+    await app.register(metricsPlugin, {
+      prefix: 'rok_registry_',
+      gauges: [
+        ['users', 'users known to the registry', () => state.users.size],
+        ['groups', 'groups known to the registry', () => state.groups.size],
+        ['buckets', 'buckets known to the registry', () => state.buckets.size],
+        ['nodes', 'nodes known to the registry', () => state.nodes.size]
+      ]
+    })
     await app.register(authPlugin, { state })
 
     const routeOptions: RouteOptions = {

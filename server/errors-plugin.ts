@@ -18,7 +18,7 @@ export interface ErrorsPluginOptions {
   /** HTTP status for a RokError code (500 for codes that are bugs). */
   statusForCode: (code: string) => number
   /** Codes for plain HTTP failures (bad JSON, body too large, unknown route...). */
-  codes: { invalidRequest: string, notFound: string, bodyTooLarge: string, unsupportedMediaType: string, rateLimited: string, internal: string, unauthenticated: string }
+  codes: { invalidRequest: string, notFound: string, bodyTooLarge: string, unsupportedMediaType: string, rateLimited: string, internal: string, unauthenticated: string, forbidden?: string }
 }
 
 function makeAjv (coerce: boolean): Ajv {
@@ -31,6 +31,7 @@ export const errorsPlugin = fp(async function errors (app: FastifyInstance, opts
   const { codes } = opts
   const codeByStatus: Record<number, string> = {
     401: codes.unauthenticated,
+    403: codes.forbidden ?? codes.invalidRequest,
     404: codes.notFound,
     413: codes.bodyTooLarge,
     415: codes.unsupportedMediaType,

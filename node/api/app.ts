@@ -29,7 +29,6 @@ export interface NodeApiInit {
 
 export async function buildNodeApi (init: NodeApiInit): Promise<FastifyInstance> {
   const app = Fastify({ logger: init.logger ?? false, bodyLimit: init.bodyLimit ?? 64 * 1024, return503OnClosing: true })
-  await app.register(docsPlugin, { title: 'Rok node', description: "A Rok node's local API: snapshots, restores, buckets, sync and status. Used by the rok CLI." })
   await app.register(errorsPlugin, {
     statusForCode,
     codes: {
@@ -42,6 +41,8 @@ export async function buildNodeApi (init: NodeApiInit): Promise<FastifyInstance>
       unauthenticated: NodeApiErrorCode.UNAUTHENTICATED
     }
   })
+  // After the error handler: a route takes the handler in force when it is added.
+  await app.register(docsPlugin, { title: 'Rok node', description: "A Rok node's local API: snapshots, restores, buckets, sync and status. Used by the rok CLI." })
   await app.register(metricsPlugin, { prefix: 'rok_node_', registry: init.metrics, gauges: init.gauges })
   await app.register(authPlugin, { token: init.token })
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({ ok: true }))
