@@ -30,6 +30,27 @@ async function rok (args: string[], home: string): Promise<any> {
   return JSON.parse(out)
 }
 
+/** Start `rok node start` for a home in the background; resolves once its API is up. */
+async function startNode (nodeHome: string, args: string[]): Promise<{ addr: string, stop: () => void, exited: Promise<void> }> {
+  process.stdout.write(`  $ rok node start ${args.join(' ')} &\n`)
+  const child = spawn(process.execPath, [ROK, 'node', 'start', '--home', nodeHome, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  const { readFile } = await import('node:fs/promises')
+  const until = Date.now() + 60_000
+  while (Date.now() < until) {
+    try {
+      const info = JSON.parse(await readFile(join(nodeHome, 'node.json'), 'utf8')) as { pid: number, addrs: string[], peerId: string }
+      if (info.pid === child.pid) {
+        return { addr: info.addrs.find(a => a.includes('/p2p/')) ?? `${info.addrs[0]}/p2p/${info.peerId}`, stop: () => { child.kill('SIGTERM') }, exited }
+      }
+    } catch {}
+    if (child.exitCode !== null) break
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`the node of ${nodeHome} did not start`)
+}
+
 /** A dataset like ML teams version: many small label/config files, some shards, one big image. */
 async function writeDataset (root: string): Promise<number> {
   const next = seededRandom(2026)
@@ -73,7 +94,7 @@ const home = join(workDir, 'cluster-a')
 const data = join(workDir, 'dataset')
 const started = performance.now()
 try {
-  console.log('Rok demo: version a dataset like code, get any version back exactly.\n')
+  console.log('Rok demo: version a dataset like code, get any version back exactly, share it with another cluster.\n')
   console.log('1. A node home for cluster A')
   const init = await rok(['init'], home)
   console.log(`   peer ID ${init.peerId}\n`)
@@ -113,6 +134,41 @@ try {
   console.log(`   verify: ${verify.ok ? 'ok' : 'DAMAGED'}, ${verify.blocks} blocks`)
   console.log(`   ${formatBytes(stats.logicalBytes)} across ${stats.versions} versions stored in ${formatBytes(stats.storedBytes)}: dedup ratio ${stats.dedupRatio.toFixed(2)}×\n`)
   if (!verify.ok) process.exitCode = 1
+
+  console.log('8. Cluster B subscribes: start both nodes, A allows B, B follows acme/sample')
+  const homeB = join(workDir, 'cluster-b')
+  const initB = await rok(['init'], homeB)
+  const nodeA = await startNode(home, [])
+  const nodeB = await startNode(homeB, ['--bootstrap', nodeA.addr])
+  try {
+    await rok(['allow', 'acme/sample', initB.peerId], home)
+    await rok(['subscribe', 'acme/sample', '--peer', nodeA.addr], homeB)
+    const caught = await rok(['sync', 'acme/sample'], homeB)
+    const first = caught.versions > 0 ? caught : (await rok(['status'], homeB)).subscriptions[0].last
+    console.log(`   B caught up to @${first.toSeq} (${first.versions} versions): received ${formatBytes(first.bytes)} — the store's ${formatBytes(stats.storedBytes)}, not the ${formatBytes(stats.logicalBytes)} of all versions\n`)
+
+    console.log('9. A publishes version 3 (one more shard); B receives it by itself, only the new chunks')
+    await writeFile(join(data, 'shards', 'shard-v3.bin'), seededBytes(77_777, 3 * 1024 * 1024))
+    const published = performance.now()
+    const v3 = await rok(['publish', data, '--bucket', 'acme/sample', '-m', 'one more shard'], home)
+    let sub: any
+    while ((sub = (await rok(['status'], homeB)).subscriptions[0]).localHead < v3.seq) {
+      if (performance.now() - published > 60_000) throw new Error('v3 did not reach B within a minute')
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    const last = sub.last
+    console.log(`   acme/sample@${v3.seq} reached B ${((performance.now() - published) / 1000).toFixed(1)} s after publish started; B received ${formatBytes(last.bytes)} for ${formatBytes(v3.newBytes)} of new chunks`)
+    for (const p of last.peers) console.log(`   ${p.peer.slice(0, 16)}… served ${formatBytes(p.bytes)} (${p.why})`)
+    const v3dest = join(workDir, 'restored-v3-on-b')
+    await rok(['restore', 'acme/sample@3', v3dest], homeB)
+    const d3 = await compareTrees(data, v3dest)
+    if (d3.length > 0) throw new Error(`B's restore of v3 differs: ${JSON.stringify(d3.slice(0, 5))}`)
+    console.log('   B restored v3: identical to what A published\n')
+  } finally {
+    nodeB.stop()
+    nodeA.stop()
+    await Promise.all([nodeA.exited, nodeB.exited])
+  }
   console.log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`)
   if (values.keep === true) console.log(`Kept everything in ${workDir}; try: npx rok log acme/sample --home ${home}`)
 } finally {

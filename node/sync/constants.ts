@@ -28,3 +28,5 @@ export const HEAD_MAX_OUTBOUND_STREAMS = 8
 export const MAX_VERSIONS_PER_SYNC = 10_000
 /** Refs written per level batch. */
 export const REF_BATCH = 1000
+/** Levels of a manifest walked at most (folder nesting × list-tree depth); deeper is an invalid manifest. */
+export const MAX_MANIFEST_LEVELS = 4096

@@ -21,7 +21,7 @@ import {
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import { askHead, serveHead, type HeadHost } from './head.ts'
-import type { Subscription } from './subscriptions.ts'
+import { peerOfAddr, type Subscription } from './subscriptions.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from './topic.ts'
 import { syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
 
@@ -149,18 +149,16 @@ export class SyncService {
 
   async subscribe (bucket: string, addr: string, now: number): Promise<SubscriptionStatus> {
     const { sync, buckets } = this.engine
-    const existing = await sync.subscriptions.get(bucket)
-    const sub = await sync.subscriptions.add(bucket, addr, existing?.since ?? now)
-    if (sub.publisher === this.engine.peerId) {
-      await sync.subscriptions.remove(bucket)
+    const publisher = peerOfAddr(addr)
+    if (publisher === this.engine.peerId) {
       throw new RokError(SyncErrorCode.INVALID_PEER, 'that address is this node: subscribe to a bucket published by another node')
     }
     const head = await buckets.head(bucket)
-    if (head !== undefined && head.record.publisher !== sub.publisher) {
-      if (existing === undefined) await sync.subscriptions.remove(bucket)
-      else await sync.subscriptions.add(bucket, existing.addr, existing.since)
-      throw new RokError(SyncErrorCode.WRONG_PUBLISHER, `${bucket} here comes from ${head.record.publisher}, not ${sub.publisher}`)
+    if (head !== undefined && head.record.publisher !== publisher) {
+      throw new RokError(SyncErrorCode.WRONG_PUBLISHER, `${bucket} here comes from ${head.record.publisher}, not ${publisher}`)
     }
+    const existing = await sync.subscriptions.get(bucket)
+    const sub = await sync.subscriptions.add(bucket, addr, existing?.since ?? now)
     this.follow(bucket, sub.publisher)
     this.dialPublisher(sub)
     this.trigger(bucket)

@@ -16,14 +16,14 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from '../../protocol/cid.ts'
-import { RokError } from '../../protocol/errors.ts'
+import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type { Buckets } from '../buckets/index.ts'
 import type { FetchReport } from '../p2p/exchange/index.ts'
 import { manifestBlocks } from '../snapshot/index.ts'
 import type { BlockStore } from '../store/types.ts'
-import { CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, MAX_VERSIONS_PER_SYNC, NODE_BATCH_COUNT } from './constants.ts'
+import { CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, NODE_BATCH_COUNT } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import type { RefIndex } from './refs.ts'
 
@@ -166,7 +166,7 @@ class ChainSync {
     let level: Array<{ cid: CID, kind: Kind }> = [{ cid: root, kind: 'root' }]
     let depth = 0
     while (level.length > 0) {
-      if (++depth > 4096) throw new RokError(SyncErrorCode.HISTORY_CONFLICT, 'manifest deeper than 4096 levels')
+      if (++depth > MAX_MANIFEST_LEVELS) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: deeper than ${MAX_MANIFEST_LEVELS} levels`)
       const before = this.report.nodeBytes
       let fetched = 0
       for (let i = 0; i < level.length; i += NODE_BATCH_COUNT) {
