@@ -135,11 +135,17 @@ export class Fetch {
   }
 
   /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
-  /** Wants to keep in flight per session: a fixed window, or EXCHANGE_INFLIGHT_BYTES worth of blocks. */
+  /**
+   * Wants to keep in flight per session: a fixed window, or EXCHANGE_INFLIGHT_BYTES worth
+   * of blocks, but never more than a fair share of the fetch, so the peer whose stream
+   * opens first does not take every want of a small fetch before the others start.
+   */
   window (): number {
     if (this.settings.window !== undefined) return this.settings.window
     const average = this.receivedBlocks === 0 ? EXCHANGE_ASSUMED_BLOCK_BYTES : this.receivedBytes / this.receivedBlocks
-    return Math.max(EXCHANGE_MIN_WINDOW, Math.min(EXCHANGE_MAX_WINDOW, Math.floor(EXCHANGE_INFLIGHT_BYTES / Math.max(1, average))))
+    const share = Math.ceil(this.entries.size / Math.max(1, this.sessions.length))
+    const window = Math.min(EXCHANGE_MAX_WINDOW, share, Math.floor(EXCHANGE_INFLIGHT_BYTES / Math.max(1, average)))
+    return Math.max(EXCHANGE_MIN_WINDOW, window)
   }
 
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {

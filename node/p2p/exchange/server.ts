@@ -8,6 +8,7 @@ import { encodeBlockHeader, encodeDontHave, encodeHave, MAX_BLOCK_BYTES, MAX_CID
 import { isRokError, RokError } from '../../../protocol/errors.ts'
 import { StoreErrorCode } from '../../store/errors.ts'
 import { P2PErrorCode } from '../errors.ts'
+import { cidKey } from './cid-key.ts'
 import { handleCancel } from './handlers/cancel.ts'
 import { handleWant } from './handlers/want.ts'
 import { readFrames, type FrameReader } from './stream-frames.ts'
@@ -121,10 +122,10 @@ export class ServerStream {
 
   /** Forget queued wants for these CIDs; one pass over the (bounded) queue. */
   cancel (cids: CID[]): void {
-    const keys = new Set(cids.map(cid => cid.toString()))
+    const keys = new Set(cids.map(cid => cidKey(cid.bytes)))
     for (let i = this.head; i < this.queue.length; i++) {
       const entry = this.queue[i]
-      if (entry !== undefined && keys.has(entry.cid.toString())) {
+      if (entry !== undefined && keys.has(cidKey(entry.cid.bytes))) {
         this.queue[i] = undefined
         this.cancelledCount++
       }
