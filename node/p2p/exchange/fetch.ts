@@ -134,7 +134,6 @@ export class Fetch {
     this.wakeSessions()
   }
 
-  /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
   /**
    * Wants to keep in flight per session: a fixed window, or EXCHANGE_INFLIGHT_BYTES worth
    * of blocks, but never more than a fair share of the fetch, so the peer whose stream
@@ -148,6 +147,7 @@ export class Fetch {
     return Math.max(EXCHANGE_MIN_WINDOW, window)
   }
 
+  /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
     entry.state = 'verifying'
     this.receivedBlocks++
