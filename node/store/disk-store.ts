@@ -69,7 +69,7 @@ export class DiskBlockStore implements BlockStore {
   /** Written (maybe not yet durable) blocks whose index entries are not committed. */
   private readonly pending = new Map<string, { cid: CID, location: BlockLocation }>()
   /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
-  private readonly readers = new Map<number, FileHandle>()
+  private readonly readers = new Map<number, Promise<FileHandle>>()
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -222,7 +222,7 @@ export class DiskBlockStore implements BlockStore {
 
   async removePack (id: number): Promise<void> {
     const fd = this.readers.get(id)
-    if (fd !== undefined) { this.readers.delete(id); await fd.close() }
+    if (fd !== undefined) { this.readers.delete(id); await (await fd.catch(() => undefined))?.close() }
     await unlink(join(this.dir, packFileName(id))).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err })
   }
 
@@ -235,7 +235,7 @@ export class DiskBlockStore implements BlockStore {
       await this.serialize(async () => {
         if (this.current !== undefined) { await this.current.fd.close(); this.current = undefined }
       })
-      for (const fd of this.readers.values()) await fd.close()
+      for (const fd of this.readers.values()) await (await fd.catch(() => undefined))?.close()
       this.readers.clear()
     }
   }
@@ -358,27 +358,35 @@ export class DiskBlockStore implements BlockStore {
     if (pack.committed === 0) await unlink(join(this.dir, packFileName(pack.id))).catch(() => {})
   }
 
+  /**
+   * A read handle per pack, shared: concurrent reads of one pack share one open (the
+   * promise is cached, not the handle), and the least recently used handle is closed when
+   * too many are open — with far more slots than reads in flight, never one in use.
+   */
   private async reader (id: number, cid?: CID): Promise<FileHandle> {
     const cur = this.current
     if (cur !== undefined && cur.id === id) return cur.fd
-    let fd = this.readers.get(id)
-    if (fd !== undefined) return fd
-    try {
-      fd = await open(join(this.dir, packFileName(id)), 'r')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    const cached = this.readers.get(id)
+    if (cached !== undefined) {
+      this.readers.delete(id)
+      this.readers.set(id, cached)
+      return await cached
+    }
+    const opening = open(join(this.dir, packFileName(id)), 'r').catch((err: NodeJS.ErrnoException) => {
+      this.readers.delete(id)
+      if (err.code === 'ENOENT') {
         throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(id)} is missing${cid !== undefined ? ` (needed for block ${cid.toString()})` : ''}; run 'rok verify'`,
           { details: { pack: packFileName(id), cid: cid?.toString() } })
       }
       throw err
-    }
-    if (this.readers.size >= MAX_OPEN_READERS) {
-      const [oldest, oldFd] = this.readers.entries().next().value as [number, FileHandle]
+    })
+    this.readers.set(id, opening)
+    if (this.readers.size > MAX_OPEN_READERS) {
+      const [oldest, oldFd] = this.readers.entries().next().value as [number, Promise<FileHandle>]
       this.readers.delete(oldest)
-      await oldFd.close()
+      void oldFd.then(async fd => { await fd.close() }, () => {})
     }
-    this.readers.set(id, fd)
-    return fd
+    return await opening
   }
 }
 
