@@ -11,6 +11,7 @@ import { ensureApiToken, removeDaemonInfo, writeDaemonInfo } from './daemon-file
 import { localOperations } from './operations.ts'
 import { createRokHost, type RokHost } from './p2p/host.ts'
 import { SyncService, syncOperations } from './sync/index.ts'
+import { RegistryLink } from './registry/index.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
 
 export interface NodeInit {
@@ -25,12 +26,19 @@ export interface NodeInit {
   maxDownloadRate?: number
   /** How often subscriptions ask peers for new versions when no announcement came. @default 30 s */
   pollInterval?: number
+  /**
+   * The registry this node registers with, records published versions in and asks for
+   * grants; `token` is the user's (`rok login`). Without it, buckets are served by allow
+   * list only.
+   */
+  registry?: { url: string, token: string, /** Longest retry delay. @default RETRY_MAX_MS (30 s) */ retryMaxMs?: number }
 }
 
 export interface RunningNode {
   engine: Engine
   host: RokHost
   sync: SyncService
+  registry?: RegistryLink
   apiUrl: string
   peerId: string
   addrs: () => string[]
@@ -42,6 +50,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
   const started = Date.now()
   let host: RokHost | undefined
   let sync: SyncService | undefined
+  let registry: RegistryLink | undefined
   try {
     // the exchange asks the sync service, created just after the host, who may fetch what
     let authorize: SyncService['authorize'] = async () => false
@@ -53,12 +62,31 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     })
     const h = host
     let app: Awaited<ReturnType<typeof buildNodeApi>> | undefined
+    const log = (message: string): void => { if (app !== undefined) app.log.warn(message); else process.stderr.write(`rok node: ${message}\n`) }
+    if (init.registry !== undefined) {
+      registry = await RegistryLink.open({
+        url: init.registry.url,
+        token: init.registry.token,
+        retryMaxMs: init.registry.retryMaxMs,
+        home: init.home,
+        key: engine.key,
+        peerId: engine.peerId,
+        addrs: () => h.getMultiaddrs().map(a => a.toString()),
+        host: h,
+        outbox: engine.sync.registryOutbox,
+        grants: engine.sync.registryGrants,
+        log
+      })
+      await registry.start()
+    }
+    const link = registry
     sync = new SyncService({
       engine,
       host: h,
+      registry: link,
       maxDownloadRate: init.maxDownloadRate,
       pollInterval: init.pollInterval,
-      log: message => { if (app !== undefined) app.log.warn(message); else process.stderr.write(`rok node: ${message}\n`) }
+      log
     })
     const service = sync
     authorize = service.authorize
@@ -92,6 +120,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       engine,
       host: h,
       sync: service,
+      registry: link,
       apiUrl,
       peerId: engine.peerId,
       addrs,
@@ -100,6 +129,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
           await removeDaemonInfo(init.home)
           await listening.close()
           await service.stop()
+          await link?.stop()
           await h.stop()
           await engine.close()
         })()
@@ -108,6 +138,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     }
   } catch (err) {
     try { await sync?.stop() } catch {}
+    try { await registry?.stop() } catch {}
     try { await host?.stop() } catch {}
     await engine.close()
     throw err

@@ -187,8 +187,21 @@ export const MultiaddrText = Type.String({ pattern: '^/[^\\u0000-\\u001f]*$', ma
 export const PublishBody = Type.Object({ path: AbsolutePath, bucket: BucketName, message: Type.Optional(Message) }, { additionalProperties: false })
 export type PublishBody = Static<typeof PublishBody>
 
+const ErrorInfo = Type.Object({ code: Type.String(), message: Type.String() })
+
+/** What became of a published version's reference in the registry (nodes started with --registry). */
+export const PublishRegistryOutcome = Type.Object({
+  /** `recorded`: the registry has it; `queued`: kept in the home's outbox and delivered when the registry answers. */
+  state: Type.Union([Type.Literal('recorded'), Type.Literal('queued')]),
+  /** References still waiting in the outbox. */
+  pending: Type.Integer(),
+  error: Type.Optional(ErrorInfo)
+})
+export type PublishRegistryOutcome = Static<typeof PublishRegistryOutcome>
+
 export const PublishOutcome = Type.Object({
   ...SnapshotOutcome.properties,
+  registry: Type.Optional(PublishRegistryOutcome),
   /** Peers the announcement was sent to directly (gossip relays it further). */
   announcedTo: Type.Array(Type.String()),
   /** Whether the version record was provided in the DHT. */
@@ -198,7 +211,8 @@ export const PublishOutcome = Type.Object({
 })
 export type PublishOutcome = Static<typeof PublishOutcome>
 
-export const SubscribeBody = Type.Object({ bucket: BucketName, peer: MultiaddrText }, { additionalProperties: false })
+/** Without `peer`, the node asks its registry for a grant, the publisher and the providers. */
+export const SubscribeBody = Type.Object({ bucket: BucketName, peer: Type.Optional(MultiaddrText) }, { additionalProperties: false })
 export type SubscribeBody = Static<typeof SubscribeBody>
 
 export const SyncBody = Type.Object({ bucket: BucketName }, { additionalProperties: false })
@@ -250,8 +264,29 @@ export const SubscriptionStatus = Type.Object({
 })
 export type SubscriptionStatus = Static<typeof SubscriptionStatus>
 
+export const RegistryLinkStatus = Type.Object({
+  url: Type.String(),
+  /** This node proved its key and recorded its addresses with the registry (since it started). */
+  registered: Type.Boolean(),
+  /** The registry's key is pinned in the home, so grants can be checked offline. */
+  keyPinned: Type.Boolean(),
+  /** Why the last registration attempt failed. */
+  error: Type.Optional(ErrorInfo),
+  outbox: Type.Object({
+    pending: Type.Integer(),
+    delivered: Type.Integer(),
+    oldest: Type.Optional(Type.Object({ bucket: Type.String(), seq: Type.Integer(), queuedAt: Type.String() })),
+    lastError: Type.Optional(ErrorInfo),
+    nextAttemptAt: Type.Optional(Type.String())
+  }),
+  /** Grants this node holds for its registry subscriptions. */
+  grants: Type.Array(Type.Object({ bucket: Type.String(), rights: Type.Array(Type.String()), expires: Type.String(), error: Type.Optional(ErrorInfo) }))
+})
+export type RegistryLinkStatus = Static<typeof RegistryLinkStatus>
+
 export const SyncStatus = Type.Object({
   peerId: Type.String(),
+  registry: Type.Optional(RegistryLinkStatus),
   subscriptions: Type.Array(SubscriptionStatus),
   published: Type.Array(Type.Object({ bucket: Type.String(), head: Type.Integer(), allowed: Type.Array(Type.String()) })),
   served: Type.Object({ blocks: Type.Integer(), bytes: Type.Number(), refused: Type.Integer(), streams: Type.Integer() })

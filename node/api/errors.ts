@@ -5,6 +5,7 @@ import { SnapshotErrorCode } from '../snapshot/errors.ts'
 import { StoreErrorCode } from '../store/errors.ts'
 import { HomeErrorCode } from '../home.ts'
 import { SYNC_ERROR_STATUS } from '../sync/errors.ts'
+import { REGISTRY_LINK_ERROR_STATUS } from '../registry/errors.ts'
 
 export const NodeApiErrorCode = {
   INVALID_REQUEST: 'ERR_INVALID_REQUEST',
@@ -39,6 +40,7 @@ const STATUS: Record<string, number> = {
   [ProtocolErrorCode.INVALID_CID]: 400,
   [HomeErrorCode.HOME_LOCKED]: 409,
   ...SYNC_ERROR_STATUS,
+  ...REGISTRY_LINK_ERROR_STATUS,
   ERR_ABORTED: 499
 }
 

@@ -18,6 +18,8 @@ export const SyncErrorCode = {
   NOT_PUBLISHER: 'ERR_NOT_PUBLISHER',
   /** A head request to a peer failed (stream, deadline, protocol). */
   HEAD_FAILED: 'ERR_HEAD_FAILED',
+  /** Subscribing without an address on a node started without --registry. */
+  NO_REGISTRY: 'ERR_NO_REGISTRY',
   /** A background sync failed with an error that carries no code (status shows it). */
   SYNC_FAILED: 'ERR_SYNC_FAILED'
 } as const
@@ -31,5 +33,6 @@ export const SYNC_ERROR_STATUS: Record<string, number> = {
   [SyncErrorCode.NO_HEAD]: 502,
   [SyncErrorCode.BLOCKS_MISSING]: 502,
   [SyncErrorCode.NOT_PUBLISHER]: 409,
-  [SyncErrorCode.HEAD_FAILED]: 502
+  [SyncErrorCode.HEAD_FAILED]: 502,
+  [SyncErrorCode.NO_REGISTRY]: 409
 }

@@ -12,7 +12,7 @@ import type { CID } from '../../protocol/cid.ts'
 import { RokError, isRokError } from '../../protocol/errors.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type {
-  PublishBody, PublishOutcome, SubscriptionStatus, SyncPeerShare, SyncReport, SyncStatus
+  PublishBody, PublishOutcome, PublishRegistryOutcome, RegistryLinkStatus, SubscriptionStatus, SyncPeerShare, SyncReport, SyncStatus
 } from '../../protocol/node-api.ts'
 import type { Engine, SnapshotRequest } from '../engine.ts'
 import type { ChunkExchange } from '../p2p/exchange/index.ts'
@@ -34,7 +34,25 @@ export interface SyncHost extends HeadHost {
   dial: (peer: ReturnType<typeof multiaddr>, options?: { signal?: AbortSignal }) => Promise<unknown>
 }
 
+/**
+ * What sync uses of the node's registry link (node/registry): grants peers presented,
+ * recording published versions, resolving a bucket for a subscription without an
+ * address, and presenting this node's grants before fetching.
+ */
+export interface SyncRegistry {
+  grantedBuckets: (peer: string) => string[]
+  recordVersion: (bucket: string, seq: number, record: Uint8Array, options?: { signal?: AbortSignal }) => Promise<PublishRegistryOutcome>
+  announce: (bucket: string, seq: number) => void
+  resolve: (bucket: string, options?: { signal?: AbortSignal }) => Promise<{ publisher: string, addr: string, providers: string[] }>
+  forget: (bucket: string) => Promise<void>
+  hasGrant: (bucket: string) => boolean
+  present: (peer: FetchPeer, bucket: string, options?: { signal?: AbortSignal }) => Promise<boolean>
+  status: () => Promise<RegistryLinkStatus>
+}
+
 export interface SyncServiceInit {
+  /** The registry link; without it buckets are served by allow list only and subscribing needs an address. */
+  registry?: SyncRegistry
   engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot'>
   host: SyncHost
   /** Ask peers for the head of every subscription this often. @default POLL_INTERVAL_MS (30 s) */
@@ -81,7 +99,14 @@ export class SyncService {
 
   /** The exchange's authorize hook: does a bucket `peer` may receive reference `cid`? */
   readonly authorize = async (peer: PeerId, cid: CID): Promise<boolean> => {
-    return await this.engine.sync.refs.referencedByAny(cid, this.engine.sync.allow.bucketsFor(peer.toString()))
+    return await this.engine.sync.refs.referencedByAny(cid, this.servable(peer.toString()))
+  }
+
+  /** Buckets `peer` may receive: its allow lists plus the unexpired grants it presented. */
+  private servable (peer: string): string[] {
+    const allowed = this.engine.sync.allow.bucketsFor(peer)
+    const granted = this.init.registry?.grantedBuckets(peer) ?? []
+    return granted.length === 0 ? allowed : [...new Set([...allowed, ...granted])]
   }
 
   async start (): Promise<void> {
@@ -95,7 +120,7 @@ export class SyncService {
     }
     this.unhandleHead = await serveHead(this.host, {
       resolve: async (peer, bucket) => {
-        if (!sync.allow.isAllowed(bucket, peer)) return undefined
+        if (!sync.allow.isAllowed(bucket, peer) && this.init.registry?.grantedBuckets(peer).includes(bucket) !== true) return undefined
         const head = await buckets.head(bucket)
         return head === undefined ? undefined : await store.get(head.cid)
       },
@@ -141,14 +166,33 @@ export class SyncService {
     const entry = await buckets.get(body.bucket, outcome.seq)
     const bytes = await this.engine.store.get(entry.cid)
     const published = await this.host.services.pubsub.publish(topicOf(body.bucket), bytes)
-    const provided = await this.provide(entry.cid)
-    return { ...outcome, announcedTo: published.recipients.map(p => p.toString()), provided, allowed: sync.allow.peers(body.bucket) }
+    const [provided, registry] = await Promise.all([
+      this.provide(entry.cid),
+      this.init.registry?.recordVersion(body.bucket, outcome.seq, bytes, { signal: options.signal })
+    ])
+    return {
+      ...outcome,
+      announcedTo: published.recipients.map(p => p.toString()),
+      provided,
+      allowed: sync.allow.peers(body.bucket),
+      ...(registry !== undefined ? { registry } : {})
+    }
   }
 
   // ---- following ----
 
-  async subscribe (bucket: string, addr: string, now: number): Promise<SubscriptionStatus> {
+  /** Follow `bucket` from the publisher at `addr`, or (without `addr`) as the registry resolves it. */
+  async subscribe (bucket: string, addr: string | undefined, now: number, options: { signal?: AbortSignal } = {}): Promise<SubscriptionStatus> {
     const { sync, buckets } = this.engine
+    let providers: string[] = []
+    if (addr === undefined) {
+      if (this.init.registry === undefined) {
+        throw new RokError(SyncErrorCode.NO_REGISTRY, `this node runs without a registry: give the publisher's address ('rok subscribe ${bucket} --peer ADDR') or start the node with --registry URL`)
+      }
+      const resolved = await this.init.registry.resolve(bucket, options)
+      addr = resolved.addr
+      providers = resolved.providers
+    }
     const publisher = peerOfAddr(addr)
     if (publisher === this.engine.peerId) {
       throw new RokError(SyncErrorCode.INVALID_PEER, 'that address is this node: subscribe to a bucket published by another node')
@@ -161,12 +205,14 @@ export class SyncService {
     const sub = await sync.subscriptions.add(bucket, addr, existing?.since ?? now)
     this.follow(bucket, sub.publisher)
     this.dialPublisher(sub)
+    for (const p of providers) this.dialPeer(p, bucket)
     this.trigger(bucket)
     return await this.describe(sub)
   }
 
   async unsubscribe (bucket: string): Promise<{ bucket: string, removed: boolean }> {
     const removed = await this.engine.sync.subscriptions.remove(bucket)
+    await this.init.registry?.forget(bucket)
     const state = this.states.get(bucket)
     state?.controller.abort(new RokError('ERR_ABORTED', `unsubscribed from ${bucket}`))
     this.states.delete(bucket)
@@ -205,8 +251,10 @@ export class SyncService {
       published.push({ bucket, head: head?.seq ?? 0, allowed: this.engine.sync.allow.peers(bucket) })
     }
     const served = this.host.services.exchange.serveStats()
+    const registry = await this.init.registry?.status()
     return {
       peerId: this.engine.peerId,
+      ...(registry !== undefined ? { registry } : {}),
       subscriptions: await Promise.all(subs.map(async s => await this.describe(s))),
       published,
       served: { blocks: served.blocks, bytes: served.bytes, refused: served.refused, streams: served.streams }
@@ -226,6 +274,34 @@ export class SyncService {
   private dialPublisher (sub: Subscription): void {
     this.host.dial(multiaddr(sub.addr), { signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)]) })
       .catch((err: Error) => { this.log(`publisher of ${sub.bucket} not reachable at ${sub.addr}: ${err.message}`) })
+  }
+
+  /** Connect to a provider the registry named, so head requests and the exchange reach it. */
+  private dialPeer (addr: string, bucket: string): void {
+    let ma
+    try {
+      ma = multiaddr(addr)
+    } catch {
+      return
+    }
+    this.host.dial(ma, { signal: AbortSignal.any([this.stopController.signal, AbortSignal.timeout(10_000)]) })
+      .catch((err: Error) => { this.log(`provider of ${bucket} not reachable at ${addr}: ${err.message}`) })
+  }
+
+  /**
+   * Present this node's grant for `bucket` to `peer` once per sync run (a no-op without a
+   * registry grant); a peer that refuses it still may serve us by its allow list.
+   */
+  private async presentGrant (bucket: string, key: string, peer: FetchPeer, presented: Set<string>, signal: AbortSignal): Promise<void> {
+    const registry = this.init.registry
+    if (registry === undefined || presented.has(key) || !registry.hasGrant(bucket)) return
+    presented.add(key)
+    try {
+      await registry.present(peer, bucket, { signal })
+    } catch (err) {
+      signal.throwIfAborted()
+      this.log(`presenting the grant for ${bucket} to ${key} failed: ${(err as Error).message}`)
+    }
   }
 
   private state (bucket: string): BucketState {
@@ -276,9 +352,10 @@ export class SyncService {
     state.state = 'syncing'
     state.error = undefined
     const why = new Map<string, Why>([[sub.publisher, 'publisher']])
+    const presented = new Set<string>()
     try {
       const holders = new Map<string, FetchPeer>()
-      const target = hint ?? await this.findHead(sub, why, holders, signal)
+      const target = hint ?? await this.findHead(sub, why, holders, presented, signal)
       state.remoteHead = Math.max(state.remoteHead, target.record.seq)
       const peers = new Map<string, FetchPeer>([[sub.publisher, this.isConnected(sub.publisher) ? peerIdFromString(sub.publisher) : multiaddr(sub.addr)]])
       // peers that answered the head hold that version: ask them from the start
@@ -287,8 +364,9 @@ export class SyncService {
         const key = p.toString()
         if (!peers.has(key)) { peers.set(key, p); why.set(key, 'subscriber') }
       }
+      await Promise.all([...peers].map(async ([key, peer]) => { await this.presentGrant(sub.bucket, key, peer, presented, signal) }))
       const head = await this.engine.buckets.head(sub.bucket)
-      if (head === undefined || head.seq < target.record.seq) void this.findProviders(target.cid, peers, why, signal)
+      if (head === undefined || head.seq < target.record.seq) void this.findProviders(sub.bucket, target.cid, peers, why, presented, signal)
       const report = await syncChain(target, sub.publisher, {
         store: this.engine.store,
         buckets: this.engine.buckets,
@@ -314,6 +392,7 @@ export class SyncService {
       if (report.versions > 0) {
         state.last = result
         void this.provide(target.cid)
+        this.init.registry?.announce(sub.bucket, report.toSeq)
       }
       return result
     } catch (err) {
@@ -324,7 +403,7 @@ export class SyncService {
   }
 
   /** The newest head among the publisher and the peers around, verified and from the right publisher. */
-  private async findHead (sub: Subscription, why: Map<string, Why>, holders: Map<string, FetchPeer>, signal: AbortSignal): Promise<EncodedRecord> {
+  private async findHead (sub: Subscription, why: Map<string, Why>, holders: Map<string, FetchPeer>, presented: Set<string>, signal: AbortSignal): Promise<EncodedRecord> {
     const asks: Array<{ key: string, peer: FetchPeer }> = [{ key: sub.publisher, peer: this.isConnected(sub.publisher) ? peerIdFromString(sub.publisher) : multiaddr(sub.addr) }]
     const others = new Set<string>()
     for (const p of this.host.services.pubsub.getSubscribers(topicOf(sub.bucket))) others.add(p.toString())
@@ -337,6 +416,7 @@ export class SyncService {
     const failures: string[] = []
     const answers = await Promise.all(asks.map(async ({ key, peer }) => {
       try {
+        await this.presentGrant(sub.bucket, key, peer, presented, signal)
         const bytes = await askHead(this.host, peer, sub.bucket, { signal })
         if (bytes === undefined) { failures.push(`${key}: none or not allowed`); return undefined }
         const encoded = await decodeVersionRecord(bytes)
@@ -352,18 +432,22 @@ export class SyncService {
     for (const a of answers) if (a !== undefined && (best === undefined || a.encoded.record.seq > best.record.seq)) best = a.encoded
     for (const a of answers) if (a !== undefined && best !== undefined && a.encoded.record.seq >= best.record.seq) holders.set(a.key, a.peer)
     if (best === undefined) {
-      throw new RokError(SyncErrorCode.NO_HEAD, `no peer gave the head of ${sub.bucket} (${failures.join('; ')}); the publisher must 'rok allow ${sub.bucket} ${this.engine.peerId}'`, { details: { bucket: sub.bucket } })
+      const fix = this.init.registry?.hasGrant(sub.bucket) === true
+        ? 'this node holds a registry grant; the peers may not have reached the registry yet to pin its key'
+        : `the publisher must 'rok allow ${sub.bucket} ${this.engine.peerId}', or subscribe through the registry`
+      throw new RokError(SyncErrorCode.NO_HEAD, `no peer gave the head of ${sub.bucket} (${failures.join('; ')}); ${fix}`, { details: { bucket: sub.bucket } })
     }
     return best
   }
 
-  private async findProviders (cid: CID, peers: Map<string, FetchPeer>, why: Map<string, Why>, signal: AbortSignal): Promise<void> {
+  private async findProviders (bucket: string, cid: CID, peers: Map<string, FetchPeer>, why: Map<string, Why>, presented: Set<string>, signal: AbortSignal): Promise<void> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(FIND_PROVIDERS_TIMEOUT_MS)])
     let found = 0
     try {
       for await (const provider of this.host.contentRouting.findProviders(cid, { signal: deadline })) {
         const key = provider.id.toString()
         if (key === this.engine.peerId || peers.has(key)) continue
+        await this.presentGrant(bucket, key, provider.id, presented, signal)
         peers.set(key, provider.id)
         why.set(key, 'provider')
         if (++found >= MAX_PROVIDERS) break

@@ -1,4 +1,4 @@
-/** Sync's persistent state in the home's db: allow lists, the reverse index, subscriptions. */
+/** Sync's persistent state in the home's db: allow lists, the reverse index, subscriptions, the registry link's outbox and grants. */
 import type { Level } from 'level'
 import { AllowList } from './allow.ts'
 import type { KeyValue } from './kv.ts'
@@ -9,6 +9,9 @@ export interface SyncState {
   allow: AllowList
   refs: RefIndex
   subscriptions: Subscriptions
+  /** Raw sublevels the registry link keeps (node/registry): its outbox and held grants. */
+  registryOutbox: KeyValue
+  registryGrants: KeyValue
 }
 
 export async function openSyncState (db: Level<string, string>): Promise<SyncState> {
@@ -16,6 +19,8 @@ export async function openSyncState (db: Level<string, string>): Promise<SyncSta
   return {
     allow: await AllowList.open(sub('allow')),
     refs: new RefIndex(sub('refs')),
-    subscriptions: new Subscriptions(sub('subscriptions'))
+    subscriptions: new Subscriptions(sub('subscriptions')),
+    registryOutbox: sub('registry-outbox'),
+    registryGrants: sub('registry-grants')
   }
 }

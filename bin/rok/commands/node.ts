@@ -2,13 +2,21 @@ import type { Command } from '../../cli/command.ts'
 import { daemonClient, withNode } from './engine.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { UsageError } from '../../cli/run.ts'
+import { NOT_LOGGED_IN, loadCredentials } from '../../../registry/credentials.ts'
 
 const start: Command = {
   name: 'start',
   summary: 'run the node daemon in the foreground (libp2p host + local API)',
-  usage: 'node start [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]...',
+  usage: 'node start [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]... [--registry URL]',
   description: `Runs this home's node until interrupted (Ctrl-C or SIGTERM stop it cleanly). While it runs,
 every rok command on the same home goes through its API. Port 0 picks a free port.
+
+With a registry (--registry URL, or the one 'rok login' saved in the home) the node
+registers its peer ID and addresses, pins the registry's key in the home, records every
+published version there (queued and retried while the registry is down; 'rok status'
+shows the queue), subscribes without --peer, and serves buckets to peers holding a valid
+registry grant as well as to those on its allow lists. --no-registry ignores saved
+credentials.
 
 Example:
   rok node start --listen /ip4/0.0.0.0/tcp/4001 --api 127.0.0.1:7500`,
@@ -17,14 +25,20 @@ Example:
     api: { type: 'string' },
     bootstrap: { type: 'string', multiple: true },
     'max-download-rate': { type: 'string' },
-    'poll-interval': { type: 'string' }
+    'poll-interval': { type: 'string' },
+    registry: { type: 'string' },
+    'no-registry': { type: 'boolean' },
+    'registry-retry-max': { type: 'string' }
   },
   optionHelp: {
     listen: 'libp2p listen address (default /ip4/127.0.0.1/tcp/0; repeatable)',
     api: 'local API address (default 127.0.0.1:0)',
     bootstrap: 'peer to dial at start (repeatable)',
     'max-download-rate': 'cap on what syncs receive, e.g. 50MB (per second; default unlimited)',
-    'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)'
+    'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)',
+    registry: "registry URL (default: the one 'rok login' saved in the home)",
+    'no-registry': 'run without a registry even when logged in',
+    'registry-retry-max': 'longest wait in seconds between retries when the registry is down (default 30)'
   },
   positionals: 0,
   async run (ctx) {
@@ -33,6 +47,7 @@ Example:
     }
     // Loaded only here: the libp2p stack is heavy and no other verb needs it in-process.
     const { startNode } = await import('../../../node/daemon.ts')
+    const registry = ctx.options['no-registry'] === true ? undefined : await registryFor(ctx.home, ctx.options.registry as string | undefined)
     const node = await startNode({
       home: ctx.home,
       listen: ctx.options.listen as string[] | undefined,
@@ -40,12 +55,16 @@ Example:
       bootstrap: ctx.options.bootstrap as string[] | undefined,
       maxDownloadRate: ctx.options['max-download-rate'] === undefined ? undefined : parseRate(ctx.options['max-download-rate'] as string),
       pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
-      logger: { level: ctx.out.verbose ? 'info' : 'warn' }
+      logger: { level: ctx.out.verbose ? 'info' : 'warn' },
+      registry: registry === undefined
+        ? undefined
+        : { ...registry, retryMaxMs: ctx.options['registry-retry-max'] === undefined ? undefined : parseSeconds(ctx.options['registry-retry-max'] as string) * 1000 }
     })
-    ctx.out.result({ peerId: node.peerId, addrs: node.addrs(), api: node.apiUrl }, r => {
+    ctx.out.result({ peerId: node.peerId, addrs: node.addrs(), api: node.apiUrl, registry: node.registry?.url ?? null }, r => {
       ctx.out.line(`node ${r.peerId} running`)
       for (const a of r.addrs) ctx.out.line(`  listening on ${a}`)
       ctx.out.line(`  API ${r.api}`)
+      if (r.registry !== null) ctx.out.line(`  registry ${r.registry} (registering in the background; 'rok status' shows it)`)
     })
     await new Promise<void>(resolve => {
       if (ctx.signal.aborted) resolve()
@@ -54,6 +73,15 @@ Example:
     await node.close()
     ctx.out.note('node stopped')
   }
+}
+
+/** The registry URL and token for the daemon: --registry, else what `rok login` saved. */
+async function registryFor (home: string, url: string | undefined): Promise<{ url: string, token: string } | undefined> {
+  const creds = await loadCredentials(home)
+  if (url === undefined) return creds === null ? undefined : { url: creds.url, token: creds.token }
+  const same = creds !== null && creds.url.replace(/\/$/, '') === url.replace(/\/$/, '')
+  if (!same) throw new RokError(NOT_LOGGED_IN, `no saved token for ${url}: run 'rok login ${url} --token T --home ${home}' first`)
+  return { url: creds.url, token: creds.token }
 }
 
 const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 }

@@ -13,7 +13,7 @@ import { readApiToken, readDaemonInfo } from '../../../node/daemon-file.ts'
 import { SyncErrorCode } from '../../../node/sync/errors.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { parseBucketName } from '../../../protocol/bucket-name.ts'
-import type { AllowOutcome, SubscriptionStatus, SyncReport } from '../../../protocol/node-api.ts'
+import type { AllowOutcome, RegistryLinkStatus, SubscriptionStatus, SyncReport } from '../../../protocol/node-api.ts'
 import { daemonClient } from './engine.ts'
 import { dedupPercent } from './snapshot.ts'
 
@@ -76,7 +76,11 @@ Example:
       ctx.out.line(`${r.bucket}@${r.seq}  ${r.cid}`)
       ctx.out.line(`  ${formatBytes(r.size)} in ${r.chunks} chunks; new: ${r.newChunks} chunks, ${formatBytes(r.newBytes)} (${dedupPercent(r.size, r.newBytes)} deduplicated)`)
       ctx.out.line(`  announced to ${r.announcedTo.length} peer${r.announcedTo.length === 1 ? '' : 's'}; ${r.provided ? 'provided in the DHT' : 'not provided in the DHT (no DHT peers yet)'}`)
-      if (r.allowed.length === 0) ctx.out.note(`nobody may fetch ${r.bucket} yet: 'rok allow ${r.bucket} PEER_ID'`)
+      if (r.registry?.state === 'recorded') ctx.out.line('  recorded in the registry')
+      if (r.registry?.state === 'queued') {
+        ctx.out.line(`  queued for the registry (${r.registry.pending} waiting${r.registry.error !== undefined ? `: ${r.registry.error.message}` : ''}); delivered when it answers ('rok status')`)
+      }
+      if (r.allowed.length === 0 && r.registry === undefined) ctx.out.note(`nobody may fetch ${r.bucket} yet: 'rok allow ${r.bucket} PEER_ID'`)
     })
   }
 }
@@ -84,23 +88,27 @@ Example:
 export const subscribe: Command = {
   name: 'subscribe',
   summary: 'follow a bucket published by another node; new versions sync automatically',
-  usage: 'subscribe GROUP/NAME --peer MULTIADDR',
+  usage: 'subscribe GROUP/NAME [--peer MULTIADDR]',
   description: `Follows GROUP/NAME as published by the node at MULTIADDR (its full address, ending in
 /p2p/<peer id>; 'rok id' on that node prints it). Only versions signed by that node are
 accepted. The node catches up in the background; 'rok status' shows progress and
 'rok sync' waits for it. The publisher must allow this node first ('rok allow').
 
+Without --peer, a node started with a registry asks it for a grant (the registry checks
+the bucket's ACL), the publisher and the nodes holding the bucket, then syncs peer to
+peer, presenting the grant to the peers it fetches from and renewing it before it
+expires. While the registry is down, new subscriptions wait; existing ones keep syncing.
+
 Example:
   rok subscribe acme/imagenet-small --peer /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...`,
   options: { peer: { type: 'string' } },
-  optionHelp: { peer: "the publisher's multiaddr, ending in /p2p/<peer id>" },
+  optionHelp: { peer: "the publisher's multiaddr, ending in /p2p/<peer id> (default: ask the registry)" },
   positionals: 1,
   async run (ctx) {
     const bucket = bucketArg(ctx)
-    const peer = ctx.options.peer
-    if (typeof peer !== 'string') throw new UsageError('--peer MULTIADDR is required')
+    const peer = ctx.options.peer as string | undefined
     const client = await requireDaemon(ctx, 'subscribe')
-    const r = await client.subscribe({ bucket, peer })
+    const r = await client.subscribe(peer === undefined ? { bucket } : { bucket, peer })
     ctx.out.result(r, r => {
       ctx.out.line(`following ${r.bucket} from ${r.publisher}`)
       ctx.out.line(`  local head: ${r.localHead === 0 ? 'none' : `@${r.localHead}`}; syncing in the background ('rok status', 'rok sync ${r.bucket}')`)
@@ -199,11 +207,21 @@ export const status: Command = {
     const r = await client.syncStatus()
     ctx.out.result(r, r => {
       ctx.out.line(`node ${r.peerId}; served ${formatBytes(r.served.bytes)} in ${r.served.blocks} blocks, refused ${r.served.refused}`)
+      if (r.registry !== undefined) printRegistry(ctx, r.registry)
       for (const p of r.published) ctx.out.line(`publishing ${p.bucket} @${p.head}; allowed: ${p.allowed.length === 0 ? 'nobody' : p.allowed.join(', ')}`)
       for (const s of r.subscriptions) printSubscription(ctx, s)
       if (r.published.length === 0 && r.subscriptions.length === 0) ctx.out.line('no published or subscribed buckets')
     })
   }
+}
+
+function printRegistry (ctx: CommandContext, g: RegistryLinkStatus): void {
+  ctx.out.line(`registry ${g.url}: ${g.registered ? 'registered' : 'not registered yet'}, key ${g.keyPinned ? 'pinned' : 'not pinned yet'}${g.error !== undefined ? ` (last attempt: ${g.error.message})` : ''}`)
+  const o = g.outbox
+  if (o.pending > 0) {
+    ctx.out.line(`  ${o.pending} version reference${o.pending === 1 ? '' : 's'} queued for the registry, oldest ${o.oldest?.bucket ?? ''}@${o.oldest?.seq ?? ''}${o.lastError !== undefined ? `; last error ${o.lastError.code}: ${o.lastError.message}` : ''}${o.nextAttemptAt !== undefined ? `; next attempt ${o.nextAttemptAt}` : ''}`)
+  }
+  for (const grant of g.grants) ctx.out.line(`  grant ${grant.bucket} (${grant.rights.join(', ')}) until ${grant.expires}${grant.error !== undefined ? `; renewal failed: ${grant.error.message}` : ''}`)
 }
 
 function printSubscription (ctx: CommandContext, s: SubscriptionStatus): void {
