@@ -6,7 +6,9 @@
  * Eve (an outsider, node C) cannot find it, cannot subscribe, and cannot fetch its blocks
  * from A or B even knowing the CIDs and addresses. The registry is killed: the next
  * version still reaches B, the publish queues its reference, new subscriptions wait with
- * a clear message; restarted, the registry receives the queued reference in order.
+ * a clear message; restarted, the registry receives the queued reference in order. Last,
+ * Bob leaves the group: his renewal is refused and A stops serving him when his grant
+ * expires (grant lifetime 60 s here).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -185,8 +187,6 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     await waitFor('the outbox to drain', async () => (await a.api.syncStatus()).registry?.outbox.pending === 0 ? true : undefined, 120_000)
     const shown = await as(home.b)('bucket', 'show', BUCKET)
     assert.equal(shown.latestSeq, 2)
-    const versions = await as(home.b)('bucket', 'show', BUCKET)
-    assert.equal(versions.latestSeq, 2)
     // and the subscriber told the registry it holds the bucket too
     const providers = await waitFor('B listed as a provider', async () => {
       const res = await fetch(`${registry!.url}/v1/buckets/lab/data/providers`, { headers: { authorization: `Bearer ${(await import('node:fs/promises').then(async fs => JSON.parse(await fs.readFile(join(home.b, 'registry.json'), 'utf8')))).token}` } })
@@ -194,5 +194,23 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
       return body.providers.some(p => p.peer === b.peerId) ? body.providers : undefined
     }, 60_000)
     assert.ok(providers.some(p => p.peer === a.peerId && p.seq === 2))
+  })
+
+  it('the subscriber renews its grant; once Bob leaves the group, renewal is refused and A stops serving him within one grant lifetime', async () => {
+    const first = (await b.api.syncStatus()).registry!.grants[0].expires
+    // grant-ttl 60 s: renewed at half its lifetime
+    await waitFor('a renewed grant', async () => (await b.api.syncStatus()).registry!.grants[0].expires > first ? true : undefined, 90_000)
+    await as(home.a)('group', 'remove', 'lab', 'bob')
+    const renewal = await waitFor('a refused renewal', async () => (await b.api.syncStatus()).registry!.grants[0].error, 90_000)
+    assert.equal(renewal.code, 'ERR_NOT_FOUND')
+    const expires = Date.parse((await b.api.syncStatus()).registry!.grants[0].expires)
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, expires - Date.now()) + 1000))
+    await editDataset(src, 3, FILES, FILE_SIZE, 2, 4096)
+    const v3 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v3')
+    assert.equal(v3.registry.state, 'recorded')
+    const sync = await runRok(['sync', BUCKET, '--home', home.b, '--json'])
+    assert.equal(sync.code, 1, 'B may no longer fetch lab/data')
+    assert.equal(JSON.parse(sync.stdout).error.code, 'ERR_NO_HEAD', sync.stderr)
+    assert.equal(await localHead(b), 2)
   })
 })
