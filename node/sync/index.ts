@@ -7,11 +7,13 @@
  * - **Subscriber**: a node following a bucket. It records the publisher's versions, in
  *   order, and (when it allows them) serves them to fellow subscribers.
  * - **Allow list**: per bucket, the peers a node serves it to — head, records, manifest
- *   nodes and chunks. Default closed (`rok allow`, `rok deny`). Registry grants will
- *   replace it behind the same `authorize(peer, cid)` hook.
+ *   nodes and chunks. Default closed (`rok allow`, `rok deny`).
+ * - **Grant**: with a registry (node/registry), a peer may also present a registry-signed
+ *   grant for the bucket (`/rok/grant/1.0.0`); verified offline and cached until it
+ *   expires, it opens the bucket to that peer through the same `authorize(peer, cid)` hook.
  * - **Reverse index** (refs): which buckets reference which block, written when a version
  *   is recorded. `authorize` asks it whether any bucket the peer is allowed references the
- *   CID; a CID no allowed bucket references is refused (answered DONT_HAVE, like a miss).
+ *   CID; a CID no allowed or granted bucket references is refused (answered DONT_HAVE, like a miss).
  * - **Announcement**: the signed version record block, gossiped on the bucket's topic
  *   `/rok/bucket/1/<group>/<name>`; a topic validator drops anything that does not decode,
  *   verify and match the bucket (and, when followed, its publisher).

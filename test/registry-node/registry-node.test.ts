@@ -14,6 +14,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { join } from 'node:path'
 import type { ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import { compareTrees } from '../fixtures/tree-compare.ts'
 import { tempDir } from '../fixtures/seeded.ts'
 import { collect, rokJson, runRok, spawnRok } from '../fixtures/cli.ts'
@@ -47,6 +48,15 @@ async function startRegistry (home: string, listen: string): Promise<RegistryPro
   return { ...ready, child, exited }
 }
 
+/** A TCP port free on loopback right now (A restarts on the same one, so B still reaches it). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
 describe('registry and three node daemons', { timeout: 600_000 }, () => {
   let dir: string
   let cleanup: () => Promise<void>
@@ -59,6 +69,7 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
   let c: Daemon
   const running = new Set<Daemon>()
   let outsider: TestPeer | undefined
+  let aArgs: string[]
 
   const as = (h: string) => async <T = any>(...args: string[]): Promise<T> => await rokJson<T>([...args, '--home', h])
   const localHead = async (d: Daemon): Promise<number> => (await d.api.syncStatus()).subscriptions.find(s => s.bucket === BUCKET)?.localHead ?? 0
@@ -88,7 +99,8 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     await as(home.a)('bucket', 'create', BUCKET, '--description', 'training data', '--tag', 'images')
     await as(home.a)('group', 'add', 'lab', 'bob', '--role', 'reader')
     const args = ['--registry-retry-max', '2', '--poll-interval', '5']
-    a = await startDaemon(home.a, args)
+    aArgs = [...args, '--listen', `/ip4/127.0.0.1/tcp/${await freePort()}`]
+    a = await startDaemon(home.a, aArgs)
     running.add(a)
     ;[b, c] = await Promise.all([startDaemon(home.b, [...args, '--bootstrap', a.addr]), startDaemon(home.c, [...args, '--bootstrap', a.addr])])
     running.add(b)
@@ -158,8 +170,20 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     assert.ok(served.served.refused > 0, 'A counted refused wants')
   })
 
-  it('with the registry killed, the next version still reaches the subscriber; the reference queues; new subscriptions wait', async () => {
+  it('with the registry killed (and A restarted meanwhile), the next version still reaches the subscriber; the reference queues; new subscriptions wait', async () => {
     await killRegistry()
+    // A restarts while the registry is down: it checks B's grant with the key pinned in its home
+    running.delete(a)
+    assert.equal((await a.stop()).code, 0)
+    a = await startDaemon(home.a, aArgs)
+    running.add(a)
+    const restarted = await waitFor('a failed registration', async () => {
+      const s = await a.api.syncStatus()
+      return s.registry?.error !== undefined ? s.registry : undefined
+    })
+    assert.equal(restarted.registered, false)
+    assert.equal(restarted.keyPinned, true)
+    assert.equal(restarted.error?.code, 'ERR_REGISTRY_UNAVAILABLE')
     await editDataset(src, 2, FILES, FILE_SIZE, 2, 4096)
     const published = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v2')
     assert.equal(published.registry.state, 'queued')

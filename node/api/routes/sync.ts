@@ -18,7 +18,7 @@ export async function syncRoutes (app: FastifyInstance, opts: { sync: SyncOperat
   }, async (request, reply) => streamOperation(request, reply, async o => await sync.publish(request.body, o)))
 
   app.post<{ Body: SubscribeBody }>('/v1/subscriptions', {
-    schema: { summary: 'Follow a bucket published by the peer at an address; syncing starts in the background', body: SubscribeBody, response: { 200: SubscriptionStatus, ...errors } }
+    schema: { summary: 'Follow a bucket published by the peer at an address, or (without `peer`, on a node with a registry) as the registry resolves it after checking the ACL and issuing a grant; syncing starts in the background', body: SubscribeBody, response: { 200: SubscriptionStatus, ...errors } }
   }, async request => await sync.subscribe(request.body))
 
   app.delete<{ Params: { group: string, name: string } }>('/v1/subscriptions/:group/:name', {
