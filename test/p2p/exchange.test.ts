@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { bytesMatchCid, chunkCid } from '../../protocol/cid.ts'
-import { EXCHANGE_PROTOCOL, encodeWant, MAX_CIDS_PER_MESSAGE } from '../../protocol/exchange.ts'
+import { EXCHANGE_PROTOCOL, encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE } from '../../protocol/exchange.ts'
+import { readFrames } from '../../node/p2p/exchange/stream-frames.ts'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
 import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
@@ -21,9 +22,9 @@ const spec = { seed: 11, count: 96, size: 192 * 1024 }
 
 interface Client { host: RokHost, store: MemoryBlockStore }
 
-async function client (): Promise<Client> {
+async function client (window?: number): Promise<Client> {
   const store = new MemoryBlockStore()
-  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store } })
+  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store, window } })
   return { host, store }
 }
 
@@ -68,6 +69,8 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
   it('fetches blocks from two peers in parallel, verified and stored', async () => {
     const c = await client()
     clients.push(c)
+    // connected first, so that neither peer's dial (slow on a loaded machine) decides who works
+    await Promise.all([good1, good2].map(async p => await c.host.dial(multiaddr(p.addr))))
     const events: FetchProgressEvent[] = []
     const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
       peers: [multiaddr(good1.addr), multiaddr(good2.addr)],
@@ -88,8 +91,11 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
   })
 
   it('drops a peer that sends corrupted bytes and gets every block elsewhere', async () => {
-    const c = await client()
+    // one block in flight per peer: the good peer cannot finish all 96 before the corrupting
+    // peer's stream is open and it has been asked for something
+    const c = await client(1)
     clients.push(c)
+    await Promise.all([corrupt, good1].map(async p => await c.host.dial(multiaddr(p.addr))))
     const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
       // the corrupting peer is listed first so it is certainly asked
       peers: [multiaddr(corrupt.addr), multiaddr(good1.addr)],
@@ -210,6 +216,30 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     })
     assert.equal(report.blocks, 16)
     assert.equal(report.peers.find(p => p.peer === gone.peerId)!.dropped?.code, P2PErrorCode.TIMEOUT)
+  })
+
+  it('forgets cancelled wants and closes the stream once every other want is answered', async () => {
+    const c = await client()
+    clients.push(c)
+    const cids = blockCids(spec)
+    const stream = await c.host.dialProtocol(multiaddr(good1.addr), EXCHANGE_PROTOCOL)
+    let answers = 0
+    const ended = Promise.withResolvers<void>()
+    readFrames(stream, {
+      onMessage: (m) => { answers += m.type === 'block' ? 1 : ('cids' in m ? m.cids.length : 0) },
+      onInvalid: (err) => { ended.reject(err) },
+      onEnd: () => { ended.resolve() }
+    })
+    // 1000 wants (~190 MB if served) and their cancels in the same write: the server can
+    // have started only a few of them when the cancel arrives
+    const wants = Array.from({ length: 1000 }, (_, i) => cids[i % cids.length])
+    stream.send(encodeWant(wants.map(cid => ({ cid, kind: 'block' as const }))))
+    stream.send(encodeCancel(wants.slice(0, MAX_CIDS_PER_MESSAGE)))
+    // and one have-want that is answered, then our side is done
+    stream.send(encodeWant([{ cid: cids[0], kind: 'have' }]))
+    await stream.close()
+    await ended.promise
+    assert.ok(answers >= 1 && answers < 100, `server answered ${answers} of 1001 wants after 1000 were cancelled`)
   })
 
   it('rejects a fetch with no peers, and honours an abort', async () => {
