@@ -1,11 +1,12 @@
-/**
- * Chunk size parameters. See docs/CHUNKING.md for the measurements behind the defaults:
- * 64 KiB average with normalization level 2 gives casync-like dedup on shifted data
- * (bytes added by an edit ≈ the average chunk) while keeping the per-chunk costs
- * (index entries, manifest refs, hashes) low enough for 2× restic's throughput.
- */
 import { RokError } from '../../protocol/errors.ts'
 
+/**
+ * Chunk size parameters. See docs/CHUNKING.md for the measurements behind the defaults:
+ * a 16 KiB average with normalization level 1 makes a shifted 1 % edit of a 1 GiB image
+ * add 24.5 MB (casync, 64 KiB chunks compressed with zstd, adds 32.4 MB on disk; our
+ * old 64 KiB default added 72.8 MB) for about 6 % more CPU per GB; level 1 resynchronises
+ * boundaries after an insertion sooner than level 2 or 3.
+ */
 export interface ChunkerParams {
   minSize: number
   avgSize: number
@@ -15,10 +16,10 @@ export interface ChunkerParams {
 }
 
 export const DEFAULT_CHUNKER_PARAMS: Readonly<ChunkerParams> = Object.freeze({
-  minSize: 16 * 1024,
-  avgSize: 64 * 1024,
-  maxSize: 256 * 1024,
-  normalization: 2
+  minSize: 4 * 1024,
+  avgSize: 16 * 1024,
+  maxSize: 64 * 1024,
+  normalization: 1
 })
 
 export interface Masks {

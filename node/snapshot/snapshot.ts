@@ -16,7 +16,7 @@ import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { emptyStats, ingest, type IngestStats } from './ingest.ts'
 import { ListTreeBuilder, walkList } from './list-tree.ts'
-import { readAhead } from './read-file.ts'
+import { readAhead, ReadBuffers } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
 
 export interface SnapshotProgress extends IngestStats {
@@ -106,11 +106,52 @@ async function putNode (store: Pick<BlockStore, 'put'>, node: EncodedNode): Prom
   await store.put(node.cid, node.bytes)
 }
 
+/** Files up to this size are read whole, a batch at a time, ahead of chunking: small-file trees are bound by I/O latency, not bandwidth. */
+const PRELOAD_MAX = 1024 * 1024
+
+interface Preloaded { bytes: Uint8Array, after: BigIntStats }
+
+async function preloadFile (path: string, st: BigIntStats): Promise<Preloaded> {
+  let fd
+  try {
+    fd = await open(path, 'r')
+  } catch (err) {
+    throw vanished(err, path)
+  }
+  try {
+    const bytes = Buffer.allocUnsafe(Number(st.size))
+    let off = 0
+    while (off < bytes.length) {
+      const { bytesRead } = await fd.read(bytes, off, bytes.length - off, off)
+      if (bytesRead === 0) break
+      off += bytesRead
+    }
+    return { bytes: bytes.subarray(0, off), after: await fd.stat({ bigint: true }) }
+  } catch (err) {
+    throw fsError(err, path)
+  } finally {
+    await fd.close()
+  }
+}
+
+function checkUnchanged (path: string, st: BigIntStats, after: BigIntStats, read: number): void {
+  if (st.isFile() && (after.size !== st.size || after.mtimeNs !== st.mtimeNs || BigInt(read) !== st.size)) {
+    throw new RokError(SnapshotErrorCode.CHANGED_DURING_SNAPSHOT, `${path} changed while it was being snapshotted; nothing was recorded, run the snapshot again when it is quiet`, { details: { path } })
+  }
+}
+
 /**
- * Chunk one open file into `onChunk`, checking that it did not change under us:
- * a snapshot of a file being written would be a version nobody ever had.
+ * Chunk one file into `onChunk`, checking that it did not change under us: a snapshot
+ * of a file being written would be a version nobody ever had.
  */
-async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void): Promise<void> {
+async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, buffers: ReadBuffers, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void, preloaded?: Promise<Preloaded>): Promise<void> {
+  if (preloaded !== undefined) {
+    const { bytes, after } = await preloaded
+    const before = stats.bytes
+    await ingest((async function * () { yield bytes })(), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
+    checkUnchanged(path, st, after, stats.bytes - before)
+    return
+  }
   let fd
   try {
     fd = await open(path, 'r')
@@ -119,12 +160,8 @@ async function chunkFile (path: string, st: BigIntStats, options: SnapshotOption
   }
   try {
     const before = stats.bytes
-    await ingest(readAhead(fd, options.signal), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
-    const after = await fd.stat({ bigint: true })
-    const read = stats.bytes - before
-    if (st.isFile() && (after.size !== st.size || after.mtimeNs !== st.mtimeNs || BigInt(read) !== st.size)) {
-      throw new RokError(SnapshotErrorCode.CHANGED_DURING_SNAPSHOT, `${path} changed while it was being snapshotted; nothing was recorded, run the snapshot again when it is quiet`, { details: { path } })
-    }
+    await ingest(readAhead(fd, buffers, options.signal, st.isFile() ? Number(st.size) : undefined), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
+    checkUnchanged(path, st, await fd.stat({ bigint: true }), stats.bytes - before)
   } catch (err) {
     if (err instanceof RokError || (err as Error).name === 'AbortError') throw err
     throw fsError(err, path)
@@ -140,7 +177,7 @@ async function snapshotImage (path: string, st: BigIntStats, options: SnapshotOp
   const list = new ListTreeBuilder(CHUNK_LIST, sink)
   const total = st.isFile() ? Number(st.size) : undefined
   const progress = (): void => options.onProgress?.({ ...stats, files: 1, total, path })
-  await chunkFile(path, st, options, stats, async ref => { await list.add(ref, ref[1]) }, progress)
+  await chunkFile(path, st, options, new ReadBuffers(), stats, async ref => { await list.add(ref, ref[1]) }, progress)
   const [listCid] = await list.finish()
   const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'image', size: stats.bytes, files: 1, dirs: 0, list: listCid, mode: modeOf(st), mtime: mtimeOf(st) })
   await sink(root)
@@ -159,6 +196,7 @@ class TreeSnapshot {
   /** First path seen for each multiply-linked inode, so later links become hard links. */
   private readonly inodes = new Map<string, string>()
   private reusedBytes = 0
+  private readonly buffers = new ReadBuffers()
 
   constructor (base: string, options: SnapshotOptions) {
     this.base = base
@@ -232,8 +270,15 @@ class TreeSnapshot {
         const p = join(abs, name)
         try { return await lstat(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
       }))
+      const preloads = batch.map((name, j) => {
+        const st = stats[j]
+        if (!st.isFile() || st.size > BigInt(PRELOAD_MAX) || st.nlink > 1n || this.unchangedSinceParent(st, previous.get(name))) return undefined
+        const p = preloadFile(join(abs, name), st)
+        p.catch(() => {}) // raised when its entry is reached
+        return p
+      })
       for (let j = 0; j < batch.length; j++) {
-        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]))
+        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), preloads[j])
         await builder.add(entry, entry.size)
       }
     }
@@ -241,7 +286,7 @@ class TreeSnapshot {
     return (await builder.finish())[0]
   }
 
-  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined): Promise<Entry> {
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, preloaded?: Promise<Preloaded>): Promise<Entry> {
     const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
     if (st.isDirectory()) {
       return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined) }
@@ -264,24 +309,24 @@ class TreeSnapshot {
         this.reusedBytes += previous.size
         return { ...base, kind: 'file', size: previous.size, ...(previous.data !== undefined ? { data: previous.data } : { dataTree: previous.dataTree }) }
       }
-      return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st) }
+      return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st, preloaded) }
     }
     const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device node'
     throw new RokError(SnapshotErrorCode.UNSUPPORTED_FILE_TYPE, `${abs} is ${what}, which Rok does not snapshot inside a folder; move it out of the volume`, { details: { path: abs } })
   }
 
   /** Small files keep their chunk refs inline; larger ones get their own chunk list tree. */
-  private async fileData (abs: string, st: BigIntStats): Promise<Pick<Entry, 'data' | 'dataTree'>> {
+  private async fileData (abs: string, st: BigIntStats, preloaded?: Promise<Preloaded>): Promise<Pick<Entry, 'data' | 'dataTree'>> {
     const inline: ChunkRef[] = []
     let tree: ListTreeBuilder<ChunkRef> | undefined
-    await chunkFile(abs, st, this.options, this.stats, async ref => {
+    await chunkFile(abs, st, this.options, this.buffers, this.stats, async ref => {
       if (tree === undefined && inline.length < INLINE_CHUNK_REFS) { inline.push(ref); return }
       if (tree === undefined) {
         tree = new ListTreeBuilder(CHUNK_LIST, this.sink)
         for (const r of inline) await tree.add(r, r[1])
       }
       await tree.add(ref, ref[1])
-    }, () => this.progress(abs))
+    }, () => this.progress(abs), preloaded)
     if (tree === undefined) return { data: inline }
     return { dataTree: (await tree.finish())[0] }
   }

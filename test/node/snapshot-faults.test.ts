@@ -8,11 +8,13 @@ import { openEngine } from '../../node/engine.ts'
 import { ROK_BIN } from '../fixtures/cli.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
+// Files over a MiB are streamed when their turn comes (smaller ones are read ahead in a
+// batch), so a change made while the first is read lands before the last is opened.
 async function volumeWithLateFile (root: string): Promise<string> {
   await mkdir(root, { recursive: true })
-  await writeFile(join(root, 'a-first.bin'), seededBytes(1, 300_000))
+  await writeFile(join(root, 'a-first.bin'), seededBytes(1, 2_000_000))
   const late = join(root, 'z-last.bin')
-  await writeFile(late, seededBytes(2, 300_000))
+  await writeFile(late, seededBytes(2, 2_000_000))
   return late
 }
 
