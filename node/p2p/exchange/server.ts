@@ -149,7 +149,14 @@ export class ServerStream {
 
   private async serve (entry: WantEntry): Promise<void> {
     const signal = this.wantSignal()
-    const allowed = await raceSignal(Promise.resolve(this.options.authorize(this.peer, entry.cid)), signal)
+    let allowed: boolean
+    try {
+      allowed = await raceSignal(Promise.resolve(this.options.authorize(this.peer, entry.cid)), signal)
+    } catch (err) {
+      // a failing or slow hook refuses this want (closed by default) but not the whole stream
+      this.options.log.error('authorize %s for %p failed: %e', entry.cid, this.peer, err)
+      allowed = false
+    }
     if (this.closed) return
     if (!allowed) {
       this.options.stats.refused++
