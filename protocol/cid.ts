@@ -3,7 +3,7 @@
  * a manifest node or version record is a CIDv1 with the `dag-cbor` codec. Same bytes →
  * same CID on every cluster. Hashing uses Node's native sha256 (OpenSSL), which is ~1 GB/s.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { ProtocolErrorCode, RokError } from './errors.ts'
@@ -15,7 +15,7 @@ export const DAG_CBOR_CODEC = 0x71
 export const SHA2_256 = 0x12
 
 export function sha256 (bytes: Uint8Array): Uint8Array {
-  return createHash('sha256').update(bytes).digest()
+  return hash('sha256', bytes, 'buffer')
 }
 
 export function cidFor (codec: typeof RAW_CODEC | typeof DAG_CBOR_CODEC, bytes: Uint8Array): CID {
