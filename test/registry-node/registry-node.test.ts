@@ -204,6 +204,9 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     assert.equal(waiting.code, 1)
     assert.equal(JSON.parse(waiting.stdout).error.code, 'ERR_REGISTRY_UNAVAILABLE')
     assert.match(waiting.stderr, /new subscriptions wait for the registry/)
+    const acl = await runRok(['group', 'add', 'lab', 'eve', '--role', 'reader', '--home', home.a])
+    assert.equal(acl.code, 1)
+    assert.match(acl.stderr, /ACL, group and bucket changes wait for it .*\[ERR_REGISTRY_UNAVAILABLE\]/)
   })
 
   it('the queued reference reaches the registry when it returns', async () => {

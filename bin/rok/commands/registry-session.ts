@@ -4,7 +4,7 @@
  */
 import type { ParseArgsOptionsConfig } from 'node:util'
 import type { CommandContext } from '../../cli/command.ts'
-import { RokError } from '../../../protocol/errors.ts'
+import { RokError, isRokError } from '../../../protocol/errors.ts'
 import type { RegistryClient } from '../../../registry/client.ts'
 
 export const REGISTRY_OPTIONS: ParseArgsOptionsConfig = {
@@ -29,7 +29,30 @@ export async function registryClient (ctx: CommandContext, opts: { needToken?: b
   if (opts.needToken === true && token === undefined) {
     throw new RokError('ERR_NOT_LOGGED_IN', `no token for ${url}: run 'rok login ${url} --token T' or pass --token T`)
   }
-  return createRegistryClient({ url, token })
+  return explainOutage(createRegistryClient({ url, token }))
+}
+
+/**
+ * The registry is never on the data path: when it cannot be reached, say what waits for
+ * it (these verbs: ACL, group and bucket changes, search) and what does not.
+ */
+function explainOutage (client: RegistryClient): RegistryClient {
+  const wrapped: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(client)) {
+    wrapped[name] = typeof value !== 'function'
+      ? value
+      : async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>)(...args)
+        } catch (err) {
+          if (isRokError(err, 'ERR_REGISTRY_UNAVAILABLE')) {
+            throw new RokError(err.code, `${err.message}: ACL, group and bucket changes wait for it (nodes keep serving, syncing and restoring meanwhile)`, { cause: err, details: err.details })
+          }
+          throw err
+        }
+      }
+  }
+  return wrapped as unknown as RegistryClient
 }
 
 export function str (v: unknown): string | undefined {
