@@ -2,7 +2,7 @@
  * bench/sync: the same bytes from one node process to another on loopback, by the Rok
  * chunk exchange and by the baselines, in one run, several rounds, medians reported.
  *
- *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 64] [--modes a,b,...] [--profile DIR]
+ *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...] [--profile DIR]
  *
  * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s.
  */
@@ -19,7 +19,7 @@ const { values } = parseArgs({
   options: {
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
-    'block-kib': { type: 'string', default: '64' },
+    'block-kib': { type: 'string', default: '16' },
     modes: { type: 'string', default: 'exchange-tls,exchange-tls-inline,exchange-noise,stream-noise,stream-tls,raw-tls' },
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
