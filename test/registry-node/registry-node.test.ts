@@ -223,6 +223,23 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     assert.ok(providers.some(p => p.peer === a.peerId && p.seq === 2))
   })
 
+  it('once Eve is added to the group, her node subscribes through the registry and fetches from the publisher and the fellow subscriber by grant', async () => {
+    await as(home.a)('group', 'add', 'lab', 'eve', '--role', 'reader')
+    const sub = await c.rok('subscribe', BUCKET)
+    assert.equal(sub.publisher, a.peerId)
+    // the subscription syncs in the background; its last report says who served what
+    const report = await waitFor('C at @2', async () => {
+      const s = (await c.api.syncStatus()).subscriptions.find(x => x.bucket === BUCKET)
+      return s?.localHead === 2 ? s.last : undefined
+    }, 120_000)
+    assert.equal(report.toSeq, 2)
+    const fromB = report.peers.find((p: any) => p.peer === b.peerId)
+    assert.ok(fromB !== undefined && fromB.blocks > 0 && fromB.dropped === undefined, `B served C by C's grant: ${JSON.stringify(report.peers)}`)
+    const out = join(dir, 'c-v2')
+    await c.rok('restore', `${BUCKET}@2`, out)
+    assert.deepEqual(await compareTrees(src, out), [])
+  })
+
   it('the subscriber renews its grant; once Bob leaves the group, renewal is refused and A stops serving him within one grant lifetime', async () => {
     const first = (await b.api.syncStatus()).registry!.grants[0].expires
     // grant-ttl 60 s: renewed at half its lifetime
