@@ -8,7 +8,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
 import { isDirectTcp } from '../../node/p2p/gater.ts'
 import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
-import { loadOrCreatePrivateKey } from '../../node/p2p/identity.ts'
+import { loadOrCreatePrivateKey } from '../../node/identity.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
 import { spawnPeer, type TestPeer } from './fixtures/spawn.ts'
 
