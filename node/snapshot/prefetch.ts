@@ -1,29 +1,48 @@
 /**
- * Read ahead: fetch up to `depth` blocks at once while yielding them strictly in order,
- * so disk reads (and, for remote stores, round trips) overlap with verification and
- * writing. Memory is bounded by `depth` blocks.
+ * Read ahead in batches: gather refs until a batch holds `batchBytes`, fetch the batch in
+ * one call (`getMany`: one index round-trip, neighbouring blocks read together) while the
+ * previous batch is being written, and yield blocks strictly in order. Memory is bounded
+ * by two batches.
  */
 import type { CID } from '../../protocol/cid.ts'
+import type { BlockStore } from '../store/types.ts'
 
-export const DEFAULT_PREFETCH_DEPTH = 8
+export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 
-export async function * prefetchInOrder<T extends [CID, number]> (refs: AsyncIterable<T>, get: (cid: CID) => Promise<Uint8Array>, depth = DEFAULT_PREFETCH_DEPTH): AsyncGenerator<[T, Uint8Array]> {
-  const queue: Array<[T, Promise<Uint8Array>]> = []
-  try {
-    for await (const ref of refs) {
-      const pending = get(ref[0])
-      pending.catch(() => {}) // surfaced in order, when its turn comes
-      queue.push([ref, pending])
-      if (queue.length >= depth) {
-        const [r, p] = queue.shift()!
-        yield [r, await p]
-      }
+export type BlockReader = Pick<BlockStore, 'get' | 'getMany'>
+
+async function fetchBatch (store: BlockReader, cids: CID[], signal?: AbortSignal): Promise<Uint8Array[]> {
+  if (store.getMany !== undefined) return await store.getMany(cids, { signal })
+  return await Promise.all(cids.map(async cid => await store.get(cid, { signal })))
+}
+
+export async function * blocksInOrder<T extends [CID, number]> (refs: AsyncIterable<T>, store: BlockReader, signal?: AbortSignal, batchBytes = DEFAULT_BATCH_BYTES): AsyncGenerator<[T, Uint8Array]> {
+  let batch: T[] = []
+  let bytes = 0
+  let inFlight: { refs: T[], blocks: Promise<Uint8Array[]> } | undefined
+  const start = (): { refs: T[], blocks: Promise<Uint8Array[]> } => {
+    const refsOfBatch = batch
+    const blocks = fetchBatch(store, refsOfBatch.map(r => r[0]), signal)
+    blocks.catch(() => {}) // raised in order when its turn comes
+    batch = []
+    bytes = 0
+    return { refs: refsOfBatch, blocks }
+  }
+  for await (const ref of refs) {
+    batch.push(ref)
+    bytes += ref[1]
+    if (bytes < batchBytes) continue
+    const next = start()
+    if (inFlight !== undefined) {
+      const blocks = await inFlight.blocks
+      for (let i = 0; i < blocks.length; i++) yield [inFlight.refs[i], blocks[i]]
     }
-    while (queue.length > 0) {
-      const [r, p] = queue.shift()!
-      yield [r, await p]
-    }
-  } finally {
-    queue.length = 0
+    inFlight = next
+  }
+  const last = batch.length > 0 ? start() : undefined
+  for (const b of [inFlight, last]) {
+    if (b === undefined) continue
+    const blocks = await b.blocks
+    for (let i = 0; i < blocks.length; i++) yield [b.refs[i], blocks[i]]
   }
 }

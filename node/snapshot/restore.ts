@@ -14,10 +14,9 @@ import { RokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
   compareNames, decodeChunkRef, decodeEntry, decodeRoot, type ChunkRef, type Entry, type ManifestRoot
 } from '../../protocol/manifest.ts'
-import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { walkList } from './list-tree.ts'
-import { prefetchInOrder } from './prefetch.ts'
+import { blocksInOrder, type BlockReader } from './prefetch.ts'
 
 export interface RestoreProgress {
   bytes: number
@@ -27,7 +26,7 @@ export interface RestoreProgress {
 }
 
 export interface RestoreOptions {
-  store: Pick<BlockStore, 'get'>
+  store: BlockReader
   /** Replace an existing non-empty destination. */
   force?: boolean
   signal?: AbortSignal
@@ -202,7 +201,7 @@ class Restorer {
         pending = []
         pendingBytes = 0
       }
-      for await (const [[cid, length], bytes] of prefetchInOrder(chunks, this.get)) {
+      for await (const [[cid, length], bytes] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
         if (bytes.length !== length) {
           throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
         }

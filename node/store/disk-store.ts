@@ -37,6 +37,9 @@ export interface DiskStoreInit {
 
 const DEFAULT_WRITE_BUFFER = 4 * 1024 * 1024
 const MAX_OPEN_READERS = 64
+/** getMany reads across gaps this small (entry headers, a skipped block) rather than seek. */
+const MAX_READ_GAP = 64 * 1024
+const MAX_RUN_BYTES = 8 * 1024 * 1024
 
 interface OpenPack {
   id: number
@@ -117,6 +120,49 @@ export class DiskBlockStore implements BlockStore {
         { details: { cid: cid.toString(), pack: packFileName(location.pack), offset: location.offset } })
     }
     return bytes
+  }
+
+  async getMany (cids: CID[], _options?: StoreOptions): Promise<Uint8Array[]> {
+    this.checkOpen()
+    if (cids.some(cid => this.pending.has(cid.toString()))) {
+      await this.serialize(async () => { await this.writeOut() })
+    }
+    const found = await this.index.getMany(cids.map(c => c.bytes))
+    const locations = cids.map((cid, i) => {
+      const loc = this.pending.get(cid.toString())?.location ?? (found[i] === undefined ? undefined : decodeLocation(found[i]!))
+      if (loc === undefined) throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
+      return loc
+    })
+    // Blocks stored together sit next to each other in a pack: read each run at once.
+    const order = cids.map((_, i) => i).sort((a, b) => locations[a].pack - locations[b].pack || locations[a].offset - locations[b].offset)
+    const out = new Array<Uint8Array>(cids.length)
+    let run: number[] = []
+    const flushRun = async (): Promise<void> => {
+      if (run.length === 0) return
+      const first = locations[run[0]]
+      const last = locations[run[run.length - 1]]
+      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]])
+      for (const i of run) {
+        const loc = locations[i]
+        const bytes = span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
+        if (!bytesMatchCid(cids[i], bytes)) {
+          throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cids[i].toString()} is corrupt on disk (pack ${packFileName(loc.pack)} at ${loc.offset}); run 'rok verify'`,
+            { details: { cid: cids[i].toString(), pack: packFileName(loc.pack), offset: loc.offset } })
+        }
+        out[i] = bytes
+      }
+      run = []
+    }
+    for (const i of order) {
+      const loc = locations[i]
+      const prev = run.length === 0 ? undefined : locations[run[run.length - 1]]
+      const contiguous = prev !== undefined && prev.pack === loc.pack && loc.offset >= prev.offset && loc.offset - (prev.offset + prev.length) <= MAX_READ_GAP &&
+        loc.offset + loc.length - locations[run[0]].offset <= MAX_RUN_BYTES
+      if (!contiguous) await flushRun()
+      run.push(i)
+    }
+    await flushRun()
+    return out
   }
 
   /** Reads a block's bytes without verifying them (verify reports instead of throwing). */

@@ -28,6 +28,11 @@ export interface BlockStore {
    * Optional: callers fall back to `put` one by one.
    */
   putMany?: (blocks: Array<[CID, Uint8Array]>, options?: StoreOptions) => Promise<boolean[]>
+  /**
+   * Many blocks' bytes, verified, in the order asked, with one index round-trip and
+   * neighbouring blocks read together. Optional: callers fall back to `get`.
+   */
+  getMany?: (cids: CID[], options?: StoreOptions) => Promise<Uint8Array[]>
   /** Make every put so far durable (data fsynced, then index written). */
   flush: (options?: StoreOptions) => Promise<void>
 }
