@@ -42,6 +42,8 @@ export interface RestoreResult {
 }
 
 const MAX_DEPTH = 1024
+/** Files of one folder written at once. */
+const FILE_CONCURRENCY = 4
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
@@ -129,9 +131,7 @@ class Restorer {
 
   async image (path: string): Promise<void> {
     const chunks = walkList(this.get, this.manifest.list, decodeChunkRef, { signal: this.options.signal })
-    await this.writeFile(path, chunks, this.manifest.size, 'image')
-    await chmod(path, this.manifest.mode)
-    await utimes(path, toTime(this.manifest.mtime), toTime(this.manifest.mtime))
+    await this.writeFile(path, chunks, this.manifest.size, 'image', this.manifest.mode, toTime(this.manifest.mtime))
     this.files = 1
   }
 
@@ -146,14 +146,39 @@ class Restorer {
     if (depth > MAX_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: folders nested deeper than ${MAX_DEPTH}`)
     this.dirs++
     let previous: string | undefined
-    for await (const entry of walkList(this.get, list, decodeEntry, { signal: this.options.signal })) {
-      // Sorted, unique names are what makes it impossible for one entry to write through another.
-      if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
-        throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: entries of '${rel || '/'}' are not sorted and unique at '${entry.name}'`)
-      }
-      previous = entry.name
-      await this.entry(join(abs, entry.name), rel === '' ? entry.name : `${rel}/${entry.name}`, entry, depth)
+    // Files are written a few at a time: a tree of small files is bound by per-file
+    // system calls, not bytes. Everything in flight settles before a hard link (its
+    // target may be one of them), before the folder is finished, and before an error
+    // is raised (so nothing writes into a folder that is being removed).
+    const writing: Array<Promise<void>> = []
+    const settle = async (): Promise<void> => {
+      const results = await Promise.allSettled(writing.splice(0))
+      const failed = results.find(r => r.status === 'rejected')
+      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
     }
+    try {
+      for await (const entry of walkList(this.get, list, decodeEntry, { signal: this.options.signal })) {
+        // Sorted, unique names are what makes it impossible for one entry to write through another.
+        if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
+          throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: entries of '${rel || '/'}' are not sorted and unique at '${entry.name}'`)
+        }
+        previous = entry.name
+        const path = join(abs, entry.name)
+        const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`
+        if (entry.kind === 'file') {
+          if (writing.length >= FILE_CONCURRENCY) await settle()
+          const done = this.entry(path, relPath, entry, depth)
+          done.catch(() => {}) // raised by settle()
+          writing.push(done)
+          continue
+        }
+        if (entry.kind === 'hardlink') await settle()
+        await this.entry(path, relPath, entry, depth)
+      }
+    } finally {
+      await Promise.allSettled(writing)
+    }
+    await settle()
   }
 
   private async entry (abs: string, rel: string, entry: Entry, depth: number): Promise<void> {
@@ -179,22 +204,22 @@ class Restorer {
       }
       case 'file': {
         const chunks = entry.data !== undefined ? iterate(entry.data) : walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal })
-        await this.writeFile(abs, chunks, entry.size, rel)
-        await chmod(abs, entry.mode)
-        await utimes(abs, time, time)
+        await this.writeFile(abs, chunks, entry.size, rel, entry.mode, time)
         this.files++
         this.restoredFiles.add(rel)
       }
     }
   }
 
-  private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string): Promise<void> {
+  /** Write a file's chunks, then its mode and mtime through the same handle. */
+  private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string, mode: number, time: number): Promise<void> {
     const fd = await open(abs, 'wx', 0o600)
     try {
       let position = 0
       let pending: Uint8Array[] = []
       let pendingBytes = 0
       let pendingAt = 0
+      let holeAtEnd = false
       const drain = async (): Promise<void> => {
         if (pendingBytes === 0) return
         await fd.writev(pending, pendingAt)
@@ -205,7 +230,8 @@ class Restorer {
         if (bytes.length !== length) {
           throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
         }
-        if (isZero(bytes)) {
+        holeAtEnd = isZero(bytes)
+        if (holeAtEnd) {
           await drain()
         } else {
           if (pendingBytes === 0) pendingAt = position
@@ -221,7 +247,10 @@ class Restorer {
       if (position !== size) {
         throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
       }
-      await fd.truncate(size)
+      // Only a trailing hole (zero chunks skipped at the end) needs the size set.
+      if (holeAtEnd) await fd.truncate(size)
+      await fd.chmod(mode)
+      await fd.utimes(time, time)
     } finally {
       await fd.close()
     }
