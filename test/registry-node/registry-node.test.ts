@@ -199,6 +199,7 @@ describe('registry and three node daemons', { timeout: 600_000 }, () => {
     assert.deepEqual(status.registry?.outbox.oldest && { bucket: status.registry.outbox.oldest.bucket, seq: status.registry.outbox.oldest.seq }, { bucket: BUCKET, seq: 2 })
     const human = await runRok(['status', '--home', home.a])
     assert.match(human.stdout, /1 version reference queued for the registry, oldest lab\/data@2; last error ERR_REGISTRY_UNAVAILABLE/)
+    assert.match(human.stdout, /publishing lab\/data @2; allowed: nobody \(and peers presenting a registry grant\)/)
 
     const waiting = await runRok(['subscribe', BUCKET, '--home', home.c, '--json'])
     assert.equal(waiting.code, 1)

@@ -208,7 +208,8 @@ export const status: Command = {
     ctx.out.result(r, r => {
       ctx.out.line(`node ${r.peerId}; served ${formatBytes(r.served.bytes)} in ${r.served.blocks} blocks, refused ${r.served.refused}`)
       if (r.registry !== undefined) printRegistry(ctx, r.registry)
-      for (const p of r.published) ctx.out.line(`publishing ${p.bucket} @${p.head}; allowed: ${p.allowed.length === 0 ? 'nobody' : p.allowed.join(', ')}`)
+      const granted = r.registry !== undefined ? ' (and peers presenting a registry grant)' : ''
+      for (const p of r.published) ctx.out.line(`publishing ${p.bucket} @${p.head}; allowed: ${p.allowed.length === 0 ? 'nobody' : p.allowed.join(', ')}${granted}`)
       for (const s of r.subscriptions) printSubscription(ctx, s)
       if (r.published.length === 0 && r.subscriptions.length === 0) ctx.out.line('no published or subscribed buckets')
     })
