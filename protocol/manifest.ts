@@ -200,6 +200,15 @@ export function decodeEntry (v: unknown): Entry {
   return entry
 }
 
+/**
+ * Two mtimes are the same time when they are within a microsecond: restore sets mtimes
+ * through Node's utimes, which takes a double and cannot carry every nanosecond, so a
+ * restored file may differ from its manifest below the microsecond.
+ */
+export function sameMtime (a: [number, number], b: [number, number]): boolean {
+  return Math.abs((a[0] - b[0]) * 1e9 + (a[1] - b[1])) < 1000
+}
+
 /** Entries in a folder are sorted by the UTF-8 bytes of their names, with no duplicates. */
 export function compareNames (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))

@@ -6,7 +6,7 @@
  * version's file does not have.
  */
 import type { CID } from '../../protocol/cid.ts'
-import { compareNames, decodeChunkRef, decodeEntry, decodeRoot, type ChunkRef, type Entry } from '../../protocol/manifest.ts'
+import { compareNames, decodeChunkRef, decodeEntry, decodeRoot, sameMtime, type ChunkRef, type Entry } from '../../protocol/manifest.ts'
 import type { BlockStore } from '../store/types.ts'
 import { walkList, type BlockGetter } from './list-tree.ts'
 
@@ -114,7 +114,7 @@ async function * changed (get: BlockGetter, a: Entry, b: Entry, prefix: string):
   }
   const what: string[] = []
   if (a.mode !== b.mode) what.push('mode')
-  if (a.mtime[0] !== b.mtime[0] || a.mtime[1] !== b.mtime[1]) what.push('mtime')
+  if (!sameMtime(a.mtime, b.mtime)) what.push('mtime')
   if (a.target !== b.target) what.push('target')
   let bytes = 0
   if (b.kind === 'file' && !sameContent(a, b)) {

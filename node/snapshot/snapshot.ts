@@ -10,7 +10,7 @@ import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
-import { compareNames, decodeEntry, decodeRoot, encodeRoot, isSafeName, MANIFEST_FORMAT, type ChunkRef, type Entry, type EncodedNode } from '../../protocol/manifest.ts'
+import { compareNames, decodeEntry, decodeRoot, encodeRoot, isSafeName, MANIFEST_FORMAT, sameMtime, type ChunkRef, type Entry, type EncodedNode } from '../../protocol/manifest.ts'
 import type { ChunkerParams } from '../chunker/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
@@ -235,8 +235,7 @@ class TreeSnapshot {
 
   private unchangedSinceParent (st: BigIntStats, previous: Entry | undefined): previous is Entry {
     if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined) return false
-    const [s, ns] = mtimeOf(st)
-    return previous.size === Number(st.size) && previous.mtime[0] === s && previous.mtime[1] === ns &&
+    return previous.size === Number(st.size) && sameMtime(previous.mtime, mtimeOf(st)) &&
       st.ctimeNs + CTIME_MARGIN_NS < BigInt(this.options.parent.startedAt) * 1_000_000n
   }
 

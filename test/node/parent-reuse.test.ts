@@ -36,3 +36,23 @@ test('a second snapshot reuses unchanged files without reading them, but catches
     await cleanup()
   }
 })
+
+test('snapshotting a restored copy shows no changes, even though restore cannot set every nanosecond of an mtime', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    await mkdir(join(src, 'sub'), { recursive: true })
+    for (let i = 0; i < 30; i++) await writeFile(join(src, 'sub', `f${i}.bin`), seededBytes(i, 3_000))
+    await engine.snapshot(src, { bucket: 'reuse/copy' })
+    const copy = join(dir, 'copy')
+    await engine.restore({ bucket: 'reuse/copy', dest: copy })
+    await engine.snapshot(copy, { bucket: 'reuse/copy' })
+    const changes = []
+    for await (const c of engine.diff({ bucket: 'reuse/copy', seq: 1 }, { bucket: 'reuse/copy', seq: 2 })) changes.push(c)
+    assert.deepEqual(changes, [])
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
