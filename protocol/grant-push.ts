@@ -17,7 +17,7 @@
  */
 import { ProtocolErrorCode, RokError } from './errors.ts'
 import { MAX_GRANT_BYTES } from './grant.ts'
-import { HEAD_FRAME_HEADER_BYTES } from './head.ts'
+import { frame } from './frame.ts'
 
 export const GRANT_PROTOCOL = '/rok/grant/1.0.0'
 export const MAX_REFUSAL_CODE_BYTES = 64
@@ -32,13 +32,6 @@ export type GrantPushResponse = { type: 'accepted', expires: number } | { type: 
 
 function invalid (message: string): RokError {
   return new RokError(ProtocolErrorCode.INVALID_MESSAGE, message)
-}
-
-function frame (body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEAD_FRAME_HEADER_BYTES + body.byteLength)
-  new DataView(out.buffer).setUint32(0, body.byteLength)
-  out.set(body, HEAD_FRAME_HEADER_BYTES)
-  return out
 }
 
 export function encodeGrantPush (grant: Uint8Array): Uint8Array {

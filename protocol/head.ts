@@ -3,8 +3,8 @@
  * version record of one bucket — to catch up after subscribing, and as a fallback when
  * an announcement on the bucket's gossip topic was missed.
  *
- * One request, one response, then both sides close. Each is one frame: a 4-byte
- * big-endian body length, then the body.
+ * One request, one response, then both sides close. Each is one frame (protocol/frame.ts):
+ * a 4-byte big-endian body length, then the body.
  *
  *   request   u8 0x01 (HEAD), bucket name as UTF-8 (1..MAX_BUCKET_BYTES bytes)
  *   response  u8 0x00 (RECORD), the signed version record block (1..MAX_RECORD_BYTES bytes)
@@ -16,12 +16,12 @@
 import { parseBucketName } from './bucket-name.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 import { MAX_RECORD_BYTES } from './record.ts'
+import { frame } from './frame.ts'
 
 export const HEAD_PROTOCOL = '/rok/head/1.0.0'
 
 /** `group/name`: two parts of at most 64 bytes and a slash. */
 export const MAX_BUCKET_BYTES = 129
-export const HEAD_FRAME_HEADER_BYTES = 4
 export const MAX_HEAD_REQUEST_BODY = 1 + MAX_BUCKET_BYTES
 export const MAX_HEAD_RESPONSE_BODY = 1 + MAX_RECORD_BYTES
 
@@ -33,13 +33,6 @@ export type HeadResponse = { type: 'record', bytes: Uint8Array } | { type: 'none
 
 function invalid (message: string): RokError {
   return new RokError(ProtocolErrorCode.INVALID_MESSAGE, message)
-}
-
-function frame (body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(HEAD_FRAME_HEADER_BYTES + body.byteLength)
-  new DataView(out.buffer).setUint32(0, body.byteLength)
-  out.set(body, HEAD_FRAME_HEADER_BYTES)
-  return out
 }
 
 export function encodeHeadRequest (bucket: string): Uint8Array {
@@ -87,45 +80,4 @@ export function decodeHeadResponse (body: Uint8Array): HeadResponse {
   if (body[0] !== RECORD) throw invalid(`unknown head response type 0x${body[0].toString(16)}`)
   if (body.byteLength < 2) throw invalid('a RECORD head response carries the record')
   return { type: 'record', bytes: body.slice(1) }
-}
-
-/**
- * Accumulates stream pieces until one whole frame has arrived; refuses a frame whose
- * declared length is over `maxBody` before reading it, and any bytes after the frame.
- */
-export class SingleFrameReader {
-  private readonly maxBody: number
-  private readonly pieces: Uint8Array[] = []
-  private received = 0
-  private expected: number | undefined
-
-  constructor (maxBody: number) {
-    this.maxBody = maxBody
-  }
-
-  /** Feed a piece; returns the body once complete. */
-  push (piece: Uint8Array): Uint8Array | undefined {
-    this.pieces.push(piece)
-    this.received += piece.byteLength
-    if (this.expected === undefined && this.received >= HEAD_FRAME_HEADER_BYTES) {
-      const header = this.concat().subarray(0, HEAD_FRAME_HEADER_BYTES)
-      const length = new DataView(header.buffer, header.byteOffset, HEAD_FRAME_HEADER_BYTES).getUint32(0)
-      if (length > this.maxBody) throw invalid(`frame of ${length} bytes is over the ${this.maxBody}-byte bound`)
-      this.expected = HEAD_FRAME_HEADER_BYTES + length
-    }
-    if (this.expected !== undefined && this.received > this.expected) throw invalid('bytes after the single frame')
-    if (this.expected !== undefined && this.received === this.expected) return this.concat().slice(HEAD_FRAME_HEADER_BYTES)
-    if (this.received > HEAD_FRAME_HEADER_BYTES + this.maxBody) throw invalid('frame over its bound')
-    return undefined
-  }
-
-  private concat (): Uint8Array {
-    if (this.pieces.length === 1) return this.pieces[0]
-    const out = new Uint8Array(this.received)
-    let at = 0
-    for (const p of this.pieces) { out.set(p, at); at += p.byteLength }
-    this.pieces.length = 0
-    this.pieces.push(out)
-    return out
-  }
 }

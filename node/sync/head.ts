@@ -5,9 +5,10 @@
  */
 import { RokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
-  HEAD_PROTOCOL, MAX_HEAD_REQUEST_BODY, MAX_HEAD_RESPONSE_BODY, SingleFrameReader, decodeHeadRequest,
+  HEAD_PROTOCOL, MAX_HEAD_REQUEST_BODY, MAX_HEAD_RESPONSE_BODY, decodeHeadRequest,
   decodeHeadResponse, encodeHeadRequest, encodeHeadResponse
 } from '../../protocol/head.ts'
+import { SingleFrameReader } from '../../protocol/frame.ts'
 import { HEAD_MAX_INBOUND_STREAMS, HEAD_MAX_OUTBOUND_STREAMS, HEAD_SERVE_TIMEOUT_MS, HEAD_TIMEOUT_MS } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'

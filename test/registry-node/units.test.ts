@@ -12,7 +12,7 @@ import { MAX_GRANT_BYTES, signGrant } from '../../protocol/grant.ts'
 import {
   decodeGrantPush, decodeGrantPushResponse, encodeGrantPush, encodeGrantPushResponse, MAX_GRANT_REQUEST_BODY
 } from '../../protocol/grant-push.ts'
-import { SingleFrameReader } from '../../protocol/head.ts'
+import { SingleFrameReader } from '../../protocol/frame.ts'
 import { PeerGrants } from '../../node/registry/peer-grants.ts'
 import { Outbox } from '../../node/registry/outbox.ts'
 import { RokError } from '../../protocol/errors.ts'

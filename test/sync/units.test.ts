@@ -12,8 +12,9 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Message } from '@libp2p/gossipsub'
 import { chunkCid, cidFor, DAG_CBOR_CODEC, parseCid } from '../../protocol/cid.ts'
 import {
-  SingleFrameReader, decodeHeadRequest, decodeHeadResponse, encodeHeadRequest, encodeHeadResponse, MAX_HEAD_RESPONSE_BODY
+  decodeHeadRequest, decodeHeadResponse, encodeHeadRequest, encodeHeadResponse, MAX_HEAD_RESPONSE_BODY
 } from '../../protocol/head.ts'
+import { SingleFrameReader } from '../../protocol/frame.ts'
 import { signVersionRecord } from '../../protocol/record.ts'
 import { openEngine } from '../../node/engine.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from '../../node/sync/topic.ts'
