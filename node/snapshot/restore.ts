@@ -43,7 +43,7 @@ export interface RestoreResult {
 
 const MAX_DEPTH = 1024
 /** Files of one folder written at once. */
-const FILE_CONCURRENCY = 4
+const FILE_CONCURRENCY = 16
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
