@@ -8,7 +8,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Level } from 'level'
 import { parseBucketName } from '../protocol/bucket-name.ts'
 import type { CID } from '../protocol/cid.ts'
-import { Buckets, type VersionEntry } from './buckets/index.ts'
+import { Buckets } from './buckets/index.ts'
 import { ensureHome, homeLayout, openDb } from './home.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { collectGarbage, type GcReport } from './policy/gc.ts'
@@ -136,10 +136,6 @@ export class Engine {
     const version = await this.buckets.get(req.bucket, req.seq)
     const result = await restoreManifest(version.record.root, req.dest, { store: this.store, force: req.force, signal: req.signal, onProgress: req.onProgress })
     return { ...result, bucket: req.bucket, seq: version.seq }
-  }
-
-  async version (bucket: string, seq?: number): Promise<VersionEntry> {
-    return await this.buckets.get(bucket, seq)
   }
 
   async * diff (a: { bucket: string, seq?: number }, b: { bucket: string, seq?: number }, signal?: AbortSignal): AsyncGenerator<Change> {

@@ -48,9 +48,11 @@ export function createOutput (opts: { json: boolean, verbose: boolean }, streams
 function jsonReplacer (_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString()
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
-  if (value != null && typeof (value as { toJSON?: unknown }).toJSON !== 'function' &&
-      typeof (value as { toString?: unknown }).toString === 'function' &&
-      (value as { '/'?: unknown })['/'] !== undefined) return String(value)
+  // A CID has already become {"/": "bafy…"} through its own toJSON; print the string.
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const link = (value as Record<string, unknown>)['/']
+    if (typeof link === 'string' && Object.keys(value).length === 1) return link
+  }
   return value
 }
 

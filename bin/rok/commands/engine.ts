@@ -5,17 +5,12 @@
  */
 import { openEngine } from '../../../node/engine.ts'
 import { localOperations } from '../../../node/operations.ts'
-import { connectToNode, type NodeApiClient } from '../../../node/api/client.ts'
+import { connectToNode } from '../../../node/api/client.ts'
 import type { NodeOperations } from '../../../protocol/node-api.ts'
 import type { CommandContext } from '../../cli/command.ts'
 
-/** The running daemon's client, or undefined when no daemon answers for this home. */
-export async function daemonClient (home: string): Promise<NodeApiClient | undefined> {
-  return await connectToNode(home)
-}
-
 export async function withNode<T> (ctx: CommandContext, fn: (ops: NodeOperations) => Promise<T>): Promise<T> {
-  const remote = await daemonClient(ctx.home)
+  const remote = await connectToNode(ctx.home)
   if (remote !== undefined) return await fn(remote)
   const engine = await openEngine({ home: ctx.home })
   try {

@@ -1,5 +1,6 @@
 import type { Command } from '../../cli/command.ts'
-import { daemonClient, withNode } from './engine.ts'
+import { withNode } from './engine.ts'
+import { connectToNode } from '../../../node/api/client.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { UsageError } from '../../cli/run.ts'
 import { NOT_LOGGED_IN, loadCredentials } from '../../../registry/credentials.ts'
@@ -42,7 +43,7 @@ Example:
   },
   positionals: 0,
   async run (ctx) {
-    if (await daemonClient(ctx.home) !== undefined) {
+    if (await connectToNode(ctx.home) !== undefined) {
       throw new RokError('ERR_NODE_RUNNING', `a node is already running for ${ctx.home}; 'rok id' shows it`)
     }
     // Loaded only here: the libp2p stack is heavy and no other verb needs it in-process.
@@ -113,7 +114,7 @@ export const id: Command = {
   usage: 'id',
   positionals: 0,
   async run (ctx) {
-    const client = await daemonClient(ctx.home)
+    const client = await connectToNode(ctx.home)
     if (client !== undefined) {
       const info = await client.id()
       ctx.out.result({ ...info, running: true }, r => {

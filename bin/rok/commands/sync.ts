@@ -14,14 +14,14 @@ import { SyncErrorCode } from '../../../node/sync/errors.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { parseBucketName } from '../../../protocol/bucket-name.ts'
 import type { AllowOutcome, RegistryLinkStatus, SubscriptionStatus, SyncReport } from '../../../protocol/node-api.ts'
-import { daemonClient } from './engine.ts'
+import { connectToNode } from '../../../node/api/client.ts'
 import { dedupPercent } from './snapshot.ts'
 
 /** Longest wait for a busy daemon's health answer once its process is known to be alive. */
 const BUSY_DAEMON_TIMEOUT_MS = 15_000
 
 async function requireDaemon (ctx: CommandContext, verb: string): Promise<NodeApiClient> {
-  let client = await daemonClient(ctx.home)
+  let client = await connectToNode(ctx.home)
   if (client === undefined) client = await busyDaemon(ctx.home, ctx.signal)
   if (client === undefined) {
     throw new RokError(SyncErrorCode.NODE_NOT_RUNNING, `'rok ${verb}' needs the node running: start it with 'rok node start --home ${ctx.home}' (in another terminal or as a service)`)
@@ -30,7 +30,7 @@ async function requireDaemon (ctx: CommandContext, verb: string): Promise<NodeAp
 }
 
 /**
- * daemonClient gives up after a short health check; a daemon whose process is alive may
+ * connectToNode gives up after a short health check; a daemon whose process is alive may
  * just be busy (a loaded machine): wait longer for it before calling it not running.
  */
 async function busyDaemon (home: string, signal: AbortSignal): Promise<NodeApiClient | undefined> {
@@ -175,7 +175,7 @@ Example:
     async run (ctx) {
       const bucket = bucketArg(ctx)
       const peer = ctx.args[1]
-      const client = await daemonClient(ctx.home)
+      const client = await connectToNode(ctx.home)
       let r: AllowOutcome
       if (client !== undefined) {
         r = await client[name]({ bucket, peer })
