@@ -75,6 +75,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         host: h,
         outbox: engine.sync.registryOutbox,
         grants: engine.sync.registryGrants,
+        held: async () => (await engine.buckets.list()).map(b => ({ bucket: b.bucket, seq: b.head })),
         log
       })
       await registry.start()

@@ -44,7 +44,8 @@ export type ErrorBody = Static<typeof ErrorBody>
 export const RegistryInfo = Type.Object({
   peerId: Type.String({ description: 'peer ID form of the registry signing key' }),
   publicKey: Type.String({ description: 'registry Ed25519 public key, libp2p protobuf, base64' }),
-  grantTtlMs: Type.Integer()
+  grantTtlMs: Type.Integer(),
+  providerTtlMs: Type.Integer({ description: 'a provider record not refreshed within this is no longer listed; nodes refresh every third of it' })
 })
 export type RegistryInfo = Static<typeof RegistryInfo>
 
@@ -76,6 +77,12 @@ export const CreateGroupBody = Type.Object({
   description: Type.Optional(Description)
 }, { additionalProperties: false })
 export type CreateGroupBody = Static<typeof CreateGroupBody>
+
+export const UpdateGroupBody = Type.Object({
+  visibility: Type.Optional(Visibility),
+  description: Type.Optional(Description)
+}, { additionalProperties: false, minProperties: 1 })
+export type UpdateGroupBody = Static<typeof UpdateGroupBody>
 
 export const Member = Type.Object({ user: Type.String(), role: Role })
 export type Member = Static<typeof Member>

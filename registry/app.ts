@@ -9,7 +9,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { Acl } from './acl.ts'
 import { ensureAdmin, loadSigningKey } from './bootstrap.ts'
 import {
-  DEFAULT_BODY_LIMIT, DEFAULT_GRANT_TTL_MS, DEFAULT_LOGIN_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_MAX,
+  DEFAULT_BODY_LIMIT, DEFAULT_GRANT_TTL_MS, DEFAULT_PROVIDER_TTL_MS, DEFAULT_LOGIN_RATE_LIMIT_MAX, DEFAULT_RATE_LIMIT_MAX,
   DEFAULT_RATE_LIMIT_WINDOW_MS, REQUEST_TIMEOUT_MS
 } from './constants.ts'
 import { RegistryErrorCode, statusForCode } from './errors.ts'
@@ -43,6 +43,8 @@ export interface RegistryInit {
   now?: () => number
   /** Lifetime of issued grants. @default 600000 (10 minutes) */
   grantTtlMs?: number
+  /** How long a provider record stays listed without a refresh. @default 3600000 (1 hour) */
+  providerTtlMs?: number
   /** Largest accepted body in bytes. @default 65536 */
   bodyLimit?: number
   /** `false` turns rate limiting off (benchmarks, fuzz tests). */
@@ -121,6 +123,7 @@ export async function buildRegistry (init: RegistryInit): Promise<Registry> {
       state,
       signingKey,
       grantTtlMs: init.grantTtlMs ?? DEFAULT_GRANT_TTL_MS,
+      providerTtlMs: init.providerTtlMs ?? DEFAULT_PROVIDER_TTL_MS,
       loginRateLimit: limits === false ? false : { max: limits?.loginMax ?? DEFAULT_LOGIN_RATE_LIMIT_MAX, timeWindow: limits?.windowMs ?? DEFAULT_RATE_LIMIT_WINDOW_MS }
     }
     for (const routes of [identityRoutes, groupRoutes, bucketRoutes, versionRoutes, nodeRoutes, searchRoutes]) {

@@ -13,7 +13,7 @@ import { verifyGrant, type SignedGrant } from '../protocol/grant.ts'
 import { signNodeProof } from '../protocol/node-proof.ts'
 import type {
   AuditEntry, Bucket, Challenge, CreateBucketBody, CreateGroupBody, ErrorBody, Group, GrantResponse, Identity, NewToken,
-  NodeInfo, Provider, RegistryInfo, Role, Rule, SearchQuery, SearchResult, TokenInfo, UpdateBucketBody, VersionList,
+  NodeInfo, Provider, RegistryInfo, Role, Rule, SearchQuery, SearchResult, TokenInfo, UpdateBucketBody, UpdateGroupBody, VersionList,
   VersionRef, VersionWithRecord
 } from '../protocol/registry-api.ts'
 import { API_PREFIX } from '../protocol/registry-api.ts'
@@ -55,6 +55,7 @@ export interface RegistryClient {
   createToken: (o?: CallOptions) => Promise<NewToken>
   revokeToken: (id: string, o?: CallOptions) => Promise<TokenInfo>
   createGroup: (group: CreateGroupBody, o?: CallOptions) => Promise<Group>
+  updateGroup: (group: string, changes: UpdateGroupBody, o?: CallOptions) => Promise<Group>
   getGroup: (name: string, o?: CallOptions) => Promise<Group>
   setMember: (group: string, user: string, role: Role, o?: CallOptions) => Promise<Group>
   removeMember: (group: string, user: string, o?: CallOptions) => Promise<Group>
@@ -159,6 +160,7 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
     createToken: async (o) => await call('POST', `${API_PREFIX}/tokens`, undefined, o),
     revokeToken: async (id, o) => await call('DELETE', `${API_PREFIX}/tokens/${encodeURIComponent(id)}`, undefined, o),
     createGroup: async (group, o) => await call('POST', `${API_PREFIX}/groups`, group, o),
+    updateGroup: async (group, changes, o) => await call('PATCH', `${API_PREFIX}/groups/${encodeURIComponent(group)}`, changes, o),
     getGroup: async (name, o) => await call('GET', `${API_PREFIX}/groups/${encodeURIComponent(name)}`, undefined, o),
     setMember: async (group, user, role, o) => await call('PUT', `${API_PREFIX}/groups/${encodeURIComponent(group)}/members/${encodeURIComponent(user)}`, { role }, o),
     removeMember: async (group, user, o) => await call('DELETE', `${API_PREFIX}/groups/${encodeURIComponent(group)}/members/${encodeURIComponent(user)}`, undefined, o),

@@ -3,6 +3,8 @@ export const DEFAULT_LISTEN_HOST = '127.0.0.1'
 export const DEFAULT_LISTEN_PORT = 7447
 /** Grants are short so that a revoked right stops working within one lifetime. */
 export const DEFAULT_GRANT_TTL_MS = 10 * 60_000
+/** A node that stops refreshing its provider record (it re-announces every third of this) drops out of provider lists. */
+export const DEFAULT_PROVIDER_TTL_MS = 60 * 60_000
 /** References only: the largest body is a version record (16 KiB) in base64. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024
 export const DEFAULT_RATE_LIMIT_MAX = 600

@@ -6,6 +6,10 @@ export const RETRY_MIN_MS = 1_000
 export const RETRY_MAX_MS = 30_000
 /** How often the link looks for work (a due retry, a grant to renew). */
 export const TICK_MS = 1_000
+/** Provider lifetime assumed when the registry does not say (it drops records not refreshed within it). */
+export const DEFAULT_PROVIDER_TTL_MS = 60 * 60_000
+/** Refresh this node's provider records once this fraction of their lifetime has passed. */
+export const PROVIDER_REFRESH_FRACTION = 1 / 3
 /** Renew a held grant once this fraction of its lifetime has passed. */
 export const RENEW_AT_FRACTION = 0.5
 /** Deadline of presenting a grant to one peer (open, push, answer). */

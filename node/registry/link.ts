@@ -15,7 +15,7 @@ import { createRegistryClient, type RegistryClient } from '../../registry/client
 import type { HeadHost } from '../sync/head.ts'
 import type { KeyValue } from '../sync/kv.ts'
 import {
-  PUBLISH_RECORD_TIMEOUT_MS, RENEW_AT_FRACTION, RETRY_MAX_MS, RETRY_MIN_MS, TICK_MS
+  DEFAULT_PROVIDER_TTL_MS, PROVIDER_REFRESH_FRACTION, PUBLISH_RECORD_TIMEOUT_MS, RENEW_AT_FRACTION, RETRY_MAX_MS, RETRY_MIN_MS, TICK_MS
 } from './constants.ts'
 import { RegistryLinkErrorCode } from './errors.ts'
 import { presentGrant, serveGrants } from './grant-push.ts'
@@ -38,6 +38,11 @@ export interface RegistryLinkInit {
   /** Sublevels of the home's db. */
   outbox: KeyValue
   grants: KeyValue
+  /**
+   * The buckets this node holds and up to which version, re-announced to the registry
+   * before their provider records expire (after a restart too). Without it only syncs announce.
+   */
+  held?: () => Promise<Array<{ bucket: string, seq: number }>>
   log?: (message: string) => void
   /** @default Date.now */
   now?: () => number
@@ -107,6 +112,10 @@ export class RegistryLink {
   private delivering: Promise<unknown> = Promise.resolve()
   private ticking = false
   private timer: NodeJS.Timeout | undefined
+  private providerTtlMs = DEFAULT_PROVIDER_TTL_MS
+  private nextRefresh = 0
+  /** Buckets the registry does not know or lets us not provide: not asked again until restart. */
+  private readonly unprovidable = new Set<string>()
   private unserve: (() => Promise<void>) | undefined
   private readonly stopController = new AbortController()
 
@@ -156,6 +165,7 @@ export class RegistryLink {
 
   /** Queue the version's reference durably, then try to deliver the queue now (briefly). */
   async recordVersion (bucket: string, seq: number, record: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<PublishRegistryOutcome> {
+    this.unprovidable.delete(bucket)
     const entry = await this.outbox.add(bucket, seq, record, this.now())
     const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(PUBLISH_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
     await this.deliverOutbox(signal).catch(() => {})
@@ -170,6 +180,7 @@ export class RegistryLink {
 
   /** Best effort: tell the registry this node holds `bucket` up to `seq`. */
   announce (bucket: string, seq: number): void {
+    this.unprovidable.delete(bucket)
     this.client.announceProvider(bucket, this.init.peerId, seq, { signal: this.stopController.signal })
       .catch((err: Error) => { this.log(`announcing ${bucket}@${seq} to the registry failed: ${err.message}`) })
   }
@@ -268,7 +279,9 @@ export class RegistryLink {
     }
     const addrs = this.init.addrs().slice(0, 16)
     await this.client.registerNode(this.init.key, addrs, { signal })
+    this.providerTtlMs = (await this.client.info({ signal })).providerTtlMs ?? DEFAULT_PROVIDER_TTL_MS
     this.registered = true
+    this.nextRefresh = 0
   }
 
   private async deliverOutbox (signal: AbortSignal): Promise<void> {
@@ -305,6 +318,7 @@ export class RegistryLink {
         }
       }
       if (this.outbox.pending > 0 && this.now() >= this.outboxRetry.next) await this.deliverOutbox(signal).catch(() => {})
+      if (this.registered && this.init.held !== undefined && this.now() >= this.nextRefresh) await this.refreshProviders(signal)
       for (const held of this.held.list()) {
         const { issuedAt, expires } = held.grant
         const retry = this.renewRetry.get(held.bucket) ?? new Backoff(this.init.retryMinMs ?? RETRY_MIN_MS, this.init.retryMaxMs ?? RETRY_MAX_MS)
@@ -322,6 +336,28 @@ export class RegistryLink {
       }
     } finally {
       this.ticking = false
+    }
+  }
+
+  /** Re-announce every held bucket so that the registry keeps listing this node as a provider. */
+  private async refreshProviders (signal: AbortSignal): Promise<void> {
+    const interval = this.providerTtlMs * PROVIDER_REFRESH_FRACTION
+    this.nextRefresh = this.now() + interval
+    for (const { bucket, seq } of await this.init.held!()) {
+      if (this.unprovidable.has(bucket) || seq === 0) continue
+      try {
+        await this.client.announceProvider(bucket, this.init.peerId, seq, { signal })
+      } catch (err) {
+        if (signal.aborted) return
+        if (isRokError(err, 'ERR_REGISTRY_UNAVAILABLE')) {
+          // try again soon rather than after a whole interval, or the records lapse
+          this.nextRefresh = this.now() + Math.min(interval, this.init.retryMaxMs ?? RETRY_MAX_MS)
+          return
+        }
+        // a local-only bucket, or one we may not provide; other refusals (say, a version the
+        // registry has not recorded yet) are asked again next time
+        if (isRokError(err, 'ERR_NOT_FOUND') || isRokError(err, 'ERR_FORBIDDEN')) this.unprovidable.add(bucket)
+      }
     }
   }
 

@@ -7,6 +7,7 @@ export interface RouteOptions {
   state: RegistryState
   signingKey: PrivateKey
   grantTtlMs: number
+  providerTtlMs: number
   /** Per-IP limit for POST /v1/login, or false when rate limiting is off. */
   loginRateLimit: { max: number, timeWindow: number } | false
 }

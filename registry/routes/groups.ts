@@ -2,10 +2,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { RokError } from '../../protocol/errors.ts'
-import { API_PREFIX, CreateGroupBody, Group, GroupParams, MemberParams, SetMemberBody } from '../../protocol/registry-api.ts'
+import { API_PREFIX, CreateGroupBody, Group, GroupParams, MemberParams, SetMemberBody, UpdateGroupBody } from '../../protocol/registry-api.ts'
 import { readableGroup, requireOnGroup, requireUser } from '../access.ts'
 import { RegistryErrorCode, alreadyExists, notFound } from '../errors.ts'
-import type { GroupRec } from '../state.ts'
+import { bucketKey, type BucketRec, type GroupRec } from '../state.ts'
 import { groupView } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
@@ -34,6 +34,41 @@ export async function groupRoutes (app: FastifyInstance, opts: RouteOptions): Pr
   app.get<{ Params: Static<typeof GroupParams> }>(`${API_PREFIX}/groups/:group`, {
     schema: { summary: 'A group and its members', tags: ['groups'], params: GroupParams, response: { 200: Group, ...ERROR_RESPONSES } }
   }, async (request) => show(readableGroup(state, request.caller, request.params.group)))
+
+  app.patch<{ Params: Static<typeof GroupParams>, Body: Static<typeof UpdateGroupBody> }>(`${API_PREFIX}/groups/:group`, {
+    schema: {
+      summary: "Change a group's visibility or description (group owners)",
+      description: 'Making a group private makes its public buckets private in the same change. Making it public exposes no existing bucket: open them one by one with PATCH /v1/buckets/{group}/{name}.',
+      tags: ['groups'],
+      params: GroupParams,
+      body: UpdateGroupBody,
+      response: { 200: Group, ...ERROR_RESPONSES }
+    }
+  }, async (request) => {
+    const group = readableGroup(state, request.caller, request.params.group)
+    requireOnGroup(state, request.caller, group, 'admin')
+    const body = request.body
+    const updated = await state.change(tx => {
+      const current = state.groups.get(group.name)!
+      const next: GroupRec = { ...current, visibility: body.visibility ?? current.visibility, description: body.description ?? current.description }
+      const closed: BucketRec[] = []
+      if (next.visibility === 'private' && current.visibility === 'public') {
+        const now = state.now()
+        for (const b of state.buckets.values()) {
+          if (b.group === group.name && b.visibility === 'public') closed.push({ ...b, visibility: 'private', updatedAt: now })
+        }
+      }
+      tx.put('groups', next.name, next)
+      for (const b of closed) tx.put('buckets', bucketKey(b.group, b.name), b)
+      tx.audit(request.caller.user, 'group.update', next.name, { ...body, previous: current.visibility, bucketsMadePrivate: closed.map(b => b.name) })
+      tx.then(() => {
+        state.groups.set(next.name, next)
+        for (const b of closed) state.setBucket(b)
+      })
+      return next
+    })
+    return await show(updated)
+  })
 
   app.put<{ Params: Static<typeof MemberParams>, Body: Static<typeof SetMemberBody> }>(`${API_PREFIX}/groups/:group/members/:user`, {
     schema: { summary: "Add a member or change their role (group owners)", tags: ['groups'], params: MemberParams, body: SetMemberBody, response: { 200: Group, ...ERROR_RESPONSES } }

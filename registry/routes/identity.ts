@@ -15,7 +15,8 @@ export async function identityRoutes (app: FastifyInstance, opts: RouteOptions):
   const info: Static<typeof RegistryInfo> = {
     peerId: peerIdFromPrivateKey(signingKey).toString(),
     publicKey: Buffer.from(publicKeyToProtobuf(signingKey.publicKey)).toString('base64'),
-    grantTtlMs: opts.grantTtlMs
+    grantTtlMs: opts.grantTtlMs,
+    providerTtlMs: opts.providerTtlMs
   }
 
   app.get(`${API_PREFIX}/registry`, {

@@ -94,8 +94,9 @@ export async function nodeRoutes (app: FastifyInstance, opts: RouteOptions): Pro
     schema: { summary: "Nodes holding a bucket's versions", tags: ['nodes'], params: BucketParams, response: { 200: ProviderList, ...ERROR_RESPONSES } }
   }, async (request) => {
     const bucket = readableBucket(state, request.caller, request.params.group, request.params.name)
+    const fresh = state.now() - opts.providerTtlMs
     const providers = [...(state.providers.get(bucketKey(bucket.group, bucket.name))?.values() ?? [])]
-      .filter(p => state.nodes.has(p.peer))
+      .filter(p => p.updatedAt > fresh && state.nodes.has(p.peer))
       .sort((a, b) => b.seq - a.seq || b.updatedAt - a.updatedAt)
       .map(p => providerView(p, state.nodes.get(p.peer)))
     return { providers }

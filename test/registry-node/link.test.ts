@@ -26,12 +26,19 @@ const host: HeadHost = {
 
 /** A registry client whose answers the test scripts: `down` makes every call unreachable. */
 function scriptedRegistry (key: PrivateKey, clock: () => number) {
-  const state = { down: false, appended: [] as number[], registered: 0, grantsIssued: 0, refuseGrants: false }
+  const state = { down: false, appended: [] as number[], announced: [] as string[], registered: 0, grantsIssued: 0, refuseGrants: false }
   const check = (): void => { if (state.down) throw new RokError('ERR_REGISTRY_UNAVAILABLE', 'registry http://registry.test is unreachable') }
   const client: Partial<RegistryClient> = {
     url: 'http://registry.test',
     publicKey: async () => { check(); return key.publicKey },
     registerNode: async (nodeKey) => { check(); state.registered++; return { peer: peerIdFromPrivateKey(nodeKey).toString() } as any },
+    info: async () => { check(); return { peerId: '', publicKey: '', grantTtlMs: 60_000, providerTtlMs: 30_000 } },
+    announceProvider: async (bucket, _peer, seq) => {
+      check()
+      if (!bucket.startsWith('lab/')) throw new RokError('ERR_NOT_FOUND', `bucket ${bucket} not found`)
+      state.announced.push(`${bucket}@${seq}`)
+      return {} as any
+    },
     appendVersion: async (_bucket, record) => { check(); state.appended.push(record[0]); return {} as any },
     requestGrant: async (bucket, peer) => {
       check()
@@ -102,6 +109,36 @@ describe('registry link', () => {
       assert.deepEqual(three, { state: 'recorded', pending: 0 })
       await link.stop()
       assert.deepEqual(reg.state.appended, [1, 2, 3])
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('keeps this node listed as a provider: re-announces held buckets every third of the provider lifetime, and soon again after an outage', async () => {
+    const [home, cleanup] = await tempDir('rok-link-')
+    try {
+      let now = 1_800_000_000_000
+      const clock = (): number => now
+      const nodeKey = await generateKeyPair('Ed25519')
+      const reg = scriptedRegistry(await generateKeyPair('Ed25519'), clock)
+      const held = async (): Promise<Array<{ bucket: string, seq: number }>> => [{ bucket: 'lab/data', seq: 3 }, { bucket: 'local/scratch', seq: 1 }]
+      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, now: clock, held, tickMs: 10, retryMinMs: 10, retryMaxMs: 2_000 })
+      await link.start()
+      await until('the first refresh after registering', () => reg.state.announced.length === 1)
+      assert.deepEqual(reg.state.announced, ['lab/data@3'], 'a local-only bucket the registry does not know is skipped')
+      now += 9_000
+      await new Promise(resolve => setTimeout(resolve, 100))
+      assert.equal(reg.state.announced.length, 1, 'not before a third of the 30 s lifetime')
+      now += 1_500
+      await until('a refresh', () => reg.state.announced.length === 2)
+      reg.state.down = true
+      now += 10_500
+      await new Promise(resolve => setTimeout(resolve, 100))
+      reg.state.down = false
+      now += 2_000
+      await until('a retry well before the record lapses', () => reg.state.announced.length === 3)
+      assert.deepEqual(reg.state.announced, ['lab/data@3', 'lab/data@3', 'lab/data@3'])
+      await link.stop()
     } finally {
       await cleanup()
     }

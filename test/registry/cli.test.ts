@@ -81,6 +81,18 @@ test('an admin and two users run the registry from the CLI: login, groups, bucke
     const shownGroup = await runRok(['group', 'show', 'acme', ...aliceHome])
     assert.match(shownGroup.stdout, /alice {2}owner/)
 
+    // Opening the group and then the bucket makes it findable by anyone.
+    const opened = await rokJson(['group', 'update', 'acme', '--public', '--description', 'Acme ML, open', ...aliceHome])
+    assert.equal(opened.visibility, 'public')
+    assert.deepEqual((await rokJson(['search', 'imagenet', ...bobHome])).results, [], 'opening a group exposes no bucket by itself')
+    const openBucket = await rokJson(['bucket', 'update', 'acme/imagenet-small', '--public', ...aliceHome])
+    assert.equal(openBucket.visibility, 'public')
+    assert.equal((await rokJson(['search', 'imagenet', ...bobHome])).results.length, 1)
+    const closedAgain = await rokJson(['group', 'update', 'acme', '--private', ...aliceHome])
+    assert.equal(closedAgain.visibility, 'private')
+    assert.deepEqual((await rokJson(['search', 'imagenet', ...bobHome])).results, [], 'closing the group hides its buckets again')
+    assert.equal((await runRok(['group', 'update', 'acme', ...aliceHome])).code, 2, 'nothing to change is a usage error')
+
     // Usage and registry errors are one line with a code, and --json carries the code.
     const noRole = await runRok(['group', 'add', 'acme', 'bob', '--role', 'boss', ...aliceHome])
     assert.equal(noRole.code, 2)

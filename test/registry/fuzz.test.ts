@@ -21,6 +21,7 @@ const ENDPOINTS: Array<[string, string]> = [
   ['DELETE', '/v1/tokens/:id'],
   ['POST', '/v1/groups'],
   ['GET', '/v1/groups/:group'],
+  ['PATCH', '/v1/groups/:group'],
   ['PUT', '/v1/groups/:group/members/:user'],
   ['DELETE', '/v1/groups/:group/members/:user'],
   ['POST', '/v1/groups/:group/buckets'],

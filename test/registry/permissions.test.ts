@@ -9,11 +9,11 @@ import type { PrivateKey } from '@libp2p/interface'
 import { CID } from '../../protocol/cid.ts'
 import { ADMIN_TOKEN, addUser, b64, expectOk, nodeKey, registerNode, startTestRegistry, versionRecord, type TestRegistry } from './helpers.ts'
 
-const ACTIONS = ['bucket.show', 'versions.list', 'providers.list', 'bucket.update', 'rules.list', 'rules.add', 'bucket.create', 'grant', 'version.append', 'group.show', 'member.set'] as const
+const ACTIONS = ['bucket.show', 'versions.list', 'providers.list', 'bucket.update', 'rules.list', 'rules.add', 'bucket.create', 'grant', 'version.append', 'group.show', 'member.set', 'group.update'] as const
 
-const OWNER_ROW = '200 200 200 200 200 200 201 200 201 200 200'
-const OUTSIDER_PUBLIC = '200 200 200 403 403 403 403 200 403 200 403'
-const OUTSIDER_HIDDEN = '404 404 404 404 404 404 403 404 404 200 403'
+const OWNER_ROW = '200 200 200 200 200 200 201 200 201 200 200 200'
+const OUTSIDER_PUBLIC = '200 200 200 403 403 403 403 200 403 200 403 403'
+const OUTSIDER_HIDDEN = '404 404 404 404 404 404 403 404 404 200 403 403'
 
 /** resource → role → expected statuses, in ACTIONS order */
 const MATRIX: Record<string, Record<string, string>> = {
@@ -21,13 +21,13 @@ const MATRIX: Record<string, Record<string, string>> = {
   'acme/secret': {
     admin: OWNER_ROW,
     owner: OWNER_ROW,
-    publisher: '200 200 200 200 403 403 201 200 201 200 403',
-    reader: '200 200 200 403 403 403 403 200 403 200 403',
-    ruled: '200 200 200 403 403 403 404 200 403 404 404',
-    partner: '200 200 200 403 403 403 404 200 403 404 404',
-    denied: '404 404 404 404 404 404 403 404 404 200 403',
-    outsider: '404 404 404 404 404 404 404 404 404 404 404',
-    anonymous: '404 404 404 404 404 404 404 404 404 404 404'
+    publisher: '200 200 200 200 403 403 201 200 201 200 403 403',
+    reader: '200 200 200 403 403 403 403 200 403 200 403 403',
+    ruled: '200 200 200 403 403 403 404 200 403 404 404 404',
+    partner: '200 200 200 403 403 403 404 200 403 404 404 404',
+    denied: '404 404 404 404 404 404 403 404 404 200 403 403',
+    outsider: '404 404 404 404 404 404 404 404 404 404 404 404',
+    anonymous: '404 404 404 404 404 404 404 404 404 404 404 404'
   },
   // a public bucket in a public group
   'open/shared': {
@@ -39,7 +39,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     partner: OUTSIDER_PUBLIC,
     denied: OUTSIDER_PUBLIC,
     outsider: OUTSIDER_PUBLIC,
-    anonymous: '200 200 200 401 401 401 401 401 401 200 401'
+    anonymous: '200 200 200 401 401 401 401 401 401 200 401 401'
   },
   // a private bucket in a public group
   'open/hidden': {
@@ -51,7 +51,7 @@ const MATRIX: Record<string, Record<string, string>> = {
     partner: OUTSIDER_HIDDEN,
     denied: OUTSIDER_HIDDEN,
     outsider: OUTSIDER_HIDDEN,
-    anonymous: '404 404 404 404 404 404 401 404 404 200 401'
+    anonymous: '404 404 404 404 404 404 401 404 404 200 401 401'
   }
 }
 
@@ -104,6 +104,7 @@ async function act (r: TestRegistry, action: typeof ACTIONS[number], who: string
     }
     case 'group.show': return (await r.call('GET', `/v1/groups/${group}`, { token })).status
     case 'member.set': return (await r.call('PUT', `/v1/groups/${group}/members/zed`, { token, body: { role: 'reader' } })).status
+    case 'group.update': return (await r.call('PATCH', `/v1/groups/${group}`, { token, body: { description: `edited by ${who}` } })).status
   }
 }
 

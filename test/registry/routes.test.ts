@@ -127,6 +127,65 @@ test('a bucket inherits its group visibility and may only be stricter', async ()
   } finally { await cleanup() }
 })
 
+test('closing a group hides its public buckets at once; opening it again exposes none of them', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    const alice = await addUser(r, 'alice')
+    const bob = await addUser(r, 'bob')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'lab', visibility: 'public' } }), 201)
+    await expectOk(r.call('POST', '/v1/groups/lab/buckets', { token: alice, body: { name: 'mnist', description: 'digits' } }), 201)
+    await expectOk(r.call('PUT', '/v1/groups/lab/members/bob', { token: alice, body: { role: 'publisher' } }))
+    assert.equal((await expectOk(r.call('GET', '/v1/search?q=digits'))).results.length, 1, 'anonymous finds the public bucket')
+
+    assert.equal((await r.call('PATCH', '/v1/groups/lab', { token: bob, body: { visibility: 'private' } })).status, 403, 'a publisher is not an owner')
+    assert.equal((await r.call('PATCH', '/v1/groups/lab', { token: alice, body: {} })).status, 400, 'nothing to change')
+    assert.equal((await r.call('PATCH', '/v1/groups/lab', { token: alice, body: { visibility: 'secret' } })).status, 400)
+
+    const closed = await expectOk(r.call('PATCH', '/v1/groups/lab', { token: alice, body: { visibility: 'private', description: 'our lab' } }))
+    assert.equal(closed.visibility, 'private')
+    assert.equal(closed.description, 'our lab')
+    assert.equal((await r.call('GET', '/v1/buckets/lab/mnist')).status, 404, 'anonymous no longer sees the bucket')
+    assert.deepEqual((await expectOk(r.call('GET', '/v1/search?q=digits'))).results, [], 'nor finds it')
+    assert.equal((await expectOk(r.call('GET', '/v1/buckets/lab/mnist', { token: bob }))).visibility, 'private', 'members still read it')
+    assert.equal((await r.call('PATCH', '/v1/buckets/lab/mnist', { token: alice, body: { visibility: 'public' } })).status, 400, 'a bucket cannot be more open than its group')
+
+    const opened = await expectOk(r.call('PATCH', '/v1/groups/lab', { token: alice, body: { visibility: 'public' } }))
+    assert.equal(opened.visibility, 'public')
+    assert.equal((await r.call('GET', '/v1/buckets/lab/mnist')).status, 404, 'opening the group exposes no bucket by itself')
+    await expectOk(r.call('PATCH', '/v1/buckets/lab/mnist', { token: alice, body: { visibility: 'public' } }))
+    assert.equal((await r.call('GET', '/v1/buckets/lab/mnist')).status, 200)
+
+    const audit = await expectOk(r.call('GET', '/v1/audit?limit=100', { token: ADMIN_TOKEN }))
+    const changes = audit.entries.filter((e: any) => e.action === 'group.update')
+    assert.equal(changes.length, 2)
+    assert.ok(changes.some((e: any) => e.details.visibility === 'private' && e.details.bucketsMadePrivate.includes('mnist')))
+  } finally { await cleanup() }
+})
+
+test('a provider that stops refreshing its record drops out of the provider list after the provider lifetime', async () => {
+  let now = 1_800_000_000_000
+  const [r, cleanup] = await startTestRegistry({ now: () => now, providerTtlMs: 60_000 })
+  try {
+    const alice = await addUser(r, 'alice')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'lab', visibility: 'private' } }), 201)
+    await expectOk(r.call('POST', '/v1/groups/lab/buckets', { token: alice, body: { name: 'data' } }), 201)
+    const publisherKey = await nodeKey()
+    const publisher = await registerNode(r, alice, publisherKey)
+    const mirror = await registerNode(r, alice, await nodeKey(), ['/ip4/127.0.0.1/tcp/4002'])
+    const rec = await versionRecord(publisherKey, 'lab/data', 1, null)
+    await expectOk(r.call('POST', '/v1/buckets/lab/data/versions', { token: alice, body: { record: b64(rec.bytes) } }), 201)
+    await expectOk(r.call('PUT', `/v1/buckets/lab/data/providers/${mirror}`, { token: alice, body: { seq: 1 } }))
+    assert.equal((await expectOk(r.call('GET', '/v1/registry'))).providerTtlMs, 60_000, 'nodes learn how often to refresh')
+    const peers = async (): Promise<string[]> => (await expectOk(r.call('GET', '/v1/buckets/lab/data/providers', { token: alice }))).providers.map((p: any) => p.peer).sort()
+    assert.deepEqual(await peers(), [mirror, publisher].sort())
+
+    now += 40_000
+    await expectOk(r.call('PUT', `/v1/buckets/lab/data/providers/${mirror}`, { token: alice, body: { seq: 1 } }))
+    now += 30_000
+    assert.deepEqual(await peers(), [mirror], 'the publisher did not refresh within 60 s; the mirror did')
+  } finally { await cleanup() }
+})
+
 test('a publisher node appends signed version references; bad, foreign or out-of-order records are refused', async () => {
   const [r, cleanup] = await startTestRegistry()
   try {

@@ -28,6 +28,35 @@ const create: Command = {
   }
 }
 
+const update: Command = {
+  name: 'update',
+  summary: "change a bucket's description, tags or visibility (publishers)",
+  usage: 'update GROUP/NAME [--description TEXT] [--tag T]... [--public | --private]',
+  positionals: 1,
+  options: { description: { type: 'string' }, tag: { type: 'string', multiple: true }, public: { type: 'boolean' }, private: { type: 'boolean' }, ...REGISTRY_OPTIONS },
+  optionHelp: {
+    description: 'what is in it',
+    tag: 'replaces the tags (repeatable)',
+    public: 'anyone may find and read it (only in a public group)',
+    private: 'only those the group and rules allow',
+    ...REGISTRY_OPTION_HELP
+  },
+  async run (ctx) {
+    if (ctx.options.public === true && ctx.options.private === true) throw new UsageError('give --public or --private, not both')
+    const visibility = ctx.options.public === true ? 'public' as const : ctx.options.private === true ? 'private' as const : undefined
+    const description = str(ctx.options.description)
+    const tags = ctx.options.tag as string[] | undefined
+    if (visibility === undefined && description === undefined && tags === undefined) throw new UsageError('nothing to change: give --description, --tag, --public or --private')
+    const client = await registryClient(ctx, { needToken: true })
+    const b = await client.updateBucket(ctx.args[0], {
+      ...(description !== undefined ? { description } : {}),
+      ...(tags !== undefined ? { tags } : {}),
+      ...(visibility !== undefined ? { visibility } : {})
+    }, { signal: ctx.signal })
+    ctx.out.result(b, (r: Bucket) => printBucket(ctx, r))
+  }
+}
+
 const show: Command = {
   name: 'show',
   summary: 'show a bucket and its recent versions',
@@ -109,6 +138,6 @@ const revoke: Command = {
 export const bucket: Command = {
   name: 'bucket',
   summary: 'manage registry buckets and their access rules',
-  usage: 'bucket create|show|grant|revoke ...',
-  subcommands: [create, show, grant, revoke]
+  usage: 'bucket create|show|update|grant|revoke ...',
+  subcommands: [create, show, update, grant, revoke]
 }

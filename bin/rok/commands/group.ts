@@ -37,6 +37,28 @@ const show: Command = {
   }
 }
 
+const update: Command = {
+  name: 'update',
+  summary: "change a group's visibility or description (owners)",
+  usage: 'update NAME [--public | --private] [--description TEXT]',
+  positionals: 1,
+  options: { public: { type: 'boolean' }, private: { type: 'boolean' }, description: { type: 'string' }, ...REGISTRY_OPTIONS },
+  optionHelp: {
+    public: 'let anyone find the group; its existing buckets stay as they are (open each with `rok bucket update`)',
+    private: 'hide the group; its public buckets become private too',
+    description: 'one line about the group',
+    ...REGISTRY_OPTION_HELP
+  },
+  async run (ctx) {
+    if (ctx.options.public === true && ctx.options.private === true) throw new UsageError('give --public or --private, not both')
+    const visibility = ctx.options.public === true ? 'public' : ctx.options.private === true ? 'private' : undefined
+    const description = str(ctx.options.description)
+    if (visibility === undefined && description === undefined) throw new UsageError('nothing to change: give --public, --private or --description TEXT')
+    const client = await registryClient(ctx, { needToken: true })
+    printGroup(ctx, await client.updateGroup(ctx.args[0], { ...(visibility !== undefined ? { visibility } : {}), ...(description !== undefined ? { description } : {}) }, { signal: ctx.signal }))
+  }
+}
+
 const add: Command = {
   name: 'add',
   summary: "add a member or change their role (owners)",
@@ -68,6 +90,6 @@ const remove: Command = {
 export const group: Command = {
   name: 'group',
   summary: 'manage registry groups and their members',
-  usage: 'group create|show|add|remove ...',
-  subcommands: [create, show, add, remove]
+  usage: 'group create|show|update|add|remove ...',
+  subcommands: [create, show, update, add, remove]
 }

@@ -20,7 +20,8 @@ Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
     'admin-token': { type: 'string' },
     'log-level': { type: 'string' },
     'rate-limit': { type: 'string' },
-    'grant-ttl': { type: 'string' }
+    'grant-ttl': { type: 'string' },
+    'provider-ttl': { type: 'string' }
   },
   optionHelp: {
     data: 'database folder (default HOME/registry)',
@@ -28,7 +29,8 @@ Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
     'admin-token': 'admin token to install (default $ROK_ADMIN_TOKEN, else generated on first start)',
     'log-level': 'fatal, error, warn, info, debug (default info); logs are JSON on stderr',
     'rate-limit': 'requests per minute per client (default 600; login: 10); 0 turns limiting off',
-    'grant-ttl': 'grant lifetime in seconds (default 600): a revoked right stops working within it'
+    'grant-ttl': 'grant lifetime in seconds (default 600): a revoked right stops working within it',
+    'provider-ttl': 'seconds a node stays listed as a provider without refreshing (default 3600); nodes refresh every third of it'
   },
   async run (ctx) {
     const { join, resolve } = await import('node:path')
@@ -42,8 +44,11 @@ Example: rok registry start --listen 0.0.0.0:7447 --data /var/lib/rok-registry`,
     if (limitText !== undefined && !/^[0-9]{1,9}$/.test(limitText)) throw new RokError('ERR_USAGE', `--rate-limit ${limitText} is not a number of requests per minute`)
     const ttlText = str(ctx.options['grant-ttl'])
     if (ttlText !== undefined && (!/^[0-9]{1,6}$/.test(ttlText) || Number(ttlText) < 10)) throw new RokError('ERR_USAGE', `--grant-ttl ${ttlText} is not a number of seconds of at least 10`)
+    const providerTtlText = str(ctx.options['provider-ttl'])
+    if (providerTtlText !== undefined && (!/^[0-9]{1,7}$/.test(providerTtlText) || Number(providerTtlText) < 30)) throw new RokError('ERR_USAGE', `--provider-ttl ${providerTtlText} is not a number of seconds of at least 30`)
     const registry = await startRegistryServer({
       grantTtlMs: ttlText === undefined ? undefined : Number(ttlText) * 1000,
+      providerTtlMs: providerTtlText === undefined ? undefined : Number(providerTtlText) * 1000,
       rateLimit: limitText === undefined ? undefined : limitText === '0' ? false : { max: Number(limitText) },
       dataDir: resolve(str(ctx.options.data) ?? join(ctx.home, 'registry')),
       adminToken: str(ctx.options['admin-token']) ?? ctx.env.ROK_ADMIN_TOKEN,
