@@ -28,6 +28,8 @@ export interface NodeInit {
   pollInterval?: number
   /**
    * The registry this node registers with, records published versions in and asks for
+  /** Bytes per second the node serves to all peers together. @default unlimited */
+  maxUploadRate?: number
    * grants; `token` is the user's (`rok login`). Without it, buckets are served by allow
    * list only.
    */
@@ -58,7 +60,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       privateKey: engine.key,
       listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: init.bootstrap,
-      exchange: { store: engine.store, authorize: async (peer, cid) => await authorize(peer, cid) }
+      exchange: { store: engine.store, authorize: async (peer, cid) => await authorize(peer, cid), maxUploadRate: init.maxUploadRate }
     })
     const h = host
     let app: Awaited<ReturnType<typeof buildNodeApi>> | undefined

@@ -289,7 +289,14 @@ export const SyncStatus = Type.Object({
   registry: Type.Optional(RegistryLinkStatus),
   subscriptions: Type.Array(SubscriptionStatus),
   published: Type.Array(Type.Object({ bucket: Type.String(), head: Type.Integer(), allowed: Type.Array(Type.String()) })),
-  served: Type.Object({ blocks: Type.Integer(), bytes: Type.Number(), refused: Type.Integer(), streams: Type.Integer() })
+  served: Type.Object({
+    blocks: Type.Integer(),
+    bytes: Type.Number(),
+    refused: Type.Integer(),
+    streams: Type.Integer(),
+    /** The node's upload cap in bytes per second (`--max-upload-rate`); absent when uncapped. */
+    maxUploadRate: Type.Optional(Type.Number())
+  })
 })
 export type SyncStatus = Static<typeof SyncStatus>
 

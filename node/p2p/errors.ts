@@ -15,5 +15,7 @@ export const P2PErrorCode = {
   /** A private key file is unreadable or not an Ed25519 libp2p key. */
   INVALID_PRIVATE_KEY: 'ERR_INVALID_PRIVATE_KEY',
   /** A multiaddr given for listening or bootstrap is malformed. */
-  INVALID_MULTIADDR: 'ERR_INVALID_MULTIADDR'
+  INVALID_MULTIADDR: 'ERR_INVALID_MULTIADDR',
+  /** An upload rate cap that is not a positive number of bytes per second. */
+  INVALID_RATE: 'ERR_INVALID_RATE'
 } as const

@@ -257,7 +257,7 @@ export class SyncService {
       ...(registry !== undefined ? { registry } : {}),
       subscriptions: await Promise.all(subs.map(async s => await this.describe(s))),
       published,
-      served: { blocks: served.blocks, bytes: served.bytes, refused: served.refused, streams: served.streams }
+      served: { blocks: served.blocks, bytes: served.bytes, refused: served.refused, streams: served.streams, maxUploadRate: served.maxUploadRate }
     }
   }
 

@@ -266,4 +266,27 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     controller.abort(new Error('stop'))
     await assert.rejects(fetching, /stop/)
   })
+
+  it('keeps what a node serves to all its peers together under its upload cap', async () => {
+    const rate = 2_000_000
+    const small = { seed: 12, count: 24, size: 128 * 1024 }
+    const capped = await spawnPeer({ blocks: [small], allow: 'all', maxUploadRate: rate })
+    peers.push(capped)
+    const [a, b] = await Promise.all([client(), client()])
+    clients.push(a, b)
+    await Promise.all([a, b].map(async c => await c.host.dial(multiaddr(capped.addr))))
+    const started = performance.now()
+    const reports = await Promise.all([a, b].map(async c => await c.host.services.exchange.fetchBlocks(blockCids(small), {
+      peers: [multiaddr(capped.addr)], signal: AbortSignal.timeout(TIMEOUT)
+    })))
+    const seconds = (performance.now() - started) / 1000
+    const bytes = reports.reduce((sum, r) => sum + r.bytes, 0)
+    assert.equal(bytes, 2 * small.count * small.size)
+    // one bucket for both streams: ~6.3 MB at 2 MB/s, less the 200 KB burst
+    const expected = (bytes - 0.1 * rate) / rate
+    assert.ok(seconds >= expected * 0.95, `served ${bytes} bytes in ${seconds.toFixed(2)} s, faster than the cap allows (${expected.toFixed(2)} s)`)
+    assert.ok(seconds < expected * 3, `served in ${seconds.toFixed(2)} s, far slower than the cap (${expected.toFixed(2)} s)`)
+    const stats = await capped.request('stats')
+    assert.equal(stats.serve.maxUploadRate, rate)
+  })
 })

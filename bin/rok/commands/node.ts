@@ -26,6 +26,7 @@ Example:
     api: { type: 'string' },
     bootstrap: { type: 'string', multiple: true },
     'max-download-rate': { type: 'string' },
+    'max-upload-rate': { type: 'string' },
     'poll-interval': { type: 'string' },
     registry: { type: 'string' },
     'no-registry': { type: 'boolean' },
@@ -36,6 +37,7 @@ Example:
     api: 'local API address (default 127.0.0.1:0)',
     bootstrap: 'peer to dial at start (repeatable)',
     'max-download-rate': 'cap on what syncs receive, e.g. 50MB (per second; default unlimited)',
+    'max-upload-rate': "cap on what the node serves to all peers together, e.g. 50MB/s (default unlimited; 'rok status' shows it)",
     'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)',
     registry: "registry URL (default: the one 'rok login' saved in the home)",
     'no-registry': 'run without a registry even when logged in',
@@ -55,6 +57,7 @@ Example:
       api: ctx.options.api as string | undefined,
       bootstrap: ctx.options.bootstrap as string[] | undefined,
       maxDownloadRate: ctx.options['max-download-rate'] === undefined ? undefined : parseRate(ctx.options['max-download-rate'] as string),
+      maxUploadRate: ctx.options['max-upload-rate'] === undefined ? undefined : parseRate(ctx.options['max-upload-rate'] as string),
       pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
       logger: { level: ctx.out.verbose ? 'info' : 'warn' },
       registry: registry === undefined

@@ -206,7 +206,8 @@ export const status: Command = {
     const client = await requireDaemon(ctx, 'status')
     const r = await client.syncStatus()
     ctx.out.result(r, r => {
-      ctx.out.line(`node ${r.peerId}; served ${formatBytes(r.served.bytes)} in ${r.served.blocks} blocks, refused ${r.served.refused}`)
+      const cap = r.served.maxUploadRate === undefined ? 'uploads uncapped' : `uploads capped at ${formatBytes(r.served.maxUploadRate)}/s`
+      ctx.out.line(`node ${r.peerId}; served ${formatBytes(r.served.bytes)} in ${r.served.blocks} blocks, refused ${r.served.refused}; ${cap}`)
       if (r.registry !== undefined) printRegistry(ctx, r.registry)
       const granted = r.registry !== undefined ? ' (and peers presenting a registry grant)' : ''
       for (const p of r.published) ctx.out.line(`publishing ${p.bucket} @${p.head}; allowed: ${p.allowed.length === 0 ? 'nobody' : p.allowed.join(', ')}${granted}`)

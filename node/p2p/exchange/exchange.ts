@@ -6,6 +6,7 @@ import {
 } from '../constants.ts'
 import { Fetch, type FetchSettings } from './fetch.ts'
 import { ServerStream, type ServerStreamOptions } from './server.ts'
+import { UploadLimit } from './upload-limit.ts'
 import { BlockVerifier } from './verify.ts'
 import type { ChunkExchange, ChunkExchangeComponents, ChunkExchangeInit, FetchOptions, FetchReport, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
@@ -28,6 +29,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
     const log = components.logger.forComponent('rok:exchange')
     this.verifier = new BlockVerifier(init.hashWorker ?? EXCHANGE_HASH_WORKER)
     const idleTimeout = init.idleTimeout ?? EXCHANGE_IDLE_TIMEOUT_MS
+    if (init.maxUploadRate !== undefined) this.stats.maxUploadRate = init.maxUploadRate
     this.serverOptions = {
       store: init.store,
       authorize: init.authorize ?? closed,
@@ -36,6 +38,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
       wantTimeout: init.wantTimeout ?? EXCHANGE_WANT_TIMEOUT_MS,
       idleTimeout,
       stats: this.stats,
+      uploadLimit: init.maxUploadRate === undefined ? undefined : new UploadLimit(init.maxUploadRate),
       log
     }
     this.fetchSettings = {

@@ -63,6 +63,11 @@ export interface ChunkExchangeInit {
   hashWorker?: boolean
   /** Received bytes awaiting verification/storage before the fetch stops asking. @default EXCHANGE_MAX_UNSTORED_BYTES (64 MiB) */
   maxUnstoredBytes?: number
+  /**
+   * Bytes per second this node serves, over all peers and streams together (one token
+   * bucket); a block waits for its turn before it is sent. @default unlimited
+   */
+  maxUploadRate?: number
 }
 
 /** What the exchange needs from libp2p (the service's injected components). */
@@ -114,6 +119,8 @@ export interface ServeStats {
   refused: number
   /** Inbound streams closed because the peer broke the protocol or a bound. */
   rejectedStreams: number
+  /** The upload cap in bytes per second, when one is set. */
+  maxUploadRate?: number
 }
 
 export interface ChunkExchange {

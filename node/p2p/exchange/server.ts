@@ -12,6 +12,7 @@ import { cidKey } from './cid-key.ts'
 import { handleCancel } from './handlers/cancel.ts'
 import { handleWant } from './handlers/want.ts'
 import { readFrames, type FrameReader } from './stream-frames.ts'
+import type { UploadLimit } from './upload-limit.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { AuthorizeFn, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
@@ -29,6 +30,8 @@ export interface ServerStreamOptions {
   wantTimeout: number
   idleTimeout: number
   stats: ServeStats
+  /** The node's upload cap, shared by every stream it serves; undefined for none. */
+  uploadLimit: UploadLimit | undefined
   log: Logger
 }
 
@@ -52,6 +55,8 @@ export class ServerStream {
   private pendingDontHave: CID[] = []
   private flushScheduled = false
   private readonly reader: FrameReader
+  /** Aborted when the stream ends: wakes serves waiting for upload tokens. */
+  private readonly ended = new AbortController()
   private readonly done: PromiseWithResolvers<void> = Promise.withResolvers()
 
   constructor (stream: Stream, peer: PeerId, options: ServerStreamOptions) {
@@ -183,6 +188,11 @@ export class ServerStream {
       this.answer(entry.cid, false)
       return
     }
+    if (this.options.uploadLimit !== undefined) {
+      // not under the want deadline: waiting for the cap is the node's choice, not a slow store
+      await this.options.uploadLimit.take(bytes.byteLength, this.ended.signal)
+      if (this.closed) return
+    }
     // header and bytes are queued as they are (no copy) and leave with their neighbours
     this.queueOut(encodeBlockHeader(entry.cid, bytes.byteLength), bytes)
     this.options.stats.blocks++
@@ -278,6 +288,7 @@ export class ServerStream {
 
   private cleanup (): void {
     clearTimeout(this.idleTimer)
+    this.ended.abort(new RokError(P2PErrorCode.PEER_GONE, 'exchange stream ended'))
     this.reader.detach()
     this.queue.length = 0
     this.head = 0
