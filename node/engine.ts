@@ -11,7 +11,8 @@ import type { CID } from '../protocol/cid.ts'
 import { Buckets } from './buckets/index.ts'
 import { ensureHome, homeLayout, openDb } from './home.ts'
 import { loadOrCreateIdentity } from './identity.ts'
-import { collectGarbage, type GcReport } from './policy/gc.ts'
+import { GcCandidates, type CandidateIndex } from './policy/candidates.ts'
+import { collectGarbage, type GcProgress, type GcReport } from './policy/gc.ts'
 import {
   diffManifests, restoreManifest, snapshotVolume, type Change, type RestoreProgress, type RestoreResult,
   type SnapshotProgress, type SnapshotResult
@@ -85,11 +86,14 @@ export class Engine {
   readonly peerId: string
   /** Allow lists, the reverse index of block references, subscriptions (node/sync). */
   readonly sync: SyncState
+  /** gc's deletion candidates; writes that may reference existing blocks take a lease. */
+  readonly candidates: GcCandidates
   private readonly db: Level<string, string>
   private readonly now: () => number
 
-  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, sync: SyncState, now: () => number) {
+  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, sync: SyncState, now: () => number, candidates: GcCandidates) {
     this.home = home
+    this.candidates = candidates
     this.sync = sync
     this.db = db
     this.store = store
@@ -104,6 +108,15 @@ export class Engine {
     const started = performance.now()
     // A version is dated when its snapshot starts: that is the moment it shows.
     const startedAt = this.now()
+    const release = this.candidates.lease()
+    try {
+      return await this.snapshotLeased(path, req, started, startedAt)
+    } finally {
+      release()
+    }
+  }
+
+  private async snapshotLeased (path: string, req: SnapshotRequest, started: number, startedAt: number): Promise<SnapshotOutcome> {
     const head = await this.buckets.head(req.bucket)
     const parent = head?.record.kind === 'tree' ? { root: head.record.root, startedAt: head.record.createdAt, store: this.store } : undefined
     const result: SnapshotResult = await snapshotVolume(path, { store: this.store, parent, signal: req.signal, onProgress: req.onProgress })
@@ -147,8 +160,8 @@ export class Engine {
     return await verifyStore({ store: this.store, buckets: this.buckets, ...options })
   }
 
-  async gc (options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcReport> {
-    return await collectGarbage({ store: this.store, buckets: this.buckets, ...options })
+  async gc (options: { dryRun?: boolean, graceMs?: number, signal?: AbortSignal, onProgress?: (p: GcProgress) => void, afterMark?: Parameters<typeof collectGarbage>[0]['afterMark'] } = {}): Promise<GcReport> {
+    return await collectGarbage({ store: this.store, buckets: this.buckets, candidates: this.candidates, now: this.now, ...options })
   }
 
   async stats (): Promise<StoreStats> {
@@ -186,11 +199,12 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
   const db = await openDb(layout.db)
   try {
     const index = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
-    const store = await openDiskStore({ dir: layout.packs, index })
+    const candidates = await GcCandidates.open(db.sublevel<Uint8Array, string>('gc-candidates', { keyEncoding: 'view', valueEncoding: 'utf8' }) as unknown as CandidateIndex)
+    const store = await openDiskStore({ dir: layout.packs, index, guard: candidates })
     const key = await loadOrCreateIdentity(init.home)
     const buckets = new Buckets({ index: db.sublevel<string, string>('buckets', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), store, key })
     const sync = await openSyncState(db)
-    return new Engine(init.home, db, store, buckets, key, sync, init.now ?? Date.now)
+    return new Engine(init.home, db, store, buckets, key, sync, init.now ?? Date.now, candidates)
   } catch (err) {
     await db.close()
     throw err

@@ -46,7 +46,12 @@ export function localOperations (engine: Engine): NodeOperations {
     async verify (options = {}) {
       return await engine.verify({ signal: options.signal, onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, blocks: p.blocks }) })
     },
-    async gc (body, options = {}) { return await engine.gc({ dryRun: body.dryRun, signal: options.signal }) },
+    async gc (body, options = {}) {
+      return await engine.gc({
+        dryRun: body.dryRun, graceMs: body.graceSeconds === undefined ? undefined : body.graceSeconds * 1000, signal: options.signal,
+        onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, blocks: p.blocks })
+      })
+    },
     async stats () { return { peerId: engine.peerId, ...await engine.stats() } }
   }
 }

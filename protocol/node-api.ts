@@ -123,24 +123,37 @@ export const VerifyReport = Type.Object({
 })
 export type VerifyReport = Static<typeof VerifyReport>
 
-export const GcBody = Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+export const GcBody = Type.Object({
+  dryRun: Type.Optional(Type.Boolean()),
+  /** Candidates younger than this are kept (two-phase deletion). Default 3600. */
+  graceSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 10 * 365 * 86400 }))
+}, { additionalProperties: false })
+export type GcBody = Static<typeof GcBody>
 export const GcReport = Type.Object({
   dryRun: Type.Boolean(),
   liveBlocks: Type.Integer(),
   liveBytes: Type.Number(),
-  deadBlocks: Type.Integer(),
+  deadBlocks: Type.Integer({ description: 'blocks no retained version references' }),
   deadBytes: Type.Number(),
   packsRemoved: Type.Integer(),
   packsRewritten: Type.Integer(),
   packBytesBefore: Type.Number(),
-  packBytesAfter: Type.Number()
+  packBytesAfter: Type.Number(),
+  seconds: Type.Number()
 })
 export type GcReport = Static<typeof GcReport>
 
+  graceSeconds: Type.Number(),
 export const StoreStats = Type.Object({
   peerId: Type.String(),
   buckets: Type.Integer(),
   versions: Type.Integer(),
+  markedBlocks: Type.Integer({ description: 'newly marked as deletion candidates' }),
+  rescuedBlocks: Type.Integer({ description: 'candidates referenced or put again since they were marked' }),
+  waitingBlocks: Type.Integer({ description: 'candidates still inside the grace period' }),
+  waitingBytes: Type.Number(),
+  sweptBlocks: Type.Integer({ description: 'deleted now (dry run: would be)' }),
+  sweptBytes: Type.Number(),
   blocks: Type.Integer(),
   storedBytes: Type.Number(),
   packBytes: Type.Number(),
@@ -170,7 +183,7 @@ export interface NodeOperations {
   versions: (bucket: string) => Promise<VersionInfo[]>
   diff: (from: string, to: string, options?: { signal?: AbortSignal }) => Promise<DiffOutcome>
   verify: (options?: OperationOptions) => Promise<VerifyReport>
-  gc: (body: { dryRun?: boolean }, options?: { signal?: AbortSignal }) => Promise<GcReport>
+  gc: (body: GcBody, options?: OperationOptions) => Promise<GcReport>
   stats: () => Promise<StoreStats>
 }
 

@@ -53,9 +53,7 @@ export class NodeApiClient implements NodeOperations, SyncOperations {
     return await this.json('GET', `/v1/diff?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`, undefined, options.signal)
   }
 
-  async gc (body: { dryRun?: boolean }, options: { signal?: AbortSignal } = {}): Promise<GcReport> {
-    return await this.json('POST', '/v1/gc', body, options.signal, 0)
-  }
+  async gc (body: Parameters<NodeOperations['gc']>[0], options?: OperationOptions): Promise<GcReport> { return await this.operation('/v1/gc', body, options) }
 
   async stats (): Promise<StoreStats> { return await this.json('GET', '/v1/stats') }
   async snapshot (body: SnapshotBody, options?: OperationOptions): Promise<SnapshotOutcome> { return await this.operation('/v1/snapshots', body, options) }

@@ -6,6 +6,7 @@ import { StoreErrorCode } from '../store/errors.ts'
 import { HomeErrorCode } from '../home.ts'
 import { SYNC_ERROR_STATUS } from '../sync/errors.ts'
 import { REGISTRY_LINK_ERROR_STATUS } from '../registry/errors.ts'
+import { POLICY_ERROR_STATUS } from '../policy/errors.ts'
 
 export const NodeApiErrorCode = {
   INVALID_REQUEST: 'ERR_INVALID_REQUEST',
@@ -41,6 +42,7 @@ const STATUS: Record<string, number> = {
   [HomeErrorCode.HOME_LOCKED]: 409,
   ...SYNC_ERROR_STATUS,
   ...REGISTRY_LINK_ERROR_STATUS,
+  ...POLICY_ERROR_STATUS,
   ERR_ABORTED: 499
 }
 

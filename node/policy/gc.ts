@@ -1,113 +1,266 @@
 /**
- * Local garbage collection: drop blocks no version references, delete packs with nothing
- * live, and rewrite packs that are mostly garbage. Crash-safe at every step: index
- * deletions are one atomic batch; a rewritten pack's copies are durable and indexed before
- * the old pack is removed; a pack is only deleted when no index entry points into it.
+ * Local garbage collection in two phases, with no lock on snapshots or syncs.
+ *
+ * Every run: (1) mark what the retained versions reference; (2) scan the index — an
+ * unreferenced block becomes a candidate (durably, with the time), a candidate found
+ * referenced again stops being one; (3) sweep the candidates that are due (see
+ * candidates.ts: grace passed, not rescued, no older write still running) — their index
+ * entries go in one atomic batch inside the store's write queue; (4) delete packs with
+ * nothing indexed and rewrite packs that are mostly dead.
+ *
+ * Crash-safe at every step: candidates are forgotten before their index entries are
+ * deleted; a rewritten pack's copies are durable and indexed before the old pack is
+ * removed; a pack is removed only when no index entry points into it. With a grace of 0
+ * (tests, or a home no daemon is using) one run marks and sweeps at once.
  */
-import { CID } from '../../protocol/cid.ts'
+import type { CID } from '../../protocol/cid.ts'
 import { decodeVersionRecord } from '../../protocol/record.ts'
+import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
+import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import type { Buckets } from '../buckets/index.ts'
-import { manifestBlocks } from '../snapshot/index.ts'
 import type { DiskBlockStore, StoredBlock } from '../store/index.ts'
+import type { GcCandidates } from './candidates.ts'
+import { PolicyErrorCode } from './errors.ts'
+
+export const DEFAULT_GRACE_MS = 60 * 60 * 1000
+export const DEFAULT_REWRITE_BELOW = 0.5
 
 export interface GcReport {
   dryRun: boolean
+  graceSeconds: number
   liveBlocks: number
   liveBytes: number
+  /** Blocks no retained version references (candidates or not yet). */
   deadBlocks: number
   deadBytes: number
+  /** Newly marked as candidates by this run. */
+  markedBlocks: number
+  /** Candidates found referenced again (by a new version) or rescued since the last run. */
+  rescuedBlocks: number
+  /** Candidates still inside their grace period (or protected by a running write). */
+  waitingBlocks: number
+  waitingBytes: number
+  /** Deleted by this run (on a dry run: would be). */
+  sweptBlocks: number
+  sweptBytes: number
   packsRemoved: number
   packsRewritten: number
-  /** Bytes on disk in packs before and after (equal on a dry run). */
+  /** Bytes on disk in packs before and after (on a dry run: the estimate after). */
   packBytesBefore: number
   packBytesAfter: number
+  seconds: number
+}
+
+export interface GcProgress {
+  phase: 'mark' | 'scan' | 'sweep' | 'compact'
+  blocks: number
+  bytes: number
 }
 
 export interface GcOptions {
   store: DiskBlockStore
   buckets: Pick<Buckets, 'all'>
+  candidates: GcCandidates
   dryRun?: boolean
-  /** Rewrite a pack when less than this fraction of its bytes is live. @default 0.5 */
+  /** Candidates younger than this are kept. @default DEFAULT_GRACE_MS (1 h) */
+  graceMs?: number
+  /** Rewrite a pack when less than this fraction of its bytes is kept. @default 0.5 */
   rewriteBelow?: number
+  now?: () => number
   signal?: AbortSignal
+  onProgress?: (p: GcProgress) => void
+  /** Called with the live set after the local sweep (the object-store tier's own sweep). */
+  afterMark?: (live: Set<string>, options: { signal?: AbortSignal, dryRun: boolean }) => Promise<void>
 }
 
 interface PackUsage {
-  live: StoredBlock[]
-  liveBytes: number
+  kept: StoredBlock[]
+  keptBytes: number
 }
 
 export async function collectGarbage (options: GcOptions): Promise<GcReport> {
-  const { store, signal } = options
+  const { candidates } = options
+  if (!candidates.acquire()) throw new RokError(PolicyErrorCode.GC_RUNNING, 'a gc is already running on this node; wait for it to finish')
+  try {
+    return await runGc(options)
+  } finally {
+    candidates.release()
+  }
+}
+
+async function runGc (options: GcOptions): Promise<GcReport> {
+  const { store, candidates, signal } = options
+  const now = options.now ?? Date.now
   const dryRun = options.dryRun === true
-  const rewriteBelow = options.rewriteBelow ?? 0.5
-  const live = await markLive(store, options.buckets, signal)
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS
+  const rewriteBelow = options.rewriteBelow ?? DEFAULT_REWRITE_BELOW
+  const started = performance.now()
+  const progress = (phase: GcProgress['phase'], blocks: number, bytes: number): void => options.onProgress?.({ phase, blocks, bytes })
+
+  // Packs from here on are written after the scan starts: never judged by it.
+  const packLimit = store.packIdLimit()
+  const live = await markLive(store, options.buckets, signal, n => progress('mark', n, 0))
+  const markedAt = now()
 
   const usage = new Map<number, PackUsage>()
-  const dead: CID[] = []
-  let deadBytes = 0
+  const keep = (block: StoredBlock): void => {
+    const u = usage.get(block.location.pack) ?? { kept: [], keptBytes: 0 }
+    u.kept.push(block)
+    u.keptBytes += block.location.length
+    usage.set(block.location.pack, u)
+  }
+  const fresh: CID[] = []
+  const referencedAgain: CID[] = []
+  const due: Array<{ block: StoredBlock, markedAt: number }> = []
   let liveBytes = 0
+  let deadBlocks = 0
+  let deadBytes = 0
+  let waitingBytes = 0
+  let waitingBlocks = 0
+  let scanned = 0
+  const oldestWrite = candidates.oldestLease()
+  const isDue = (at: number): boolean => at + graceMs <= markedAt && at < oldestWrite
   for await (const block of store.blocks()) {
-    signal?.throwIfAborted()
-    if (live.has(block.cid.toString())) {
-      const u = usage.get(block.location.pack) ?? { live: [], liveBytes: 0 }
-      u.live.push(block)
-      u.liveBytes += block.location.length
-      usage.set(block.location.pack, u)
-      liveBytes += block.location.length
-    } else {
-      dead.push(block.cid)
-      deadBytes += block.location.length
+    if (++scanned % 4096 === 0) { signal?.throwIfAborted(); progress('scan', scanned, 0) }
+    const key = block.cid.toString()
+    const length = block.location.length
+    const at = candidates.markedAt(block.cid)
+    if (live.has(key)) {
+      if (at !== undefined) referencedAgain.push(block.cid)
+      liveBytes += length
+      keep(block)
+      continue
     }
+    deadBlocks++
+    deadBytes += length
+    const since = at ?? markedAt
+    if (at === undefined) fresh.push(block.cid)
+    if (isDue(since)) due.push({ block, markedAt: since })
+    else { keep(block); waitingBlocks++; waitingBytes += length }
+  }
+
+  let sweptBlocks = due.length
+  let sweptBytes = due.reduce((a, d) => a + d.block.location.length, 0)
+  if (!dryRun) {
+    signal?.throwIfAborted()
+    await candidates.unmark(referencedAgain)
+    await candidates.mark(fresh, markedAt)
+    progress('sweep', 0, 0)
+    let deleted: CID[]
+    try {
+      deleted = await store.deleteIndexEntries(async () => await candidates.beginDelete(due.map(d => ({ cid: d.block.cid, markedAt: d.markedAt }))))
+    } finally {
+      candidates.endDelete()
+    }
+    // A due block rescued in the meantime stays, and so does its place in its pack.
+    const gone = new Set(deleted.map(c => c.toString()))
+    sweptBlocks = 0
+    sweptBytes = 0
+    for (const d of due) {
+      if (gone.has(d.block.cid.toString())) { sweptBlocks++; sweptBytes += d.block.location.length } else keep(d.block)
+    }
+    progress('sweep', sweptBlocks, sweptBytes)
   }
 
   const active = store.activePackId()
-  const packs = (await store.packIds()).filter(id => id !== active)
+  const packs = (await store.packIds()).filter(id => id < packLimit && id !== active)
   const sizes = new Map<number, number>()
   for (const id of packs) sizes.set(id, await store.packSize(id))
   const packBytesBefore = [...sizes.values()].reduce((a, b) => a + b, 0)
   const empty = packs.filter(id => usage.get(id) === undefined)
   const sparse = packs.filter(id => {
     const u = usage.get(id)
-    return u !== undefined && u.liveBytes < rewriteBelow * sizes.get(id)!
+    return u !== undefined && u.keptBytes < rewriteBelow * sizes.get(id)!
   })
 
   let packBytesAfter = packBytesBefore
+  for (const id of empty) packBytesAfter -= sizes.get(id)!
+  for (const id of sparse) packBytesAfter -= sizes.get(id)! - usage.get(id)!.keptBytes
   if (!dryRun) {
-    await store.deleteIndexEntries(dead)
+    let moved = 0
     for (const id of sparse) {
       signal?.throwIfAborted()
-      await store.moveBlocks(usage.get(id)!.live)
+      await store.moveBlocks(usage.get(id)!.kept)
+      await store.removePack(id)
+      moved += usage.get(id)!.keptBytes
+      progress('compact', 0, moved)
     }
-    for (const id of [...empty, ...sparse]) await store.removePack(id)
+    for (const id of empty) await store.removePack(id)
     await store.flush()
     packBytesAfter = 0
     for (const id of await store.packIds()) packBytesAfter += await store.packSize(id)
   }
+  await options.afterMark?.(live, { signal, dryRun })
   return {
     dryRun,
+    graceSeconds: graceMs / 1000,
     liveBlocks: live.size,
     liveBytes,
-    deadBlocks: dead.length,
+    deadBlocks,
     deadBytes,
+    markedBlocks: fresh.length,
+    rescuedBlocks: referencedAgain.length + (dryRun ? candidates.rescued : candidates.takeRescued()),
+    waitingBlocks,
+    waitingBytes,
+    sweptBlocks,
+    sweptBytes,
     packsRemoved: empty.length,
     packsRewritten: sparse.length,
     packBytesBefore,
-    packBytesAfter
+    packBytesAfter,
+    seconds: (performance.now() - started) / 1000
   }
 }
 
-/** Every block reachable from a version record: records, manifest nodes and chunks. */
-export async function markLive (store: Pick<DiskBlockStore, 'get'>, buckets: Pick<Buckets, 'all'>, signal?: AbortSignal): Promise<Set<string>> {
+/**
+ * Every block reachable from a version record: records, manifest nodes and chunks. A node
+ * already marked was walked with everything under it, so versions sharing most of their
+ * tree (the usual case) cost only their differences.
+ */
+export async function markLive (store: Pick<DiskBlockStore, 'get'>, buckets: Pick<Buckets, 'all'>, signal?: AbortSignal, onBlocks?: (n: number) => void): Promise<Set<string>> {
   const live = new Set<string>()
   const get = async (cid: CID): Promise<Uint8Array> => await store.get(cid, { signal })
-  for await (const v of buckets.all()) {
-    live.add(v.cid.toString())
-    const { record } = await decodeVersionRecord(await get(v.cid))
-    for await (const block of manifestBlocks(get, record.root)) {
-      signal?.throwIfAborted()
-      live.add(block.cid.toString())
+  let reported = 0
+  const add = (cid: CID): boolean => {
+    const key = cid.toString()
+    if (live.has(key)) return false
+    live.add(key)
+    if (live.size - reported >= 4096) { reported = live.size; signal?.throwIfAborted(); onBlocks?.(live.size) }
+    return true
+  }
+  const chunks = async (list: CID, depth: number): Promise<void> => {
+    if (depth > MAX_LIST_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: list tree too deep')
+    if (!add(list)) return
+    const node = decodeListNode(await get(list), decodeChunkRef)
+    if ('leaf' in node) for (const [c] of node.leaf) add(c)
+    else for (const [child] of node.branch) await chunks(child, depth + 1)
+  }
+  const entries = async (list: CID, depth: number): Promise<void> => {
+    if (depth > MAX_LIST_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: folder tree too deep')
+    if (!add(list)) return
+    const node = decodeListNode(await get(list), decodeEntry)
+    if ('branch' in node) {
+      for (const [child] of node.branch) await entries(child, depth + 1)
+      return
     }
+    for (const e of node.leaf) {
+      if (e.kind === 'dir') await entries(e.dir!, depth + 1)
+      else if (e.kind === 'file') {
+        if (e.data !== undefined) for (const [c] of e.data) add(c)
+        else await chunks(e.dataTree!, 0)
+      }
+    }
+  }
+  for await (const v of buckets.all()) {
+    if (!add(v.cid)) continue
+    const { record } = await decodeVersionRecord(await get(v.cid))
+    if (!add(record.root)) continue
+    const manifest = decodeRoot(await get(record.root))
+    if (manifest.kind === 'image') await chunks(manifest.list, 0)
+    else await entries(manifest.list, 0)
   }
   return live
 }
+
+/** Folder nesting plus list-tree levels a manifest may have (protocol bounds are far below). */
+const MAX_LIST_DEPTH = 4096

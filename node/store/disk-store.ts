@@ -9,7 +9,7 @@
 import { mkdir, open, readdir, unlink, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID, bytesMatchCid } from '../../protocol/cid.ts'
-import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
+import { ProtocolErrorCode, RokError, isRokError } from '../../protocol/errors.ts'
 import { StoreErrorCode } from './errors.ts'
 import {
   PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName,
@@ -33,6 +33,20 @@ export interface DiskStoreInit {
   packTargetSize?: number
   /** Bytes buffered in memory before they are written to the pack. @default 4 MiB */
   writeBufferSize?: number
+  /** gc's two-phase deletion (node/policy/candidates.ts); without it nothing is ever a candidate. */
+  guard?: PresenceGuard
+}
+
+/**
+ * The store's rescue hook for gc. Every time a present block is asked for (`has`) or put
+ * again, the store calls `touch` — a synchronous in-memory lookup, so the check costs
+ * nothing when gc is idle — which rescues the block if it is a deletion candidate.
+ */
+export interface PresenceGuard {
+  /** Changes when a sweep starts and ends deleting; an index lookup that spans a change is repeated. */
+  readonly generation: number
+  /** `cid` is present and wanted again. False when a sweep is deleting it right now: treat it as absent. */
+  touch: (cid: CID) => boolean
 }
 
 const DEFAULT_WRITE_BUFFER = 4 * 1024 * 1024
@@ -75,6 +89,7 @@ export class DiskBlockStore implements BlockStore {
   private readonly readers = new Map<number, Promise<FileHandle>>()
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
+  private readonly guard: PresenceGuard | undefined
 
   constructor (init: DiskStoreInit, nextPackId: number) {
     this.dir = init.dir
@@ -84,17 +99,44 @@ export class DiskBlockStore implements BlockStore {
     this.buffer = new Uint8Array(this.writeBufferSize)
     this.spare = new Uint8Array(this.writeBufferSize)
     this.nextPackId = nextPackId
+    this.guard = init.guard
   }
 
   async has (cid: CID, _options?: StoreOptions): Promise<boolean> {
-    if (this.pending.has(cid.toString())) return true
-    return (await this.index.get(cid.bytes)) !== undefined
+    if (this.pending.has(cid.toString())) { this.guard?.touch(cid); return true }
+    return (await this.indexedMany([cid]))[0]
   }
 
   /** For many CIDs at once: which are present (one index round-trip). */
   async hasMany (cids: CID[]): Promise<boolean[]> {
-    const found = await this.index.getMany(cids.map(c => c.bytes))
-    return found.map((v, i) => v !== undefined || this.pending.has(cids[i].toString()))
+    const found = await this.indexedMany(cids)
+    return found.map((v, i) => {
+      if (v) return true
+      if (!this.pending.has(cids[i].toString())) return false
+      this.guard?.touch(cids[i])
+      return true
+    })
+  }
+
+  /**
+   * Which CIDs have an index entry, telling gc's guard that each found one is wanted again.
+   * A lookup that overlapped the start or end of a sweep is repeated, so a block is never
+   * reported present on the strength of an entry a sweep was deleting.
+   */
+  private async indexedMany (cids: CID[]): Promise<boolean[]> {
+    const guard = this.guard
+    for (;;) {
+      const generation = guard?.generation
+      const found = (await this.index.getMany(cids.map(c => c.bytes))).map(v => v !== undefined)
+      if (guard === undefined) return found
+      if (guard.generation !== generation) continue
+      return found.map((f, i) => f && guard.touch(cids[i]))
+    }
+  }
+
+  /** The next pack id: packs below it existed (or were being written) before this call. */
+  packIdLimit (): number {
+    return this.nextPackId
   }
 
   async locate (cid: CID): Promise<BlockLocation | undefined> {
@@ -114,7 +156,15 @@ export class DiskBlockStore implements BlockStore {
     if (location === undefined) {
       throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
     }
-    const bytes = await this.readAt(location, cid)
+    let bytes: Uint8Array
+    try {
+      bytes = await this.readAt(location, cid)
+    } catch (err) {
+      // gc may have moved the block out of a mostly-dead pack and removed that pack since we looked it up
+      const moved = await this.locate(cid)
+      if (moved === undefined || moved.pack === location.pack) throw err
+      bytes = await this.readAt(moved, cid)
+    }
     if (!bytesMatchCid(cid, bytes)) {
       throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cid.toString()} is corrupt on disk (pack ${packFileName(location.pack)} at ${location.offset}); run 'rok verify'`,
         { details: { cid: cid.toString(), pack: packFileName(location.pack), offset: location.offset } })
@@ -122,7 +172,18 @@ export class DiskBlockStore implements BlockStore {
     return bytes
   }
 
-  async getMany (cids: CID[], _options?: StoreOptions): Promise<Uint8Array[]> {
+  async getMany (cids: CID[], options?: StoreOptions): Promise<Uint8Array[]> {
+    try {
+      return await this.readMany(cids)
+    } catch (err) {
+      // as in get(): a gc pack rewrite may have moved blocks since they were looked up; one more try
+      if (isRokError(err, ProtocolErrorCode.HASH_MISMATCH) || isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
+      options?.signal?.throwIfAborted()
+      return await this.readMany(cids)
+    }
+  }
+
+  private async readMany (cids: CID[]): Promise<Uint8Array[]> {
     this.checkOpen()
     if (cids.some(cid => this.pending.has(cid.toString()))) {
       await this.serialize(async () => { await this.writeOut() })
@@ -181,7 +242,7 @@ export class DiskBlockStore implements BlockStore {
     this.checkOpen()
     const key = cid.toString()
     if (this.pending.has(key)) return false
-    if ((await this.index.get(cid.bytes)) !== undefined) return false
+    if ((await this.indexedMany([cid]))[0]) return false
     if (this.pending.has(key)) return false
     return await this.serialize(async () => {
       if (this.pending.has(key)) return false
@@ -192,11 +253,11 @@ export class DiskBlockStore implements BlockStore {
 
   async putMany (blocks: Array<[CID, Uint8Array]>, _options?: StoreOptions): Promise<boolean[]> {
     this.checkOpen()
-    const found = await this.index.getMany(blocks.map(([cid]) => cid.bytes))
+    const found = await this.indexedMany(blocks.map(([cid]) => cid))
     return await this.serialize(async () => {
       const wrote: boolean[] = []
       for (const [i, [cid, bytes]] of blocks.entries()) {
-        if (found[i] !== undefined || this.pending.has(cid.toString())) { wrote.push(false); continue }
+        if (found[i] || this.pending.has(cid.toString())) { wrote.push(false); continue }
         await this.append(cid, bytes)
         wrote.push(true)
       }
@@ -222,10 +283,17 @@ export class DiskBlockStore implements BlockStore {
     if (this.current !== undefined) this.current.committed = this.current.written
   }
 
-  /** Remove index entries (gc). The bytes stay in their packs until the pack is rewritten. */
-  async deleteIndexEntries (cids: CID[]): Promise<void> {
-    if (cids.length === 0) return
-    await this.index.batch(cids.map(c => ({ type: 'del' as const, key: c.bytes })), { sync: true })
+  /**
+   * Remove index entries (gc). The bytes stay in their packs until the pack is rewritten.
+   * `choose` runs inside the write queue, just before the deletion, so no put is half-way
+   * between finding a block present and indexing its own copy while the choice is made.
+   */
+  async deleteIndexEntries (choose: CID[] | (() => CID[] | Promise<CID[]>)): Promise<CID[]> {
+    return await this.serialize(async () => {
+      const cids = typeof choose === 'function' ? await choose() : choose
+      if (cids.length > 0) await this.index.batch(cids.map(c => ({ type: 'del' as const, key: c.bytes })), { sync: true })
+      return cids
+    })
   }
 
   /**

@@ -53,7 +53,7 @@ export interface SyncRegistry {
 export interface SyncServiceInit {
   /** The registry link; without it buckets are served by allow list only and subscribing needs an address. */
   registry?: SyncRegistry
-  engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot'>
+  engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot' | 'candidates'>
   host: SyncHost
   /** Ask peers for the head of every subscription this often. @default POLL_INTERVAL_MS (30 s) */
   pollInterval?: number
@@ -367,6 +367,8 @@ export class SyncService {
       await Promise.all([...peers].map(async ([key, peer]) => { await this.presentGrant(sub.bucket, key, peer, presented, signal) }))
       const head = await this.engine.buckets.head(sub.bucket)
       if (head === undefined || head.seq < target.record.seq) void this.findProviders(sub.bucket, target.cid, peers, why, presented, signal)
+      // a gc lease: blocks this sync finds present are not swept under it (node/policy/candidates.ts)
+      const releaseLease = this.engine.candidates.lease()
       const report = await syncChain(target, sub.publisher, {
         store: this.engine.store,
         buckets: this.engine.buckets,
@@ -381,7 +383,7 @@ export class SyncService {
           else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
           options.onProgress?.(event)
         }
-      })
+      }).finally(releaseLease)
       const result: SyncReport = {
         ...report,
         seconds: (performance.now() - started) / 1000,

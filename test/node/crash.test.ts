@@ -76,7 +76,7 @@ test('kill -9 during gc leaves every retained version intact, and the rerun fini
     execFileSync('sh', ['-c', `rm ${join(src, 'drop-')}*`])
     await rokJson(['snapshot', src, '--bucket', 'crash/gc', ...h])
     execFileSync(process.execPath, [fileURLToPath(new URL('../fixtures/drop-version.ts', import.meta.url)), home, 'crash/gc', '1'])
-    const before = await rokJson(['gc', '--dry-run', ...h])
+    const before = await rokJson(['gc', '--dry-run', '--grace', '0', ...h])
     assert.ok(before.deadBytes >= 60 * 1024 * 1024 * 0.95, `dry run finds ${before.deadBytes} dead bytes`)
     assert.ok(before.packsRewritten + before.packsRemoved > 0)
 
@@ -90,14 +90,14 @@ test('kill -9 during gc leaves every retained version intact, and the rerun fini
     ]
     let midway = 0
     for (const [label, arm] of points) {
-      const { killedMidway } = await killWhen(['gc', ...h], await arm(), 60_000)
+      const { killedMidway } = await killWhen(['gc', '--grace', '0', ...h], await arm(), 60_000)
       if (killedMidway) midway++
       const verify = await rokJson(['verify', ...h])
       assert.equal(verify.ok, true, `store verifies after a gc killed at: ${label}`)
     }
     assert.ok(midway >= 1, `${midway} kills landed before gc finished`)
-    await rokJson(['gc', ...h])
-    const after = await rokJson(['gc', '--dry-run', ...h])
+    await rokJson(['gc', '--grace', '0', ...h])
+    const after = await rokJson(['gc', '--dry-run', '--grace', '0', ...h])
     assert.equal(after.deadBlocks, 0)
     assert.ok(after.packBytesBefore < 50 * 1024 * 1024, `packs hold ${after.packBytesBefore} bytes after gc`)
     await rokJson(['restore', 'crash/gc@2', join(dir, 'restored'), ...h])

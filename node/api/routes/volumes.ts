@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type, type Static } from 'typebox'
 import {
-  BucketSummary, DiffOutcome, DiffQuery, ErrorBody, GcBody, GcReport, RestoreBody, SnapshotBody, StoreStats, VersionInfo,
+  BucketSummary, DiffOutcome, DiffQuery, ErrorBody, GcBody, RestoreBody, SnapshotBody, StoreStats, VersionInfo,
   type NodeOperations
 } from '../../../protocol/node-api.ts'
 import { streamOperation } from '../ndjson.ts'
@@ -29,8 +29,8 @@ export async function volumeRoutes (app: FastifyInstance, opts: { ops: NodeOpera
   }, async request => await ops.diff(request.query.from, request.query.to))
 
   app.post<{ Body: Static<typeof GcBody> }>('/v1/gc', {
-    schema: { summary: 'Remove unreferenced blocks and compact packs', body: GcBody, response: { 200: GcReport, ...errors } }
-  }, async request => await ops.gc(request.body))
+    schema: { summary: 'Two-phase gc: mark unreferenced blocks, sweep those marked longer than the grace period ago, compact packs (NDJSON progress; result: GcReport)', body: GcBody, response: { ...errors, ...ndjson } }
+  }, async (request, reply) => streamOperation(request, reply, async o => await ops.gc(request.body, o)))
 
   app.get('/v1/stats', { schema: { summary: 'Store size, versions, dedup ratio', response: { 200: StoreStats, ...errors } } }, async () => await ops.stats())
 
