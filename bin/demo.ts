@@ -1,176 +1,206 @@
 /**
- * The main job on embedded defaults: runs the user journeys that exist so far with the
- * real `rok` CLI on a generated sample dataset, and narrates the figures.
+ * The main job on embedded defaults: the four user journeys, end to end, with real
+ * processes — a registry and three node daemons ("clusters" A, B, C, each its own process
+ * and home) driven through the `rok` CLI on a generated sample dataset — narrated with
+ * the figures that matter (bytes, speed, dedup ratio, time).
  *
- *   npm run demo            # everything in a temporary folder, removed at the end
- *   npm run demo -- --keep  # keep the folder (its path is printed) to explore with the CLI
+ *   npm run demo                  # everything in a temporary folder, removed at the end
+ *   npm run demo -- --keep        # keep the folder and print how to explore it with the CLI
+ *   npm run demo -- --image-mib 16  # a smaller dataset (default image: 128 MiB)
  */
-import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, open, rm, writeFile, appendFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { seededBytes, seededRandom } from '../test/fixtures/seeded.ts'
-import { compareTrees } from '../test/fixtures/tree-compare.ts'
 import { formatBytes } from './cli/output.ts'
+import { DEFAULT_SHAPE, changeDataset, extendDataset, writeDataset, writePublicSample } from './demo/dataset.ts'
+import { differences, fingerprintTree } from './demo/fingerprint.ts'
+import { createRunner, waitFor, type NodeHandle } from './demo/processes.ts'
+import type { SyncReport } from '../protocol/node-api.ts'
 
-const ROK = fileURLToPath(new URL('./rok.js', import.meta.url))
-const { values } = parseArgs({ options: { keep: { type: 'boolean' }, 'size-mib': { type: 'string' } } })
-const imageMib = Number(values['size-mib'] ?? 128)
-
-async function rok (args: string[], home: string): Promise<any> {
-  const shown = args.map(a => a.startsWith('/') ? a.replace(workDir, '$DEMO') : a).join(' ')
-  process.stdout.write(`  $ rok ${shown}\n`)
-  const child = spawn(process.execPath, [ROK, ...args, '--home', home, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  if (code !== 0) throw new Error(`rok ${args[0]} failed (exit ${code}): ${out}`)
-  return JSON.parse(out)
+const { values } = parseArgs({ options: { keep: { type: 'boolean' }, 'image-mib': { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+if (values.help === true) {
+  process.stdout.write('Usage: npm run demo [-- --keep] [-- --image-mib N]\n\n  --keep          keep the demo folder (homes, registry, dataset) and print how to explore it\n  --image-mib N   size of the dataset\'s disk image in MiB, a multiple of 8 (default 128)\n')
+  process.exit(0)
 }
-
-/** Start `rok node start` for a home in the background; resolves once its API is up. */
-async function startNode (nodeHome: string, args: string[]): Promise<{ addr: string, stop: () => void, exited: Promise<void> }> {
-  process.stdout.write(`  $ rok node start ${args.join(' ')} &\n`)
-  const child = spawn(process.execPath, [ROK, 'node', 'start', '--home', nodeHome, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
-  const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-  const { readFile } = await import('node:fs/promises')
-  const until = Date.now() + 60_000
-  while (Date.now() < until) {
-    try {
-      const info = JSON.parse(await readFile(join(nodeHome, 'node.json'), 'utf8')) as { pid: number, addrs: string[], peerId: string }
-      if (info.pid === child.pid) {
-        return { addr: info.addrs.find(a => a.includes('/p2p/')) ?? `${info.addrs[0]}/p2p/${info.peerId}`, stop: () => { child.kill('SIGTERM') }, exited }
-      }
-    } catch {}
-    if (child.exitCode !== null) break
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error(`the node of ${nodeHome} did not start`)
+const imageMib = Number(values['image-mib'] ?? DEFAULT_SHAPE.imageMib)
+if (!Number.isInteger(imageMib) || imageMib < 8 || imageMib % 8 !== 0 || imageMib > 8192) {
+  process.stderr.write(`demo: --image-mib ${values['image-mib']} is not a multiple of 8 between 8 and 8192\n`)
+  process.exit(2)
 }
+const keep = values.keep === true
 
-/** A dataset like ML teams version: many small label/config files, some shards, one big image. */
-async function writeDataset (root: string): Promise<number> {
-  const next = seededRandom(2026)
-  let bytes = 0
-  for (let i = 0; i < 400; i++) {
-    const dir = join(root, 'labels', `part-${i % 10}`)
-    await mkdir(dir, { recursive: true })
-    const size = 200 + (next() % 6000)
-    await writeFile(join(dir, `sample-${i}.json`), seededBytes(i, size))
-    bytes += size
-  }
-  await mkdir(join(root, 'shards'), { recursive: true })
-  for (let i = 0; i < 8; i++) {
-    const size = (2 + (next() % 6)) * 1024 * 1024
-    await writeFile(join(root, 'shards', `shard-${i}.bin`), seededBytes(10_000 + i, size))
-    bytes += size
-  }
-  const image = await open(join(root, 'disk.img'), 'w')
-  for (let mib = 0; mib < imageMib; mib += 8) {
-    const block = seededBytes(20_000 + mib, 8 * 1024 * 1024)
-    await image.write(block, 0, block.length, mib * 1024 * 1024)
-  }
-  await image.close()
-  bytes += imageMib * 1024 * 1024
-  await writeFile(join(root, 'README.txt'), 'sample dataset v1\n')
-  return bytes
-}
-
-/** v2: edit a few labels, add a shard, insert bytes into the image (shifting everything after). */
-async function changeDataset (root: string): Promise<void> {
-  for (const i of [3, 77, 150]) await appendFile(join(root, 'labels', `part-${i % 10}`, `sample-${i}.json`), '{"relabelled":true}\n')
-  await writeFile(join(root, 'shards', 'shard-new.bin'), seededBytes(99_999, 1024 * 1024))
-  const { readFile } = await import('node:fs/promises')
-  const image = await readFile(join(root, 'disk.img'))
-  await writeFile(join(root, 'disk.img'), Buffer.concat([image.subarray(0, 5_000_000), Buffer.from('a small insertion that shifts the rest of the image'), image.subarray(5_000_000)]))
-  await writeFile(join(root, 'README.txt'), 'sample dataset v2\n')
-}
-
+const BUCKET = 'acme/sample'
+const PUBLIC_BUCKET = 'open/label-schema'
 const workDir = await mkdtemp(join(tmpdir(), 'rok-demo-'))
-const home = join(workDir, 'cluster-a')
+const home = { registry: join(workDir, 'registry'), admin: join(workDir, 'admin'), a: join(workDir, 'cluster-a'), b: join(workDir, 'cluster-b'), c: join(workDir, 'cluster-c'), eve: join(workDir, 'eve') }
 const data = join(workDir, 'dataset')
+const say = (text = ''): void => { process.stdout.write(text + '\n') }
+const run = createRunner({ print: say, workDir })
 const started = performance.now()
+const seconds = (since: number): number => (performance.now() - since) / 1000
+const mbps = (bytes: number, secs: number): string => `${(bytes / 1e6 / Math.max(secs, 0.001)).toFixed(0)} MB/s`
+const short = (peer: string): string => `${peer.slice(0, 12)}…${peer.slice(-4)}`
+const summary: Array<[string, string]> = []
+
+let interrupted = false
+process.once('SIGINT', () => {
+  interrupted = true
+  say('\ninterrupted: stopping the registry and the nodes')
+  void run.stopAll().finally(async () => {
+    if (!keep) await rm(workDir, { recursive: true, force: true })
+    process.exit(130)
+  })
+})
+
+/** Wait until `node` holds `seq` of the bucket; its last sync report says what came from whom. */
+async function caughtUp (node: NodeHandle, seq: number): Promise<SyncReport> {
+  return await waitFor(`${short(node.peerId)} to hold ${BUCKET}@${seq}`, async () => {
+    const s = (await node.api.syncStatus()).subscriptions.find(x => x.bucket === BUCKET)
+    // the report of the sync that brought `seq` is set just after the head moves
+    return s !== undefined && s.localHead >= seq && (s.last?.toSeq ?? 0) >= seq ? s.last : undefined
+  })
+}
+
+function describeReport (name: string, r: SyncReport | undefined, names: Map<string, string>): void {
+  if (r === undefined) return
+  const speed = r.bytes >= 8 * 1024 * 1024 ? `, ${mbps(r.bytes, r.seconds)}` : ''
+  say(`   ${name} received ${formatBytes(r.bytes)} (${r.chunks} chunks) in ${r.seconds.toFixed(1)} s${speed}:`)
+  for (const p of r.peers.filter(p => p.bytes > 0)) say(`     ${formatBytes(p.bytes).padStart(10)} from ${names.get(p.peer) ?? short(p.peer)} (${p.why})`)
+}
+
 try {
-  console.log('Rok demo: version a dataset like code, get any version back exactly, share it with another cluster.\n')
-  console.log('1. A node home for cluster A')
-  const init = await rok(['init'], home)
-  console.log(`   peer ID ${init.peerId}\n`)
+  say('Rok demo: a registry and three clusters (A, B, C), each a real process with its own home.')
+  say(`Working folder: ${workDir} (shown as $DEMO)\n`)
 
-  console.log('2. Generate a sample dataset (labels, shards, a disk image)')
-  const size = await writeDataset(data)
-  console.log(`   ${formatBytes(size)} in ${400 + 8 + 2} files\n`)
+  say('1. Start the registry; the admin creates users, a private group and a public group')
+  const adminToken = randomBytes(24).toString('base64url')
+  const registry = await run.startRegistry(home.registry, ['--listen', '127.0.0.1:0', '--data', home.registry, '--admin-token', adminToken, '--log-level', 'warn', '--grant-ttl', '60'])
+  await run.rok('admin', home.admin, ['login', registry.url, '--token', adminToken])
+  const users = ['alice', 'bob', 'carol', 'eve'] as const
+  const tokens: Record<string, string> = {}
+  for (const u of users) tokens[u] = (await run.rok('admin', home.admin, ['user', 'create', u])).token
+  const clusters = [['A', home.a, 'alice'], ['B', home.b, 'bob'], ['C', home.c, 'carol']] as const
+  await Promise.all(clusters.map(async ([who, h, user]) => {
+    await run.rok(who, h, ['init'])
+    await run.rok(who, h, ['login', registry.url, '--token', tokens[user]])
+  }))
+  await run.rok('A', home.a, ['group', 'create', 'acme', '--description', 'the ACME vision team (private)'])
+  await run.rok('A', home.a, ['group', 'add', 'acme', 'bob', '--role', 'reader'])
+  await run.rok('A', home.a, ['group', 'add', 'acme', 'carol', '--role', 'reader'])
+  await run.rok('A', home.a, ['group', 'create', 'open', '--public', '--description', 'free to use'])
+  await run.rok('A', home.a, ['bucket', 'create', BUCKET, '--description', 'sample training set: labels, features, shards, disk image', '--tag', 'images'])
+  await run.rok('A', home.a, ['bucket', 'create', PUBLIC_BUCKET, '--description', 'sample label schema and examples', '--tag', 'images'])
+  say('   users alice (cluster A), bob (B), carol (C), eve (an outsider); private group acme (alice owns, bob and carol read); public group open\n')
 
-  console.log('3. Snapshot it as version 1 of bucket acme/sample')
-  const v1 = await rok(['snapshot', data, '--bucket', 'acme/sample', '-m', 'first cut'], home)
-  console.log(`   acme/sample@${v1.seq}: ${formatBytes(v1.size)} in ${v1.chunks} chunks, stored ${formatBytes(v1.newBytes)} at ${(v1.size / 1e6 / v1.seconds).toFixed(0)} MB/s\n`)
+  say('2. Start the three clusters\' nodes; each registers with the registry')
+  const nodeArgs = ['--registry-retry-max', '2', '--poll-interval', '5']
+  const [a, b, c] = await Promise.all(clusters.map(async ([who, h]) => await run.startNode(who, h, nodeArgs)))
+  const names = new Map([[a.peerId, 'A'], [b.peerId, 'B'], [c.peerId, 'C']])
+  for (const n of [a, b, c]) await waitFor('registration', async () => (await n.api.syncStatus()).registry?.registered === true ? true : undefined)
+  say(`   A ${a.peerId}\n   B ${b.peerId}\n   C ${c.peerId}\n`)
 
-  console.log('4. Change it a little (3 labels edited, 1 shard added, 51 bytes inserted into the image) and snapshot version 2')
-  await changeDataset(data)
-  const v2 = await rok(['snapshot', data, '--bucket', 'acme/sample', '-m', 'relabelled'], home)
-  console.log(`   acme/sample@${v2.seq}: ${formatBytes(v2.size)}, but only ${formatBytes(v2.newBytes)} new (${v2.newChunks} of ${v2.chunks} chunks); ${(100 * (1 - v2.newBytes / v2.size)).toFixed(2)}% deduplicated\n`)
+  say('3. Generate a sample dataset on cluster A')
+  const t0 = performance.now()
+  const shape = { ...DEFAULT_SHAPE, imageMib }
+  const generated = await writeDataset(data, shape)
+  const v1Print = await fingerprintTree(data)
+  await writePublicSample(join(workDir, 'public-sample'))
+  say(`   ${formatBytes(generated.bytes)} in ${generated.files} files: ${shape.labels} labels, ${shape.features} feature files, ${shape.shards} shards, a ${imageMib} MiB disk image (${seconds(t0).toFixed(1)} s)\n`)
 
-  console.log('5. What changed between the versions')
-  const diff = await rok(['diff', 'acme/sample@1', 'acme/sample@2'], home)
-  for (const c of diff.changes) console.log(`   ${c.kind.padEnd(8)} ${c.path}${c.bytes > 0 ? `  (${formatBytes(c.bytes)} differ)` : ''}`)
-  console.log()
+  say(`4. Journey 1 — A publishes version 1 of ${BUCKET} (and a small public bucket)`)
+  const v1 = await run.rok('A', home.a, ['publish', data, '--bucket', BUCKET, '-m', 'first cut'])
+  await run.rok('A', home.a, ['publish', join(workDir, 'public-sample'), '--bucket', PUBLIC_BUCKET, '-m', 'schema v1'])
+  say(`   ${BUCKET}@${v1.seq}: ${formatBytes(v1.size)} in ${v1.chunks} chunks, ${formatBytes(v1.newBytes)} stored (${(100 * (1 - v1.newBytes / v1.size)).toFixed(1)}% deduplicated within the version), ${mbps(v1.size, v1.seconds)}; recorded in the registry: ${v1.registry?.state ?? 'no'}\n`)
+  summary.push(['publish v1 on A', `${formatBytes(v1.size)} in ${v1.seconds.toFixed(1)} s (${mbps(v1.size, v1.seconds)}), ${formatBytes(v1.newBytes)} stored`])
 
-  console.log('6. Restore both versions and compare them byte for byte with what was snapshotted')
-  const v2dest = join(workDir, 'restored-v2')
-  await rok(['restore', 'acme/sample@2', v2dest], home)
-  const d2 = await compareTrees(data, v2dest)
-  if (d2.length > 0) throw new Error(`restored v2 differs: ${JSON.stringify(d2.slice(0, 5))}`)
-  console.log('   v2: identical bytes, modes, mtimes and links')
-  const v1dest = join(workDir, 'restored-v1')
-  const r1 = await rok(['restore', 'acme/sample@1', v1dest], home)
-  const diffBack = await compareTrees(v1dest, data)
-  console.log(`   v1: ${formatBytes(r1.bytes)} restored; it differs from today's data in exactly ${new Set(diffBack.map(d => d.path.split('/')[0])).size} top-level places, as expected\n`)
+  say('5. Journey 3 — search: members find the private bucket, the outsider does not')
+  const bobSees = await run.rok('B', home.b, ['search', 'sample'])
+  const eveSees = await run.rok('eve', home.eve, ['search', 'sample', '--registry', registry.url, '--token', tokens.eve])
+  const list = (r: any): string[] => r.results.map((x: any) => x.bucket as string).sort()
+  say(`   bob finds: ${list(bobSees).join(', ') || 'nothing'}`)
+  say(`   eve finds: ${list(eveSees).join(', ') || 'nothing'}`)
+  if (!list(bobSees).includes(BUCKET) || list(eveSees).includes(BUCKET)) throw new Error('search did not respect the private group')
+  say('')
 
-  console.log('7. Verify the store and show what deduplication saved')
-  const verify = await rok(['verify'], home)
-  const stats = await rok(['stats'], home)
-  console.log(`   verify: ${verify.ok ? 'ok' : 'DAMAGED'}, ${verify.blocks} blocks`)
-  console.log(`   ${formatBytes(stats.logicalBytes)} across ${stats.versions} versions stored in ${formatBytes(stats.storedBytes)}: dedup ratio ${stats.dedupRatio.toFixed(2)}×\n`)
-  if (!verify.ok) process.exitCode = 1
+  say(`6. Journey 2 — B and C subscribe through the registry (it checks the ACL and grants); they sync peer to peer`)
+  const tSub = performance.now()
+  await Promise.all([run.rok('B', home.b, ['subscribe', BUCKET]), run.rok('C', home.c, ['subscribe', BUCKET])])
+  const [b1, c1] = await Promise.all([caughtUp(b, 1), caughtUp(c, 1)])
+  const subSecs = seconds(tSub)
+  say(`   both hold @1 ${subSecs.toFixed(1)} s after subscribing:`)
+  describeReport('B', b1, names)
+  describeReport('C', c1, names)
+  summary.push(['B and C subscribe to v1', `both done in ${subSecs.toFixed(1)} s; ${formatBytes((b1?.bytes ?? 0) + (c1?.bytes ?? 0))} received in all (${mbps((b1?.bytes ?? 0) + (c1?.bytes ?? 0), subSecs)})`])
+  say('')
 
-  console.log('8. Cluster B subscribes: start both nodes, A allows B, B follows acme/sample')
-  const homeB = join(workDir, 'cluster-b')
-  const initB = await rok(['init'], homeB)
-  const nodeA = await startNode(home, [])
-  const nodeB = await startNode(homeB, ['--bootstrap', nodeA.addr])
-  try {
-    await rok(['allow', 'acme/sample', initB.peerId], home)
-    await rok(['subscribe', 'acme/sample', '--peer', nodeA.addr], homeB)
-    const caught = await rok(['sync', 'acme/sample'], homeB)
-    const first = caught.versions > 0 ? caught : (await rok(['status'], homeB)).subscriptions[0].last
-    console.log(`   B caught up to @${first.toSeq} (${first.versions} versions): received ${formatBytes(first.bytes)} — the store's ${formatBytes(stats.storedBytes)}, not the ${formatBytes(stats.logicalBytes)} of all versions\n`)
+  say(`7. A publishes version 2 with a small change; only new chunks travel`)
+  const changes = await changeDataset(data)
+  say(`   change: ${changes.join(', ')}`)
+  const tV2 = performance.now()
+  const v2 = await run.rok('A', home.a, ['publish', data, '--bucket', BUCKET, '-m', 'relabelled'])
+  const [b2, c2] = await Promise.all([caughtUp(b, 2), caughtUp(c, 2)])
+  const v2Secs = seconds(tV2)
+  say(`   ${BUCKET}@${v2.seq}: ${formatBytes(v2.size)}, of which ${formatBytes(v2.newBytes)} new (${v2.newChunks} of ${v2.chunks} chunks; ${(100 * (1 - v2.newBytes / v2.size)).toFixed(2)}% deduplicated)`)
+  say(`   B and C hold @2 ${v2Secs.toFixed(1)} s after the publish started:`)
+  describeReport('B', b2, names)
+  describeReport('C', c2, names)
+  summary.push(['v2 (small change)', `${formatBytes(v2.newBytes)} new of ${formatBytes(v2.size)}; B received ${formatBytes(b2?.bytes ?? 0)}, C ${formatBytes(c2?.bytes ?? 0)}; both synced in ${v2Secs.toFixed(1)} s`])
+  say('')
 
-    console.log('9. A publishes version 3 (one more shard); B receives it by itself, only the new chunks')
-    await writeFile(join(data, 'shards', 'shard-v3.bin'), seededBytes(77_777, 3 * 1024 * 1024))
-    const published = performance.now()
-    const v3 = await rok(['publish', data, '--bucket', 'acme/sample', '-m', 'one more shard'], home)
-    let sub: any
-    while ((sub = (await rok(['status'], homeB)).subscriptions[0]).localHead < v3.seq) {
-      if (performance.now() - published > 60_000) throw new Error('v3 did not reach B within a minute')
-      await new Promise(resolve => setTimeout(resolve, 250))
-    }
-    const last = sub.last
-    console.log(`   acme/sample@${v3.seq} reached B ${((performance.now() - published) / 1000).toFixed(1)} s after publish started; B received ${formatBytes(last.bytes)} for ${formatBytes(v3.newBytes)} of new chunks`)
-    for (const p of last.peers) console.log(`   ${p.peer.slice(0, 16)}… served ${formatBytes(p.bytes)} (${p.why})`)
-    const v3dest = join(workDir, 'restored-v3-on-b')
-    await rok(['restore', 'acme/sample@3', v3dest], homeB)
-    const d3 = await compareTrees(data, v3dest)
-    if (d3.length > 0) throw new Error(`B's restore of v3 differs: ${JSON.stringify(d3.slice(0, 5))}`)
-    console.log('   B restored v3: identical to what A published\n')
-  } finally {
-    nodeB.stop()
-    nodeA.stop()
-    await Promise.all([nodeA.exited, nodeB.exited])
+  say('8. Journey 4 — C restores v1 and v2 and checks them byte for byte (bytes, modes, mtimes)')
+  const v2Print = await fingerprintTree(data)
+  for (const [seq, expected] of [[1, v1Print], [2, v2Print]] as const) {
+    const dest = join(workDir, `c-restored-v${seq}`)
+    const tR = performance.now()
+    const r = await run.rok('C', home.c, ['restore', `${BUCKET}@${seq}`, dest])
+    const rSecs = seconds(tR)
+    const diff = differences(expected, await fingerprintTree(dest))
+    if (diff.length > 0) throw new Error(`C's restore of v${seq} differs from what A published: ${diff.slice(0, 5).join(', ')}`)
+    say(`   v${seq}: ${formatBytes(r.bytes)} restored in ${rSecs.toFixed(1)} s (${mbps(r.bytes, rSecs)}): identical to A's v${seq}, all ${expected.size} entries`)
   }
-  console.log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`)
-  if (values.keep === true) console.log(`Kept everything in ${workDir}; try: npx rok log acme/sample --home ${home}`)
+  summary.push(['restore on C', 'v1 and v2 identical to what A published, byte for byte'])
+  say('')
+
+  say('9. The registry stops; A publishes v3 and it still reaches B and C (the registry is never on the data path)')
+  await registry.stop()
+  say('   registry stopped')
+  await extendDataset(data)
+  const tV3 = performance.now()
+  const v3 = await run.rok('A', home.a, ['publish', data, '--bucket', BUCKET, '-m', 'one more shard'])
+  const [b3] = await Promise.all([caughtUp(b, 3), caughtUp(c, 3)])
+  const v3Secs = seconds(tV3)
+  say(`   ${BUCKET}@${v3.seq}: ${formatBytes(v3.newBytes)} new; its registry reference is ${v3.registry?.state ?? 'not recorded'} (delivered when the registry returns)`)
+  say(`   B and C hold @3 ${v3Secs.toFixed(1)} s after the publish started`)
+  describeReport('B', b3, names)
+  summary.push(['v3 with the registry down', `reached B and C in ${v3Secs.toFixed(1)} s; reference ${v3.registry?.state ?? 'not recorded'}`])
+  say('')
+
+  say('10. What deduplication saved on A')
+  const stats = await run.rok('A', home.a, ['stats'])
+  say(`   ${formatBytes(stats.logicalBytes)} across ${stats.versions} versions stored in ${formatBytes(stats.storedBytes)}: dedup ratio ${stats.dedupRatio.toFixed(2)}×\n`)
+  summary.push(['dedup on A', `${stats.versions} versions, ${formatBytes(stats.logicalBytes)} logical in ${formatBytes(stats.storedBytes)} stored: ${stats.dedupRatio.toFixed(2)}×`])
+
+  await run.stopAll()
+  summary.push(['total time', `${seconds(started).toFixed(1)} s`])
+  say('Summary')
+  const width = Math.max(...summary.map(([k]) => k.length))
+  for (const [k, v] of summary) say(`  ${k.padEnd(width)}  ${v}`)
+  if (keep) {
+    say(`\nKept everything in ${workDir}. The nodes and the registry are stopped; to explore:`)
+    say(`  npx rok log ${BUCKET} --home ${home.c}              # versions C holds`)
+    say(`  npx rok diff ${BUCKET}@1 ${BUCKET}@2 --home ${home.a}  # what changed`)
+    say(`  npx rok stats --home ${home.b}`)
+    say(`  npx rok registry start --data ${home.registry} --listen ${new URL(registry.url).host} --home ${home.registry} &`)
+    say(`  npx rok node start --home ${home.a} &   # then: npx rok status --home ${home.a}; npx rok doctor --home ${home.a}`)
+  }
+} catch (err) {
+  if (!interrupted) {
+    process.stderr.write(`\ndemo failed: ${(err as Error).message}\n`)
+    process.exitCode = 1
+  }
 } finally {
-  if (values.keep !== true) await rm(workDir, { recursive: true, force: true })
+  await run.stopAll()
+  if (!keep && !interrupted) await rm(workDir, { recursive: true, force: true })
 }

@@ -13,6 +13,10 @@ import { createRokHost, type RokHost } from './p2p/host.ts'
 import { SyncService, syncOperations } from './sync/index.ts'
 import { RegistryLink } from './registry/index.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { RokError } from '../protocol/errors.ts'
+import type { PingOutcome } from '../protocol/node-api.ts'
 
 export interface NodeInit {
   home: string
@@ -24,12 +28,12 @@ export interface NodeInit {
   logger?: FastifyServerOptions['logger']
   /** Bytes per second a sync may receive. @default unlimited */
   maxDownloadRate?: number
+  /** Bytes per second the node serves to all peers together. @default unlimited */
+  maxUploadRate?: number
   /** How often subscriptions ask peers for new versions when no announcement came. @default 30 s */
   pollInterval?: number
   /**
    * The registry this node registers with, records published versions in and asks for
-  /** Bytes per second the node serves to all peers together. @default unlimited */
-  maxUploadRate?: number
    * grants; `token` is the user's (`rok login`). Without it, buckets are served by allow
    * list only.
    */
@@ -111,7 +115,8 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
           uptimeSeconds: (Date.now() - started) / 1000,
           connections: h.getConnections().length,
           peers: [...new Set(h.getConnections().map(c => c.remotePeer.toString()))]
-        })
+        }),
+        ping: async (peer, signal) => await pingPeer(h, peer, signal)
       }
     })
     const { host: apiHost, port } = parseListen(init.api ?? '127.0.0.1:0')
@@ -145,5 +150,35 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     try { await host?.stop() } catch {}
     await engine.close()
     throw err
+  }
+}
+
+/**
+ * Dial `peer` (a multiaddr ending in /p2p/ID, or a peer ID whose addresses the node knows)
+ * and ping it. A bad address is the caller's mistake (ERR_INVALID_PEER); a peer that cannot
+ * be reached is an answer, not an error, so `rok doctor` can report every peer.
+ */
+async function pingPeer (host: RokHost, peer: string, signal: AbortSignal): Promise<PingOutcome> {
+  let target
+  let id: string
+  try {
+    if (peer.startsWith('/')) {
+      target = multiaddr(peer)
+      id = target.getComponents().findLast(c => c.name === 'p2p')?.value ?? ''
+      if (id === '') throw new Error('no /p2p/<peer id> at its end')
+    } else {
+      target = peerIdFromString(peer)
+      id = peer
+    }
+  } catch (cause) {
+    throw new RokError('ERR_INVALID_PEER', `'${peer}' is not a peer ID or a multiaddr ending in /p2p/<peer id>`, { cause })
+  }
+  if (id === host.peerId.toString()) throw new RokError('ERR_INVALID_PEER', `${peer} is this node itself`)
+  try {
+    const rttMs = await host.services.ping.ping(target, { signal })
+    return { peer: id, reachable: true, rttMs }
+  } catch (err) {
+    const message = signal.aborted ? 'no answer within 10 s' : (err as Error).message
+    return { peer: id, reachable: false, error: { code: 'ERR_PEER_UNREACHABLE', message } }
   }
 }

@@ -10,7 +10,7 @@
 import { Type, type Static } from 'typebox'
 
 export const NODE_API_PREFIX = '/v1'
-export const NDJSON = 'application/x-ndjson'
+export { NDJSON } from './content-types.ts'
 
 const BUCKET_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}$'
 const VERSION_REF_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}(@[1-9][0-9]{0,14})?$'
@@ -41,6 +41,17 @@ export const NodeStatus = Type.Object({
   peers: Type.Array(Type.String())
 })
 export type NodeStatus = Static<typeof NodeStatus>
+
+/** Dial a peer through the node and ping it (`rok doctor`): a multiaddr ending in /p2p/ID, or a peer ID the node knows addresses for. */
+export const PingBody = Type.Object({ peer: Type.String({ minLength: 1, maxLength: 1024, pattern: TEXT_PATTERN }) }, { additionalProperties: false })
+export type PingBody = Static<typeof PingBody>
+export const PingOutcome = Type.Object({
+  peer: Type.String(),
+  reachable: Type.Boolean(),
+  rttMs: Type.Optional(Type.Number()),
+  error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
+})
+export type PingOutcome = Static<typeof PingOutcome>
 
 export const BucketSummary = Type.Object({ bucket: Type.String(), versions: Type.Integer(), head: Type.Integer(), updatedAt: Type.Number() })
 export type BucketSummary = Static<typeof BucketSummary>
@@ -131,10 +142,17 @@ export const GcBody = Type.Object({
 export type GcBody = Static<typeof GcBody>
 export const GcReport = Type.Object({
   dryRun: Type.Boolean(),
+  graceSeconds: Type.Number(),
   liveBlocks: Type.Integer(),
   liveBytes: Type.Number(),
   deadBlocks: Type.Integer({ description: 'blocks no retained version references' }),
   deadBytes: Type.Number(),
+  markedBlocks: Type.Integer({ description: 'newly marked as deletion candidates' }),
+  rescuedBlocks: Type.Integer({ description: 'candidates referenced or put again since they were marked' }),
+  waitingBlocks: Type.Integer({ description: 'candidates still inside the grace period' }),
+  waitingBytes: Type.Number(),
+  sweptBlocks: Type.Integer({ description: 'deleted now (dry run: would be)' }),
+  sweptBytes: Type.Number(),
   packsRemoved: Type.Integer(),
   packsRewritten: Type.Integer(),
   packBytesBefore: Type.Number(),
@@ -143,17 +161,10 @@ export const GcReport = Type.Object({
 })
 export type GcReport = Static<typeof GcReport>
 
-  graceSeconds: Type.Number(),
 export const StoreStats = Type.Object({
   peerId: Type.String(),
   buckets: Type.Integer(),
   versions: Type.Integer(),
-  markedBlocks: Type.Integer({ description: 'newly marked as deletion candidates' }),
-  rescuedBlocks: Type.Integer({ description: 'candidates referenced or put again since they were marked' }),
-  waitingBlocks: Type.Integer({ description: 'candidates still inside the grace period' }),
-  waitingBytes: Type.Number(),
-  sweptBlocks: Type.Integer({ description: 'deleted now (dry run: would be)' }),
-  sweptBytes: Type.Number(),
   blocks: Type.Integer(),
   storedBytes: Type.Number(),
   packBytes: Type.Number(),

@@ -4,11 +4,12 @@
  * NDJSON progress stream and report it through `onProgress`.
  */
 import { RokError } from '../../protocol/errors.ts'
-import {
-  NDJSON, type AllowBody, type AllowOutcome, type PublishBody, type PublishOutcome, type SubscribeBody, type SubscriptionStatus,
-  type SyncBody, type SyncOperations, type SyncReport, type SyncStatus, type UnsubscribeOutcome, type BucketSummary, type DiffOutcome, type GcReport, type NodeId, type NodeOperations, type NodeStatus,
-  type OperationOptions, type RestoreBody, type RestoreOutcome, type SnapshotBody, type SnapshotOutcome, type StoreStats,
-  type VerifyReport, type VersionInfo
+import { NDJSON } from '../../protocol/content-types.ts'
+import type {
+  AllowBody, AllowOutcome, PublishBody, PublishOutcome, SubscribeBody, SubscriptionStatus,
+  SyncBody, SyncOperations, SyncReport, SyncStatus, UnsubscribeOutcome, BucketSummary, DiffOutcome, GcReport, NodeId, NodeOperations, NodeStatus,
+  OperationOptions, PingOutcome, RestoreBody, RestoreOutcome, SnapshotBody, SnapshotOutcome, StoreStats,
+  VerifyReport, VersionInfo
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
 import { readApiToken, readDaemonInfo } from '../daemon-file.ts'
@@ -42,6 +43,8 @@ export class NodeApiClient implements NodeOperations, SyncOperations {
 
   async id (): Promise<NodeId> { return await this.json('GET', '/v1/id') }
   async status (): Promise<NodeStatus> { return await this.json('GET', '/v1/status') }
+  /** Dial a peer through the node and ping it (the node waits at most 10 s). */
+  async ping (peer: string, signal?: AbortSignal): Promise<PingOutcome> { return await this.json('POST', '/v1/peers/ping', { peer }, signal) }
   async peerId (): Promise<string> { return (await this.id()).peerId }
   async buckets (): Promise<BucketSummary[]> { return await this.json('GET', '/v1/buckets') }
   async versions (bucket: string): Promise<VersionInfo[]> {

@@ -11,9 +11,11 @@ import { stats } from './stats.ts'
 import { node, id } from './node.ts'
 import { registryVerbs } from './registry-verbs.ts'
 import { syncVerbs } from './sync.ts'
+import { doctor } from './doctor.ts'
 
 export const commands: Command[] = [
   init, snapshot, log, restore, diff, verify, gc, stats, node, id,
   ...syncVerbs,
   ...registryVerbs,
+  doctor,
 ]
