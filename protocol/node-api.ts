@@ -10,7 +10,7 @@
 import { Type, type Static } from 'typebox'
 
 export const NODE_API_PREFIX = '/v1'
-export const NDJSON = 'application/x-ndjson'
+export { NDJSON } from './content-types.ts'
 
 const BUCKET_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}$'
 const VERSION_REF_PATTERN = '^(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}/(?!.*\\.\\.)[a-z0-9][a-z0-9._-]{0,63}(@[1-9][0-9]{0,14})?$'

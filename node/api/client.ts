@@ -4,11 +4,12 @@
  * NDJSON progress stream and report it through `onProgress`.
  */
 import { RokError } from '../../protocol/errors.ts'
-import {
-  NDJSON, type AllowBody, type AllowOutcome, type PublishBody, type PublishOutcome, type SubscribeBody, type SubscriptionStatus,
-  type SyncBody, type SyncOperations, type SyncReport, type SyncStatus, type UnsubscribeOutcome, type BucketSummary, type DiffOutcome, type GcReport, type NodeId, type NodeOperations, type NodeStatus,
-  type OperationOptions, type PingOutcome, type RestoreBody, type RestoreOutcome, type SnapshotBody, type SnapshotOutcome, type StoreStats,
-  type VerifyReport, type VersionInfo
+import { NDJSON } from '../../protocol/content-types.ts'
+import type {
+  AllowBody, AllowOutcome, PublishBody, PublishOutcome, SubscribeBody, SubscriptionStatus,
+  SyncBody, SyncOperations, SyncReport, SyncStatus, UnsubscribeOutcome, BucketSummary, DiffOutcome, GcReport, NodeId, NodeOperations, NodeStatus,
+  OperationOptions, PingOutcome, RestoreBody, RestoreOutcome, SnapshotBody, SnapshotOutcome, StoreStats,
+  VerifyReport, VersionInfo
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
 import { readApiToken, readDaemonInfo } from '../daemon-file.ts'
