@@ -20,6 +20,7 @@ import {
 import { openDiskStore, type BinaryIndex, type DiskBlockStore } from './store/index.ts'
 import { openSyncState, type SyncState } from './sync/state.ts'
 import { verifyStore, type VerifyReport } from './verify.ts'
+import { Tier, backendFor, readTierConfig } from './tier/index.ts'
 
 export interface EngineInit {
   home: string
@@ -88,6 +89,8 @@ export class Engine {
   readonly sync: SyncState
   /** gc's deletion candidates; writes that may reference existing blocks take a lease. */
   readonly candidates: GcCandidates
+  /** The object-storage tier, when the home has one configured (`rok tier set`). */
+  tier: Tier | undefined
   private readonly db: Level<string, string>
   private readonly now: () => number
 
@@ -147,7 +150,10 @@ export class Engine {
 
   async restore (req: RestoreRequest): Promise<RestoreResult & { bucket: string, seq: number }> {
     const version = await this.buckets.get(req.bucket, req.seq)
-    const result = await restoreManifest(version.record.root, req.dest, { store: this.store, force: req.force, signal: req.signal, onProgress: req.onProgress })
+    // with a tier, a chunk missing here is fetched from the object store (and kept)
+    const store = this.tier?.readThrough() ?? this.store
+    const result = await restoreManifest(version.record.root, req.dest, { store, force: req.force, signal: req.signal, onProgress: req.onProgress })
+    if (this.tier !== undefined) await this.store.flush()
     return { ...result, bucket: req.bucket, seq: version.seq }
   }
 
@@ -204,7 +210,20 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
     const key = await loadOrCreateIdentity(init.home)
     const buckets = new Buckets({ index: db.sublevel<string, string>('buckets', { keyEncoding: 'utf8', valueEncoding: 'utf8' }), store, key })
     const sync = await openSyncState(db)
-    return new Engine(init.home, db, store, buckets, key, sync, init.now ?? Date.now, candidates)
+    const engine = new Engine(init.home, db, store, buckets, key, sync, init.now ?? Date.now, candidates)
+    const tierConfig = await readTierConfig(init.home)
+    if (tierConfig !== undefined) {
+      engine.tier = new Tier({
+        config: tierConfig,
+        backend: backendFor(tierConfig),
+        catalog: db.sublevel<string, string>('tier', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as ConstructorParameters<typeof Tier>[0]['catalog'],
+        store,
+        buckets,
+        addVersion: async (bucket, cid, root) => { await sync.refs.addVersion(bucket, cid, root, async c => await store.get(c)) },
+        now: init.now ?? Date.now
+      })
+    }
+    return engine
   } catch (err) {
     await db.close()
     throw err

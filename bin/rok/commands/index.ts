@@ -12,9 +12,10 @@ import { node, id } from './node.ts'
 import { registryVerbs } from './registry-verbs.ts'
 import { syncVerbs } from './sync.ts'
 import { doctor } from './doctor.ts'
+import { tier } from './tier.ts'
 
 export const commands: Command[] = [
-  init, snapshot, log, restore, diff, verify, gc, stats, node, id,
+  init, snapshot, log, restore, diff, verify, gc, stats, tier, node, id,
   ...syncVerbs,
   ...registryVerbs,
   doctor,

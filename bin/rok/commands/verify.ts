@@ -2,14 +2,18 @@ import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { EXIT_FAILURE } from '../../cli/run.ts'
 import { withNode } from './engine.ts'
+import { withTier } from './tier.ts'
 
 export const verify: Command = {
   name: 'verify',
   summary: 'check every stored block against its hash and every version for missing data',
-  usage: 'verify',
-  description: 'Reads back every block, checks it against its CID, then walks every version. For each corrupt or missing block it names every version and path it breaks. Exits 1 when anything is damaged.',
+  usage: 'verify [--tier]',
+  description: 'Reads back every block, checks it against its CID, then walks every version. For each corrupt or missing block it names every version and path it breaks. Exits 1 when anything is damaged. With --tier, checks the object-storage tier\'s copy instead: every pack it records is there and intact, and every pushed version has its version object and all its blocks.',
+  options: { tier: { type: 'boolean' } },
+  optionHelp: { tier: 'check the object-storage tier (reads every pack once)' },
   positionals: 0,
   async run (ctx) {
+    if (ctx.options.tier === true) return await verifyTierCommand(ctx)
     const bar = ctx.out.progress('verify')
     const report = await withNode(ctx, async node => await node.verify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
     bar.done()
@@ -26,4 +30,19 @@ export const verify: Command = {
     })
     return report.ok ? 0 : EXIT_FAILURE
   }
+}
+
+async function verifyTierCommand (ctx: Parameters<NonNullable<Command['run']>>[0]): Promise<number> {
+  const bar = ctx.out.progress('verify tier')
+  const report = await withTier(ctx, async tier => await tier.verify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
+  bar.done()
+  ctx.out.result(report, r => {
+    if (r.ok) {
+      ctx.out.line(`ok: tier holds ${r.packs} intact packs (${r.blocks} blocks, ${formatBytes(r.bytes)}), ${r.versions} pushed versions complete`)
+      return
+    }
+    ctx.out.line(`TIER DAMAGED: ${r.damaged.length} problem${r.damaged.length === 1 ? '' : 's'} (${r.packs} packs checked)`)
+    for (const d of r.damaged) ctx.out.line(`  ${d.problem} ${d.what}${d.detail !== undefined ? `: ${d.detail}` : ''}`)
+  })
+  return report.ok ? 0 : EXIT_FAILURE
 }
