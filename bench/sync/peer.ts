@@ -4,23 +4,28 @@
  * modes:
  *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p with that encryption
  *   exchange-tls-inline            the same, hashing on the event loop instead of a worker thread
+ *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
  * A serve process prints {"type":"ready","addr":...}; a fetch process prints
  * {"type":"done", ms, bytes, cpuMs}. Either answers "cpu" on stdin with its CPU time so far.
  */
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Level } from 'level'
 import { createInterface } from 'node:readline'
 import { connect, createServer } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createRokHost, type Encryption } from '../../node/p2p/host.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
+import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
 import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
+  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
   bytes: number
   blockSize: number
   addr?: string
@@ -105,9 +110,10 @@ if (config.mode === 'raw-tls') {
   }
 } else {
   const serving = config.role === 'serve'
-  const store = new MemoryBlockStore()
+  const store = config.mode.endsWith('-disk') ? await diskStore() : new MemoryBlockStore()
   if (serving && config.mode.startsWith('exchange')) {
     for (const block of generateBlocks(spec)) await store.put(block.cid, block.bytes)
+    await store.flush()
   }
   const host = await createRokHost({
     privateKey: await generateKeyPair('Ed25519'),
@@ -146,9 +152,18 @@ if (config.mode === 'raw-tls') {
       const start = performance.now()
       const cpu0 = cpuMs()
       const report = await host.services.exchange.fetchBlocks(cids, { peers: [addr], signal: AbortSignal.timeout(600_000) })
-      if (report.missing.length > 0 || store.size !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing`)
+      await store.flush()
+      if (report.missing.length > 0 || report.blocks !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing`)
       out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
     }
     await host.stop()
   }
+}
+
+/** The node's own store (packs and a level index) in a temporary folder removed at exit. */
+async function diskStore (): Promise<Awaited<ReturnType<typeof openDiskStore>>> {
+  const dir = mkdtempSync(join(tmpdir(), 'rok-bench-store-'))
+  process.on('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+  const db = new Level<Uint8Array, Uint8Array>(join(dir, 'index'), { keyEncoding: 'view', valueEncoding: 'view' })
+  return await openDiskStore({ dir: join(dir, 'packs'), index: db as unknown as BinaryIndex })
 }

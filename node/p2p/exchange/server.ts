@@ -21,9 +21,16 @@ import type { Logger, PeerId, Stream } from '@libp2p/interface'
 
 /** Queued outgoing bytes that are written at once rather than at the end of the turn. */
 const COALESCE_BYTES = 1024 * 1024
+/**
+ * Wants served together as one run: one authorization pass and one `getMany` (one index
+ * round-trip, neighbouring blocks read in one go). A run holds about RUN_BYTES of blocks,
+ * judged by the sizes served so far, and at most RUN_MAX_WANTS wants.
+ */
+const RUN_BYTES = 1024 * 1024
+const RUN_MAX_WANTS = 128
 
 export interface ServerStreamOptions {
-  store: Pick<BlockStore, 'get' | 'has'>
+  store: Pick<BlockStore, 'get' | 'has' | 'getMany'>
   authorize: AuthorizeFn
   maxPendingWants: number
   concurrency: number
@@ -43,7 +50,12 @@ export class ServerStream {
   private readonly queue: Array<WantEntry | undefined> = []
   private head = 0
   private cancelledCount = 0
+  /** Runs being served, and the wants in them. */
   private active = 0
+  private activeWants = 0
+  /** Blocks and bytes served on this stream, for sizing runs. */
+  private servedBlocks = 0
+  private servedBytes = 0
   private draining = false
   private remoteDone = false
   private closed = false
@@ -81,7 +93,7 @@ export class ServerStream {
 
   /** Wants queued and being served. */
   get pendingWants (): number {
-    return this.queue.length - this.head - this.cancelledCount + this.active
+    return this.queue.length - this.head - this.cancelledCount + this.activeWants
   }
 
   private onMessage (message: ExchangeMessage): void {
@@ -107,22 +119,38 @@ export class ServerStream {
 
   private pump (): void {
     while (!this.closed && !this.draining && this.active < this.options.concurrency && this.head < this.queue.length) {
-      const entry = this.queue[this.head++]
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head)
-        this.head = 0
-      }
-      if (entry === undefined) { this.cancelledCount--; continue }
+      const run = this.nextRun()
+      if (run.length === 0) continue
       this.active++
-      this.serve(entry).then(() => {
+      this.activeWants += run.length
+      this.serveRun(run).then(() => {
         this.active--
+        this.activeWants -= run.length
         this.pump()
         this.maybeFinish()
       }, (err: Error) => {
         this.active--
+        this.activeWants -= run.length
         this.fail(err)
       })
     }
+  }
+
+  /** The next queued wants, skipping cancelled ones, about RUN_BYTES of blocks. */
+  private nextRun (): WantEntry[] {
+    const average = this.servedBlocks === 0 ? RUN_BYTES : this.servedBytes / this.servedBlocks
+    const max = Math.max(1, Math.min(RUN_MAX_WANTS, Math.floor(RUN_BYTES / average)))
+    const run: WantEntry[] = []
+    while (run.length < max && this.head < this.queue.length) {
+      const entry = this.queue[this.head++]
+      if (entry === undefined) this.cancelledCount--
+      else run.push(entry)
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head)
+      this.head = 0
+    }
+    return run
   }
 
   /** Forget queued wants for these CIDs; one pass over the (bounded) queue. */
@@ -152,51 +180,78 @@ export class ServerStream {
     return this.deadline
   }
 
-  private async serve (entry: WantEntry): Promise<void> {
+  /** Authorize a run, read what may be served, and queue the answers in order. */
+  private async serveRun (run: WantEntry[]): Promise<void> {
     const signal = this.wantSignal()
-    let allowed: boolean
-    try {
-      allowed = await raceSignal(Promise.resolve(this.options.authorize(this.peer, entry.cid)), signal)
-    } catch (err) {
-      // a failing or slow hook refuses this want (closed by default) but not the whole stream
-      this.options.log.error('authorize %s for %p failed: %e', entry.cid, this.peer, err)
-      allowed = false
-    }
+    const allowed = await Promise.all(run.map(async entry => await this.authorized(entry.cid, signal)))
     if (this.closed) return
-    if (!allowed) {
-      this.options.stats.refused++
-      this.answer(entry.cid, false)
-      return
-    }
-    if (entry.kind === 'have') {
-      this.answer(entry.cid, await this.options.store.has(entry.cid, { signal }))
-      return
-    }
-    let bytes: Uint8Array
-    try {
-      bytes = await this.options.store.get(entry.cid, { signal })
-    } catch (err) {
-      if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) {
+    const wanted: CID[] = []
+    for (let i = 0; i < run.length; i++) {
+      const entry = run[i]
+      if (!allowed[i]) {
+        this.options.stats.refused++
         this.answer(entry.cid, false)
-        return
+      } else if (entry.kind === 'have') {
+        this.answer(entry.cid, await this.options.store.has(entry.cid, { signal }))
+      } else {
+        wanted.push(entry.cid)
       }
-      throw err
     }
-    if (this.closed) return
-    if (bytes.byteLength > MAX_BLOCK_BYTES) {
-      // a block the wire cannot carry: say so instead of breaking the stream
-      this.answer(entry.cid, false)
-      return
-    }
-    if (this.options.uploadLimit !== undefined) {
-      // not under the want deadline: waiting for the cap is the node's choice, not a slow store
-      await this.options.uploadLimit.take(bytes.byteLength, this.ended.signal)
+    if (wanted.length === 0 || this.closed) return
+    const blocks = await this.read(wanted, signal)
+    for (let i = 0; i < wanted.length; i++) {
+      const bytes = blocks[i]
       if (this.closed) return
+      // a block the wire cannot carry: say so instead of breaking the stream
+      if (bytes === undefined || bytes.byteLength > MAX_BLOCK_BYTES) {
+        this.answer(wanted[i], false)
+        continue
+      }
+      if (this.options.uploadLimit !== undefined) {
+        // not under the want deadline: waiting for the cap is the node's choice, not a slow store
+        await this.options.uploadLimit.take(bytes.byteLength, this.ended.signal)
+        if (this.closed) return
+      }
+      // header and bytes are queued as they are (no copy) and leave with their neighbours
+      this.queueOut(encodeBlockHeader(wanted[i], bytes.byteLength), bytes)
+      this.servedBlocks++
+      this.servedBytes += bytes.byteLength
+      this.options.stats.blocks++
+      this.options.stats.bytes += bytes.byteLength
     }
-    // header and bytes are queued as they are (no copy) and leave with their neighbours
-    this.queueOut(encodeBlockHeader(entry.cid, bytes.byteLength), bytes)
-    this.options.stats.blocks++
-    this.options.stats.bytes += bytes.byteLength
+  }
+
+  /** A failing or slow hook refuses this want (closed by default) but not the whole stream. */
+  private async authorized (cid: CID, signal: AbortSignal): Promise<boolean> {
+    try {
+      return await raceSignal(Promise.resolve(this.options.authorize(this.peer, cid)), signal)
+    } catch (err) {
+      this.options.log.error('authorize %s for %p failed: %e', cid, this.peer, err)
+      return false
+    }
+  }
+
+  /**
+   * The blocks' bytes, undefined for those the store lacks. One `getMany` when the store
+   * has it; when a block is missing from the run, each is read alone to tell which.
+   */
+  private async read (cids: CID[], signal: AbortSignal): Promise<Array<Uint8Array | undefined>> {
+    const { store } = this.options
+    if (store.getMany !== undefined && cids.length > 1) {
+      try {
+        return await store.getMany(cids, { signal })
+      } catch (err) {
+        if (!isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
+      }
+    }
+    return await Promise.all(cids.map(async cid => {
+      try {
+        return await store.get(cid, { signal })
+      } catch (err) {
+        if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) return undefined
+        throw err
+      }
+    }))
   }
 
   /** HAVE/DONT_HAVE answers are gathered into one message per event-loop turn. */
