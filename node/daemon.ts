@@ -13,6 +13,8 @@ import { createRokHost, type RokHost } from './p2p/host.ts'
 import { SyncService, syncOperations } from './sync/index.ts'
 import { RegistryLink } from './registry/index.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
+import { PolicyScheduler } from './policy/scheduler.ts'
+import { scheduledRun } from './policy/run.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RokError } from '../protocol/errors.ts'
@@ -57,6 +59,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
   let host: RokHost | undefined
   let sync: SyncService | undefined
   let registry: RegistryLink | undefined
+  let scheduler: PolicyScheduler | undefined
   try {
     // the exchange asks the sync service, created just after the host, who may fetch what
     let authorize: SyncService['authorize'] = async () => false
@@ -98,10 +101,21 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     const service = sync
     authorize = service.authorize
     await service.start()
+    // bucket schedules (rok policy set --schedule) run here, next to the sync service
+    scheduler = new PolicyScheduler({
+      policies: engine.policies,
+      log,
+      run: scheduledRun({
+        snapshot: async (path, bucket, message, signal) => await engine.snapshot(path, { bucket, message, signal }),
+        publish: async (path, bucket, message, signal) => await service.publish({ path, bucket, message }, { signal }),
+        forget: async (bucket, signal) => await engine.forget(bucket, undefined, { signal })
+      })
+    })
+    const policies = scheduler
     const addrs = (): string[] => h.getMultiaddrs().map(a => a.toString())
     const metrics = new Registry()
     app = await buildNodeApi({
-      ops: localOperations(engine),
+      ops: localOperations(engine, { onPolicyChange: () => { policies.poke() } }),
       sync: syncOperations(service),
       token: await ensureApiToken(init.home),
       metrics,
@@ -123,6 +137,8 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     const listening = await listenGracefully(app, apiHost, port)
     const apiUrl = listening.url
     await writeDaemonInfo(init.home, { pid: process.pid, api: apiUrl, peerId: engine.peerId, addrs: addrs(), startedAt: new Date(started).toISOString() })
+    // after the API is up: a missed firing runs once now, its snapshot visible through the API
+    policies.start()
     let closing: Promise<void> | undefined
     return {
       engine,
@@ -136,6 +152,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         closing ??= (async () => {
           await removeDaemonInfo(init.home)
           await listening.close()
+          await policies.stop()
           await service.stop()
           await link?.stop()
           await h.stop()
@@ -145,6 +162,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       }
     }
   } catch (err) {
+    try { await scheduler?.stop() } catch {}
     try { await sync?.stop() } catch {}
     try { await registry?.stop() } catch {}
     try { await host?.stop() } catch {}

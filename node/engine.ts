@@ -12,6 +12,11 @@ import { Buckets } from './buckets/index.ts'
 import { ensureHome, homeLayout, openDb } from './home.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import { GcCandidates, type CandidateIndex } from './policy/candidates.ts'
+import { forgetVersions, type ForgetOutcome } from './policy/forget.ts'
+import { pathFilter } from './policy/glob.ts'
+import { PolicyStore } from './policy/policies.ts'
+import type { RetentionRules } from './policy/retention.ts'
+import type { KeyValue } from './sync/kv.ts'
 import { collectGarbage, type GcProgress, type GcReport } from './policy/gc.ts'
 import {
   diffManifests, restoreManifest, snapshotVolume, type Change, type RestoreProgress, type RestoreResult,
@@ -89,6 +94,8 @@ export class Engine {
   readonly sync: SyncState
   /** gc's deletion candidates; writes that may reference existing blocks take a lease. */
   readonly candidates: GcCandidates
+  /** Bucket policies (schedules, globs, retention) and pinned versions. */
+  readonly policies: PolicyStore
   /** The object-storage tier, when the home has one configured (`rok tier set`). */
   tier: Tier | undefined
   private readonly db: Level<string, string>
@@ -97,6 +104,7 @@ export class Engine {
   constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, sync: SyncState, now: () => number, candidates: GcCandidates) {
     this.home = home
     this.candidates = candidates
+    this.policies = new PolicyStore(db.sublevel<string, string>('policies', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as KeyValue)
     this.sync = sync
     this.db = db
     this.store = store
@@ -122,7 +130,10 @@ export class Engine {
   private async snapshotLeased (path: string, req: SnapshotRequest, started: number, startedAt: number): Promise<SnapshotOutcome> {
     const head = await this.buckets.head(req.bucket)
     const parent = head?.record.kind === 'tree' ? { root: head.record.root, startedAt: head.record.createdAt, store: this.store } : undefined
-    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, parent, signal: req.signal, onProgress: req.onProgress })
+    // the bucket's policy globs apply to every snapshot of it, scheduled or by hand
+    const policy = await this.policies.get(req.bucket)
+    const filter = pathFilter(policy?.include, policy?.exclude)
+    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, parent, filter, signal: req.signal, onProgress: req.onProgress })
     req.signal?.throwIfAborted()
     await this.store.flush()
     const version = await this.buckets.append(req.bucket, {
@@ -168,6 +179,12 @@ export class Engine {
 
   async gc (options: { dryRun?: boolean, graceMs?: number, signal?: AbortSignal, onProgress?: (p: GcProgress) => void, afterMark?: Parameters<typeof collectGarbage>[0]['afterMark'] } = {}): Promise<GcReport> {
     return await collectGarbage({ store: this.store, buckets: this.buckets, candidates: this.candidates, now: this.now, ...options })
+  }
+
+  /** Apply retention rules (or the bucket's policy) and remove the versions they do not keep. */
+  async forget (bucket: string, rules: RetentionRules | undefined, options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<ForgetOutcome> {
+    parseBucketName(bucket)
+    return await forgetVersions({ buckets: this.buckets, policies: this.policies, refs: this.sync.refs, store: this.store }, bucket, rules, { ...options, now: this.now() })
   }
 
   async stats (): Promise<StoreStats> {

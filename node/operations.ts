@@ -8,10 +8,12 @@ import { parseVersionRef } from '../protocol/bucket-name.ts'
 import type { NodeOperations, VersionInfo } from '../protocol/node-api.ts'
 import { BucketErrorCode } from './buckets/index.ts'
 import type { Engine } from './engine.ts'
+import { policyOperations } from './policy/operations.ts'
 import { summarize, type Change } from './snapshot/index.ts'
 
-export function localOperations (engine: Engine): NodeOperations {
+export function localOperations (engine: Engine, options: { onPolicyChange?: () => void } = {}): NodeOperations {
   return {
+    ...policyOperations(engine, { onChange: options.onPolicyChange }),
     async peerId () { return engine.peerId },
     async snapshot (body, options = {}) {
       return await engine.snapshot(body.path, {

@@ -8,6 +8,7 @@
  * `{"type":"error","error":{code,message}}` line.
  */
 import { Type, type Static } from 'typebox'
+import type { PolicyOperations } from './policy-api.ts'
 
 export const NODE_API_PREFIX = '/v1'
 export { NDJSON } from './content-types.ts'
@@ -186,7 +187,7 @@ export interface OperationProgress {
  * What the CLI does with a node, whether the home is opened in-process or a daemon owns it
  * and answers over HTTP. Both implementations return the same JSON-shaped values.
  */
-export interface NodeOperations {
+export interface NodeOperations extends PolicyOperations {
   peerId: () => Promise<string>
   snapshot: (body: SnapshotBody, options?: OperationOptions) => Promise<SnapshotOutcome>
   restore: (body: RestoreBody, options?: OperationOptions) => Promise<RestoreOutcome>

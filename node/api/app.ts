@@ -11,6 +11,7 @@ import { authPlugin } from './auth.ts'
 import { NodeApiErrorCode, statusForCode } from './errors.ts'
 import { nodeRoutes, type NodeInfo } from './routes/node.ts'
 import { volumeRoutes } from './routes/volumes.ts'
+import { policyRoutes } from './routes/policy.ts'
 import { syncRoutes } from './routes/sync.ts'
 
 export interface NodeApiInit {
@@ -48,6 +49,7 @@ export async function buildNodeApi (init: NodeApiInit): Promise<FastifyInstance>
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({ ok: true }))
   await app.register(nodeRoutes, { info: init.info })
   await app.register(volumeRoutes, { ops: init.ops })
+  await app.register(policyRoutes, { ops: init.ops })
   if (init.sync !== undefined) await app.register(syncRoutes, { sync: init.sync })
   await app.ready()
   return app

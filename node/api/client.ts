@@ -12,6 +12,7 @@ import type {
   VerifyReport, VersionInfo
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
+import type { ForgetBody, ForgetOutcome, PinBody, PolicyBody, PolicyInfo, RemovedOutcome } from '../../protocol/policy-api.ts'
 import { readApiToken, readDaemonInfo } from '../daemon-file.ts'
 
 export interface NodeApiClientInit {
@@ -59,6 +60,13 @@ export class NodeApiClient implements NodeOperations, SyncOperations {
   async gc (body: Parameters<NodeOperations['gc']>[0], options?: OperationOptions): Promise<GcReport> { return await this.operation('/v1/gc', body, options) }
 
   async stats (): Promise<StoreStats> { return await this.json('GET', '/v1/stats') }
+
+  async policies (): Promise<PolicyInfo[]> { return await this.json('GET', '/v1/policies') }
+  async policy (bucket: string): Promise<PolicyInfo> { return await this.json('GET', `/v1/policies/${bucketPath(bucket)}`) }
+  async setPolicy (body: PolicyBody): Promise<PolicyInfo> { return await this.json('PUT', `/v1/policies/${bucketPath(body.bucket)}`, body) }
+  async removePolicy (bucket: string): Promise<RemovedOutcome> { return await this.json('DELETE', `/v1/policies/${bucketPath(bucket)}`) }
+  async forget (body: ForgetBody, options: { signal?: AbortSignal } = {}): Promise<ForgetOutcome> { return await this.json('POST', '/v1/forget', body, options.signal, 0) }
+  async pin (body: PinBody): Promise<PinBody> { return await this.json('POST', '/v1/pins', body) }
   async snapshot (body: SnapshotBody, options?: OperationOptions): Promise<SnapshotOutcome> { return await this.operation('/v1/snapshots', body, options) }
   async restore (body: RestoreBody, options?: OperationOptions): Promise<RestoreOutcome> { return await this.operation('/v1/restores', body, options) }
   async verify (options?: OperationOptions): Promise<VerifyReport> { return await this.operation('/v1/verify', undefined, options) }
@@ -138,4 +146,10 @@ export async function connectToNode (home: string): Promise<NodeApiClient | unde
   if (info === undefined || token === undefined) return undefined
   const client = new NodeApiClient({ url: info.api, token })
   return (await client.health()) ? client : undefined
+}
+
+/** `group/name` as two escaped path segments. */
+function bucketPath (bucket: string): string {
+  const [group, name] = bucket.split('/')
+  return `${encodeURIComponent(group)}/${encodeURIComponent(name ?? '')}`
 }

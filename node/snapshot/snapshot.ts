@@ -48,6 +48,8 @@ export interface SnapshotOptions {
   params?: ChunkerParams
   signal?: AbortSignal
   onProgress?: (progress: SnapshotProgress) => void
+  /** Which paths (relative, '/'-separated) a tree snapshot takes; an excluded folder is not entered. @default all */
+  filter?: (rel: string, isDir: boolean) => boolean
 }
 
 export interface SnapshotResult {
@@ -269,14 +271,17 @@ class TreeSnapshot {
         const p = join(abs, name)
         try { return await lstat(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
       }))
+      const filter = this.options.filter
+      const wanted = batch.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
       const preloads = batch.map((name, j) => {
         const st = stats[j]
-        if (!st.isFile() || st.size > BigInt(PRELOAD_MAX) || st.nlink > 1n || this.unchangedSinceParent(st, previous.get(name))) return undefined
+        if (!wanted[j] || !st.isFile() || st.size > BigInt(PRELOAD_MAX) || st.nlink > 1n || this.unchangedSinceParent(st, previous.get(name))) return undefined
         const p = preloadFile(join(abs, name), st)
         p.catch(() => {}) // raised when its entry is reached
         return p
       })
       for (let j = 0; j < batch.length; j++) {
+        if (!wanted[j]) continue
         const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), preloads[j])
         await builder.add(entry, entry.size)
       }

@@ -6,8 +6,8 @@
  *
  * Keys in the `refs` sublevel: `r!<cid>!<bucket>` per reference, `d!<bucket>!<record cid>`
  * once a version is fully indexed (so indexing is resumable and the daemon can backfill
- * versions recorded while it was not running). Removing a version (gc of a bucket) leaves
- * its refs: the blocks are then simply absent, and the exchange answers DONT_HAVE.
+ * versions recorded while it was not running). `rok forget` removes a forgotten version's
+ * marker and the references no kept version of the bucket shares (removeVersion).
  */
 import type { CID } from '../../protocol/cid.ts'
 import { manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
@@ -42,6 +42,16 @@ export class RefIndex {
     ops.push({ type: 'put', key: `d!${bucket}!${record.toString()}`, value: '' })
     await this.kv.batch(ops, { sync: true })
     return count
+  }
+
+  /** Drop a forgotten version (rok forget): its done marker and the references in `cids` (those no kept version of the bucket has). */
+  async removeVersion (bucket: string, record: CID, cids: AsyncIterable<CID>): Promise<void> {
+    let ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `d!${bucket}!${record.toString()}` }]
+    for await (const cid of cids) {
+      ops.push({ type: 'del', key: `r!${cid.toString()}!${bucket}` })
+      if (ops.length >= REF_BATCH) { await this.kv.batch(ops); ops = [] }
+    }
+    await this.kv.batch(ops, { sync: true })
   }
 
   /** True when one of `buckets` references `cid`. */
