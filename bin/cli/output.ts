@@ -109,23 +109,34 @@ export function formatDuration (seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
 }
 
-/** One clear line for an error; the code in brackets so scripts and humans can act on it. */
+/**
+ * One clear line for an error, its code in brackets so scripts and humans can act on it.
+ * With `verbose`: then its details, the chain of causes (each with its code) and the
+ * stack of the innermost one, where the bug or the failing system call is.
+ */
 export function describeError (err: unknown, verbose: boolean): string {
-  if (err instanceof RokError) {
-    let text = `${err.message} [${err.code}]`
-    if (verbose && err.cause !== undefined) text += `\n  caused by: ${describeCause(err.cause)}`
-    return text
+  const first = oneLine(err)
+  if (!verbose) return first
+  const lines = [first]
+  if (err instanceof RokError && Object.keys(err.details).length > 0) lines.push(`  details: ${JSON.stringify(err.details)}`)
+  let inner: unknown = err
+  for (let depth = 0; depth < 8 && inner instanceof Error && inner.cause !== undefined; depth++) {
+    inner = inner.cause
+    lines.push(`  caused by: ${oneLine(inner, false)}`)
   }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code
-    let text = code !== undefined ? `${err.message} [${code}]` : err.message
-    if (verbose && err.stack !== undefined) text += '\n' + err.stack
-    return text
-  }
-  return String(err)
+  // the stack's frames only: its head repeats the message, which may span lines
+  if (inner instanceof Error && inner.stack !== undefined) lines.push(...inner.stack.split('\n').filter(l => /^\s+at /.test(l)).map(l => `  ${l.trim()}`))
+  return lines.join('\n')
 }
 
-function describeCause (cause: unknown): string {
-  if (cause instanceof Error) return cause.stack ?? cause.message
-  return String(cause)
+/**
+ * `message [CODE]` on one line. A top-level error without a code is a bug, so it says how
+ * to see more; a cause without one (a library's error) is shown by its name.
+ */
+function oneLine (err: unknown, top = true): string {
+  if (!(err instanceof Error)) return `${String(err).replace(/\s*\n\s*/g, ' ')}${top ? ' [ERR_UNEXPECTED]' : ''}`
+  const code = (err as NodeJS.ErrnoException).code
+  const message = err.message.replace(/\s*\n\s*/g, ' ')
+  if (typeof code === 'string') return `${message} [${code}]`
+  return top ? `${message} [ERR_UNEXPECTED] (--verbose shows where)` : `${err.name}: ${message}`
 }

@@ -6,13 +6,22 @@
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { RokError } from '../../protocol/errors.ts'
+import { RokError, isRokError } from '../../protocol/errors.ts'
 import type { Command, CommandContext } from './command.ts'
 import { createOutput, describeError } from './output.ts'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
+/** Interrupted (Ctrl-C, SIGTERM): 128 + SIGINT, as shells report it. */
+export const EXIT_INTERRUPTED = 130
+
+/** 2 for a usage mistake, 130 when interrupted, 1 for every other error. */
+export function exitCodeFor (err: unknown): number {
+  if (err instanceof UsageError) return EXIT_USAGE
+  if (isRokError(err, 'ERR_ABORTED') || (err as Error | undefined)?.name === 'AbortError') return EXIT_INTERRUPTED
+  return EXIT_FAILURE
+}
 
 const GLOBAL_OPTIONS: ParseArgsOptionsConfig = {
   help: { type: 'boolean', short: 'h' },
@@ -101,7 +110,7 @@ export async function runCli (program: Program, argv: string[], env: NodeJS.Proc
       process.stdout.write(JSON.stringify({ error: body }, null, 2) + '\n')
     }
     process.stderr.write(`${path.join(' ')}: ${describeError(err, out.verbose)}\n`)
-    return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE
+    return exitCodeFor(err)
   }
 }
 

@@ -29,6 +29,8 @@ export interface Runner {
 export interface Service {
   /** SIGTERM (a clean stop) and wait for the exit. */
   stop: () => Promise<void>
+  /** SIGKILL (a crash) and wait for the exit. */
+  kill: () => Promise<void>
 }
 
 export interface NodeHandle {
@@ -52,7 +54,7 @@ export function createRunner (init: RunnerInit): Runner {
     const text = args.map(a => a.split(init.workDir).join('$DEMO')).map(a => /[\s"']/.test(a) ? JSON.stringify(a) : a).join(' ')
     init.print(`  ${who}$ rok ${text}${background ? ' &' : ''}`)
   }
-  const background = (args: string[]): { child: ChildProcess, exited: Promise<{ code: number | null, stderr: string }>, stop: () => Promise<void> } => {
+  const background = (args: string[]): { child: ChildProcess, exited: Promise<{ code: number | null, stderr: string }> } & Service => {
     const child = spawn(process.execPath, [ROK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     let stderr = ''
@@ -60,11 +62,11 @@ export function createRunner (init: RunnerInit): Runner {
     const exited = new Promise<{ code: number | null, stderr: string }>(resolve => {
       child.once('close', code => { children.delete(child); resolve({ code, stderr }) })
     })
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    const end = (signal: NodeJS.Signals) => async (): Promise<void> => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       await exited
     }
-    return { child, exited, stop }
+    return { child, exited, stop: end('SIGTERM'), kill: end('SIGKILL') }
   }
 
   return {
@@ -97,7 +99,7 @@ export function createRunner (init: RunnerInit): Runner {
         })
         void p.exited.then(r => { clearTimeout(timer); reject(new Error(`the registry exited ${r.code}: ${r.stderr.trim()}`)) })
       })
-      return { url, stop: p.stop }
+      return { url, stop: p.stop, kill: p.kill }
     },
 
     async startNode (who, home, args) {
@@ -114,7 +116,7 @@ export function createRunner (init: RunnerInit): Runner {
           const api = info.pid === p.child.pid ? await connectToNode(home) : undefined
           if (api !== undefined) {
             const addr = info.addrs.find(a => a.includes('/p2p/')) ?? `${info.addrs[0]}/p2p/${info.peerId}`
-            return { peerId: info.peerId, addr, api, stop: p.stop }
+            return { peerId: info.peerId, addr, api, stop: p.stop, kill: p.kill }
           }
         } catch {}
         await new Promise(resolve => setTimeout(resolve, 100))
