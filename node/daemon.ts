@@ -9,6 +9,7 @@ import { openEngine, type Engine } from './engine.ts'
 import { buildNodeApi } from './api/app.ts'
 import { ensureApiToken, removeDaemonInfo, writeDaemonInfo } from './daemon-file.ts'
 import { localOperations } from './operations.ts'
+import { startAutoPush, type AutoPush } from './tier/index.ts'
 import { createRokHost, type RokHost } from './p2p/host.ts'
 import { SyncService, syncOperations } from './sync/index.ts'
 import { RegistryLink } from './registry/index.ts'
@@ -59,6 +60,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
   let host: RokHost | undefined
   let sync: SyncService | undefined
   let registry: RegistryLink | undefined
+  let autoPush: AutoPush | undefined
   let scheduler: PolicyScheduler | undefined
   try {
     // the exchange asks the sync service, created just after the host, who may fetch what
@@ -136,6 +138,9 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     const { host: apiHost, port } = parseListen(init.api ?? '127.0.0.1:0')
     const listening = await listenGracefully(app, apiHost, port)
     const apiUrl = listening.url
+    // with a tier configured, new versions (snapshots, publishes, syncs) are pushed to it
+    autoPush = engine.tier === undefined ? undefined : startAutoPush({ tier: engine.tier, log })
+    const pusher = autoPush
     await writeDaemonInfo(init.home, { pid: process.pid, api: apiUrl, peerId: engine.peerId, addrs: addrs(), startedAt: new Date(started).toISOString() })
     // after the API is up: a missed firing runs once now, its snapshot visible through the API
     policies.start()
@@ -156,12 +161,14 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
           await service.stop()
           await link?.stop()
           await h.stop()
+          await pusher?.stop()
           await engine.close()
         })()
         await closing
       }
     }
   } catch (err) {
+    try { await autoPush?.stop() } catch {}
     try { await scheduler?.stop() } catch {}
     try { await sync?.stop() } catch {}
     try { await registry?.stop() } catch {}

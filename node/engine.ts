@@ -237,7 +237,8 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
         store,
         buckets,
         addVersion: async (bucket, cid, root) => { await sync.refs.addVersion(bucket, cid, root, async c => await store.get(c)) },
-        now: init.now ?? Date.now
+        now: init.now ?? Date.now,
+        packTargetSize: tierConfig.packSize
       })
     }
     return engine

@@ -35,6 +35,8 @@ export type TierConfig = (S3TierConfig | FolderTierConfig) & {
   attempts?: number
   /** First retry delay in ms. @default RETRY_BASE_MS */
   retryBaseMs?: number
+  /** Pack size in bytes (smaller packs: more requests, less memory). @default PACK_TARGET_SIZE */
+  packSize?: number
 }
 
 export const DEFAULT_REGION = 'us-east-1'
@@ -56,13 +58,15 @@ export interface TierSettingsInput {
   dir?: string
   attempts?: number
   retryBaseMs?: number
+  packSize?: number
 }
 
 /** Validate what a user typed into a config, with a message per mistake. */
 export function parseTierSettings (input: TierSettingsInput): TierConfig {
   const retry = {
     ...(input.attempts === undefined ? {} : { attempts: checkInt(input.attempts, 'attempts', 1, 20) }),
-    ...(input.retryBaseMs === undefined ? {} : { retryBaseMs: checkInt(input.retryBaseMs, 'retry delay', 1, 60_000) })
+    ...(input.retryBaseMs === undefined ? {} : { retryBaseMs: checkInt(input.retryBaseMs, 'retry delay', 1, 60_000) }),
+    ...(input.packSize === undefined ? {} : { packSize: checkInt(input.packSize, 'pack size', 64 * 1024, 1024 * 1024 * 1024) })
   }
   if (input.dir !== undefined) {
     if (input.endpoint !== undefined || input.bucket !== undefined) throw invalid('give either --dir (a folder tier) or --endpoint/--bucket (an S3 tier), not both')

@@ -25,8 +25,8 @@ export const TRAILER_PROBE = 256 * 1024
 export const REWRITE_BELOW = 0.5
 /** gc: a deletion candidate is kept at least this long. */
 export const DEFAULT_GRACE_MS = 60 * 60 * 1000
-/** The daemon pushes unpushed versions at least this often (syncs, missed snapshots). */
-export const AUTO_PUSH_INTERVAL_MS = 60 * 1000
+/** How often the daemon looks for versions to push (a cheap local check). */
+export const AUTO_PUSH_INTERVAL_MS = 5 * 1000
 /** Name of the tier settings file in the node home. */
 export const CONFIG_FILE = 'tier.json'
 /** Format marker object at the tier's root. */

@@ -103,6 +103,12 @@ export class Tier {
     return await refreshCatalog({ backend: this.backend, catalog: this.catalog, now: this.init.now }, signal)
   }
 
+  /** Whether some local version is not in the tier yet (local reads only). */
+  async hasUnpushed (): Promise<boolean> {
+    for await (const v of this.init.buckets.all()) if (!(await this.catalog.versionPushed(v.bucket, v.seq))) return true
+    return false
+  }
+
   async status (): Promise<TierStatus> {
     let packs = 0
     let packBytes = 0

@@ -57,7 +57,7 @@ Example:
   rok tier set --endpoint http://minio.local:9000 --bucket rok --prefix cluster-a --path-style`,
   options: {
     endpoint: { type: 'string' }, bucket: { type: 'string' }, prefix: { type: 'string' }, region: { type: 'string' },
-    'path-style': { type: 'boolean' }, dir: { type: 'string' }, attempts: { type: 'string' }, 'retry-delay': { type: 'string' }
+    'path-style': { type: 'boolean' }, dir: { type: 'string' }, attempts: { type: 'string' }, 'retry-delay': { type: 'string' }, 'pack-size': { type: 'string' }
   },
   optionHelp: {
     endpoint: 'URL of an S3-compatible service (omit for AWS S3)',
@@ -67,7 +67,8 @@ Example:
     'path-style': 'address the bucket in the path (http://host/bucket/key)',
     dir: 'keep the tier in a local or mounted folder instead of S3',
     attempts: 'tries per request on transient failures (default 5)',
-    'retry-delay': 'first retry delay in ms, doubled each retry (default 250)'
+    'retry-delay': 'first retry delay in ms, doubled each retry (default 250)',
+    'pack-size': 'bytes per pack object (default 64 MiB; smaller means more requests)'
   },
   positionals: 0,
   async run (ctx) {
@@ -80,7 +81,8 @@ Example:
       pathStyle: ctx.options['path-style'] === true,
       dir: str(ctx.options.dir),
       attempts: int(ctx.options.attempts, 'attempts'),
-      retryBaseMs: int(ctx.options['retry-delay'], 'retry-delay')
+      retryBaseMs: int(ctx.options['retry-delay'], 'retry-delay'),
+      packSize: int(ctx.options['pack-size'], 'pack-size')
     }, { signal: ctx.signal })
     const daemon = await connectToNode(ctx.home)
     ctx.out.result(config, () => {
