@@ -26,7 +26,7 @@ export function peerKey (peer: PeerId | Multiaddr): string {
 }
 
 export interface FetchSettings {
-  store: Pick<BlockStore, 'put'>
+  store: Pick<BlockStore, 'put' | 'putMany'>
   /** A fixed window in blocks; undefined adapts it to the block sizes seen. */
   window: number | undefined
   openTimeout: number
@@ -66,6 +66,9 @@ export class Fetch {
   private receivedBlocks = 0
   private receivedBytes = 0
   private readonly missing: CID[] = []
+  /** Verified blocks waiting for the next putMany (one store call per event-loop turn). */
+  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, session: PeerSession }> = []
+  private storeScheduled = false
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
 
@@ -147,34 +150,65 @@ export class Fetch {
     return Math.max(EXCHANGE_MIN_WINDOW, window)
   }
 
-  /** A block arrived for an entry `session` had in flight; verify and store it off the read path. */
+  /**
+   * A block arrived for an entry `session` had in flight: verify it off the read path,
+   * then store it with the other blocks verified in the same turn (one putMany: one
+   * index lookup and one pass through the store's write queue instead of one per block).
+   */
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
     entry.state = 'verifying'
     this.receivedBlocks++
     this.receivedBytes += bytes.byteLength
     this.unstoredBytes += bytes.byteLength
-    this.verifyAndStore(entry, bytes, session).then((stored) => {
-      this.unstoredBytes -= bytes.byteLength
-      if (stored) this.settle(entry, 'done', bytes.byteLength, session)
-      this.wakeSessions()
+    this.settings.verifier.verify(entry.cid, bytes).then((verified) => {
+      if (!verified.ok || this.finished) {
+        this.unstoredBytes -= bytes.byteLength
+        if (!verified.ok) this.rejectBlock(entry, session)
+        return
+      }
+      this.storing.push({ entry, bytes: verified.bytes, session })
+      if (this.storeScheduled) return
+      this.storeScheduled = true
+      setImmediate(() => {
+        this.storeScheduled = false
+        this.storeVerified()
+      })
     }, (err: Error) => {
       this.unstoredBytes -= bytes.byteLength
-      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${entry.cid.toString()} failed`, { cause: err }))
+      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `verifying ${entry.cid.toString()} failed`, { cause: err }))
     })
   }
 
-  private async verifyAndStore (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): Promise<boolean> {
-    const verified = await this.settings.verifier.verify(entry.cid, bytes)
-    if (!verified.ok) {
-      // the bytes are wrong: this peer is out of the fetch, the block goes to another
-      entry.state = 'inflight'
-      session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.cid.toString()}`, { details: { cid: entry.cid.toString(), peer: session.key } }))
-      this.requeue(entry, session)
-      return false
+  /** The bytes are wrong: this peer is out of the fetch, the block goes to another. */
+  private rejectBlock (entry: WantedBlock, session: PeerSession): void {
+    entry.state = 'inflight'
+    session.drop(new RokError(P2PErrorCode.PEER_SENT_BAD_BLOCK, `peer ${session.key} sent bytes that do not match ${entry.cid.toString()}`, { details: { cid: entry.cid.toString(), peer: session.key } }))
+    this.requeue(entry, session)
+    this.wakeSessions()
+  }
+
+  private storeVerified (): void {
+    const batch = this.storing
+    this.storing = []
+    if (batch.length === 0 || this.finished) {
+      for (const b of batch) this.unstoredBytes -= b.bytes.byteLength
+      return
     }
-    if (this.finished) return false
-    await this.settings.store.put(entry.cid, verified.bytes, { signal: this.options.signal })
-    return true
+    const { store } = this.settings
+    const signal = this.options.signal
+    const stored = store.putMany !== undefined
+      ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal })
+      : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal })))
+    stored.then(() => {
+      for (const b of batch) {
+        this.unstoredBytes -= b.bytes.byteLength
+        this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
+      }
+      this.wakeSessions()
+    }, (err: Error) => {
+      for (const b of batch) this.unstoredBytes -= b.bytes.byteLength
+      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${batch.length} blocks failed`, { cause: err }))
+    })
   }
 
   private settle (entry: WantedBlock, state: 'done' | 'missing', bytes: number, session?: PeerSession): void {

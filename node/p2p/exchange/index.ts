@@ -27,7 +27,7 @@ export type AuthorizeFn = (peer: PeerId, cid: CID) => boolean | Promise<boolean>
 
 export interface ChunkExchangeInit {
   /** Where served blocks are read from and fetched blocks written to. */
-  store: Pick<BlockStore, 'get' | 'has' | 'put'>
+  store: Pick<BlockStore, 'get' | 'has' | 'put' | 'getMany' | 'putMany'>
   /**
    * Who may receive what. Every served block (and every have-answer) passes through it.
    *
