@@ -1,0 +1,18 @@
+/** Shared by the tier tests: a home with a tier on a test s3rver, through the real CLI. */
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { runRok, rokJson } from '../fixtures/cli.ts'
+import type { S3Server } from '../fixtures/s3-server.ts'
+
+/** `rok init` a home and point its tier at the test server. */
+export async function homeWithTier (dir: string, name: string, s3: S3Server, extra: string[] = []): Promise<string> {
+  const home = join(dir, name)
+  const init = await runRok(['init', '--home', home], s3.env)
+  assert.equal(init.code, 0, init.stderr)
+  await rokJson(['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--path-style', '--home', home, ...extra], s3.env)
+  return home
+}
+
+export async function rok<T = any> (s3: S3Server, home: string, args: string[]): Promise<T> {
+  return await rokJson<T>([...args, '--home', home], s3.env)
+}
