@@ -18,6 +18,7 @@ import { PolicyScheduler } from './policy/scheduler.ts'
 import { scheduledRun } from './policy/run.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { RokError } from '../protocol/errors.ts'
 import type { PingOutcome } from '../protocol/node-api.ts'
 
@@ -66,7 +67,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     // the exchange asks the sync service, created just after the host, who may fetch what
     let authorize: SyncService['authorize'] = async () => false
     host = await createRokHost({
-      privateKey: engine.key,
+      privateKey: privateKeyFromProtobuf(engine.key.toProtobuf()),
       listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: init.bootstrap,
       exchange: { store: engine.store, authorize: async (peer, cid) => await authorize(peer, cid), maxUploadRate: init.maxUploadRate }

@@ -3,8 +3,7 @@
  * identity — with the operations the CLI, the daemon and Kale call. Each operation takes
  * plain arguments and an AbortSignal and reports progress through a callback.
  */
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Ed25519Key } from '../protocol/ed25519.ts'
 import type { Level } from 'level'
 import { parseBucketName } from '../protocol/bucket-name.ts'
 import type { CID } from '../protocol/cid.ts'
@@ -88,7 +87,7 @@ export class Engine {
   readonly home: string
   readonly store: DiskBlockStore
   readonly buckets: Buckets
-  readonly key: PrivateKey
+  readonly key: Ed25519Key
   readonly peerId: string
   /** Allow lists, the reverse index of block references, subscriptions (node/sync). */
   readonly sync: SyncState
@@ -101,7 +100,7 @@ export class Engine {
   private readonly db: Level<string, string>
   private readonly now: () => number
 
-  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: PrivateKey, sync: SyncState, now: () => number, candidates: GcCandidates) {
+  constructor (home: string, db: Level<string, string>, store: DiskBlockStore, buckets: Buckets, key: Ed25519Key, sync: SyncState, now: () => number, candidates: GcCandidates) {
     this.home = home
     this.candidates = candidates
     this.policies = new PolicyStore(db.sublevel<string, string>('policies', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as KeyValue)
@@ -110,7 +109,7 @@ export class Engine {
     this.store = store
     this.buckets = buckets
     this.key = key
-    this.peerId = peerIdFromPrivateKey(key).toString()
+    this.peerId = key.peerId
     this.now = now
   }
 

@@ -45,5 +45,9 @@ export const ProtocolErrorCode = {
   /** A bucket name is not `group/name` with allowed characters. */
   INVALID_BUCKET_NAME: 'ERR_INVALID_BUCKET_NAME',
   /** A wire message is malformed or exceeds its bound. */
-  INVALID_MESSAGE: 'ERR_INVALID_MESSAGE'
+  INVALID_MESSAGE: 'ERR_INVALID_MESSAGE',
+  /** A peer ID is malformed or does not embed an Ed25519 key. */
+  INVALID_PEER_ID: 'ERR_INVALID_PEER_ID',
+  /** A node key file is not a libp2p Ed25519 private key. */
+  INVALID_PRIVATE_KEY: 'ERR_INVALID_PRIVATE_KEY'
 } as const

@@ -4,8 +4,7 @@
  * bytes are a domain tag, the challenge and the peer ID, so the signature is useless as
  * a version record or grant and useless for any other peer or challenge.
  */
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOfSigner, publicKeyOfPeerId, verifyEd25519, type Ed25519Signer } from './ed25519.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 
 export const NODE_PROOF_DOMAIN = new TextEncoder().encode('rok/node-proof/1\0')
@@ -20,27 +19,19 @@ export function nodeProofBytes (challenge: Uint8Array, peer: string): Uint8Array
   return out
 }
 
-export async function signNodeProof (challenge: Uint8Array, key: PrivateKey): Promise<{ peer: string, signature: Uint8Array }> {
-  const peer = peerIdFromPrivateKey(key).toString()
+export async function signNodeProof (challenge: Uint8Array, key: Ed25519Signer): Promise<{ peer: string, signature: Uint8Array }> {
+  const peer = peerIdOfSigner(key)
   return { peer, signature: await key.sign(nodeProofBytes(challenge, peer)) }
 }
 
 /** Throws ERR_BAD_SIGNATURE unless `signature` is `peer`'s Ed25519 signature of the challenge. */
 export async function verifyNodeProof (challenge: Uint8Array, peer: string, signature: Uint8Array): Promise<void> {
-  let publicKey
+  let publicKey: Uint8Array
   try {
-    publicKey = peerIdFromString(peer).publicKey
+    publicKey = publicKeyOfPeerId(peer)
   } catch (cause) {
-    throw new RokError(ProtocolErrorCode.BAD_SIGNATURE, `'${peer.slice(0, 80)}' is not a peer ID`, { cause })
+    throw new RokError(ProtocolErrorCode.BAD_SIGNATURE, `node ${(cause as Error).message}`, { cause })
   }
-  if (publicKey === undefined || publicKey.type !== 'Ed25519') {
-    throw new RokError(ProtocolErrorCode.BAD_SIGNATURE, 'node peer ID must embed an Ed25519 key')
-  }
-  let ok = false
-  try {
-    ok = await publicKey.verify(nodeProofBytes(challenge, peer), signature)
-  } catch {
-    ok = false
-  }
+  const ok = verifyEd25519(publicKey, nodeProofBytes(challenge, peer), signature)
   if (!ok) throw new RokError(ProtocolErrorCode.BAD_SIGNATURE, `challenge signature does not verify for peer ${peer}`)
 }

@@ -6,8 +6,7 @@
  * signed record block. Readers verify before they trust anything in it.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOfSigner, publicKeyOfPeerId, verifyEd25519, type Ed25519Signer } from './ed25519.ts'
 import { CID, DAG_CBOR_CODEC, checkCid, cidFor } from './cid.ts'
 import { parseBucketName } from './bucket-name.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
@@ -67,8 +66,8 @@ function toCbor (record: VersionRecord): Record<string, unknown> {
   }
 }
 
-export async function signVersionRecord (record: Omit<VersionRecord, 'publisher'>, key: PrivateKey): Promise<EncodedRecord> {
-  const full: VersionRecord = { ...record, publisher: peerIdFromPrivateKey(key).toString() }
+export async function signVersionRecord (record: Omit<VersionRecord, 'publisher'>, key: Ed25519Signer): Promise<EncodedRecord> {
+  const full: VersionRecord = { ...record, publisher: peerIdOfSigner(key) }
   validateRecordFields(full)
   const signature = await key.sign(unsignedBytes(full))
   const signed: SignedVersionRecord = { ...full, signature }
@@ -93,16 +92,13 @@ export async function decodeVersionRecord (bytes: Uint8Array): Promise<EncodedRe
   }
   const record = parseRecordShape(raw)
   validateRecordFields(record)
-  let publicKey
+  let publicKey: Uint8Array
   try {
-    publicKey = peerIdFromString(record.publisher).publicKey
+    publicKey = publicKeyOfPeerId(record.publisher)
   } catch (cause) {
-    throw new RokError(ProtocolErrorCode.INVALID_VERSION_RECORD, `version record publisher '${record.publisher.slice(0, 80)}' is not a peer ID`, { cause })
+    throw new RokError(ProtocolErrorCode.INVALID_VERSION_RECORD, `version record publisher: ${(cause as Error).message}`, { cause })
   }
-  if (publicKey === undefined || publicKey.type !== 'Ed25519') {
-    throw new RokError(ProtocolErrorCode.INVALID_VERSION_RECORD, 'version record publisher must be an Ed25519 peer ID')
-  }
-  const ok = await publicKey.verify(unsignedBytes(record), record.signature)
+  const ok = verifyEd25519(publicKey, unsignedBytes(record), record.signature)
   if (!ok) {
     throw new RokError(ProtocolErrorCode.BAD_SIGNATURE, `version ${record.bucket}@${record.seq} is not signed by its publisher ${record.publisher}`,
       { details: { bucket: record.bucket, seq: record.seq, publisher: record.publisher } })

@@ -5,8 +5,8 @@
  * registry cannot be reached — which the node treats as "queue and retry later".
  */
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
-import type { PrivateKey, PublicKey } from '@libp2p/interface'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PublicKey } from '@libp2p/interface'
+import { peerIdOfSigner, type Ed25519Signer } from '../protocol/ed25519.ts'
 import { parseBucketName } from '../protocol/bucket-name.ts'
 import { RokError } from '../protocol/errors.ts'
 import { verifyGrant, type SignedGrant } from '../protocol/grant.ts'
@@ -70,7 +70,7 @@ export interface RegistryClient {
   listVersions: (bucket: string, page?: { after?: number, limit?: number }, o?: CallOptions) => Promise<VersionList>
   getVersion: (bucket: string, seq: number, o?: CallOptions) => Promise<VersionWithRecord & { recordBytes: Uint8Array }>
   /** Prove this node holds `key` and register its addresses under the caller's user. */
-  registerNode: (key: PrivateKey, addresses: string[], o?: CallOptions) => Promise<NodeInfo>
+  registerNode: (key: Ed25519Signer, addresses: string[], o?: CallOptions) => Promise<NodeInfo>
   listNodes: (o?: CallOptions) => Promise<NodeInfo[]>
   /** A fresh grant for `peer` (one of the caller's nodes), verified against the registry key. */
   requestGrant: (bucket: string, peer: string, o?: CallOptions) => Promise<IssuedGrant>
@@ -185,7 +185,7 @@ export function createRegistryClient (init: RegistryClientInit): RegistryClient 
       return { ...v, recordBytes: new Uint8Array(Buffer.from(v.record, 'base64')) }
     },
     registerNode: async (key, addresses, o) => {
-      const self = peerIdFromPrivateKey(key).toString()
+      const self = peerIdOfSigner(key)
       const { challenge } = await call<Challenge>('POST', `${API_PREFIX}/nodes/challenge`, { peer: self }, o)
       const { peer, signature } = await signNodeProof(Buffer.from(challenge, 'base64'), key)
       return await call('PUT', `${API_PREFIX}/nodes/${peer}`, { addresses, challenge, signature: Buffer.from(signature).toString('base64') }, o)

@@ -3,7 +3,7 @@
  * record blocks live in the block store; this index maps (bucket, seq) to record CIDs.
  * A version is recorded only after its record block (and everything under it) is durable.
  */
-import type { PrivateKey } from '@libp2p/interface'
+import type { Ed25519Signer } from '../../protocol/ed25519.ts'
 import { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
 import { parseBucketName } from '../../protocol/bucket-name.ts'
@@ -46,7 +46,7 @@ export interface NewVersion {
 export interface BucketsInit {
   index: StringIndex
   store: Pick<BlockStore, 'get' | 'put' | 'flush'>
-  key: PrivateKey
+  key: Ed25519Signer
 }
 
 const SEQ_DIGITS = 15
@@ -62,7 +62,7 @@ function bucketRange (bucket: string): { gt: string, lt: string } {
 export class Buckets {
   private readonly index: StringIndex
   private readonly store: BucketsInit['store']
-  private readonly key: PrivateKey
+  private readonly key: Ed25519Signer
 
   constructor (init: BucketsInit) {
     this.index = init.index

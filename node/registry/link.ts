@@ -5,7 +5,8 @@
  * to peers. The registry is never on the data path: when it is down, serving (grants
  * verify offline), syncing and restoring go on; only new subscriptions wait.
  */
-import type { PrivateKey, PeerId, PublicKey } from '@libp2p/interface'
+import type { PeerId, PublicKey } from '@libp2p/interface'
+import type { Ed25519Signer } from '../../protocol/ed25519.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { RokError, isRokError } from '../../protocol/errors.ts'
 import { verifyGrant } from '../../protocol/grant.ts'
@@ -30,7 +31,7 @@ export interface RegistryLinkInit {
   /** The user's API token (`rok login` saved it in the home). */
   token: string
   home: string
-  key: PrivateKey
+  key: Ed25519Signer
   peerId: string
   /** The node's listen addresses, registered with the registry. */
   addrs: () => string[]

@@ -5,7 +5,7 @@
  * exchange asks on every want.
  */
 import { parseBucketName } from '../../protocol/bucket-name.ts'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyOfPeerId } from '../../protocol/ed25519.ts'
 import { RokError } from '../../protocol/errors.ts'
 import { SyncErrorCode } from './errors.ts'
 import type { KeyValue } from './kv.ts'
@@ -70,8 +70,8 @@ export class AllowList {
 
 export function checkPeerId (peer: string): void {
   try {
-    peerIdFromString(peer)
+    publicKeyOfPeerId(peer)
   } catch (cause) {
-    throw new RokError(SyncErrorCode.INVALID_PEER, `'${peer.slice(0, 80)}' is not a peer ID (e.g. 12D3KooW…; 'rok id' on that node prints it)`, { cause, details: { peer: peer.slice(0, 80) } })
+    throw new RokError(SyncErrorCode.INVALID_PEER, `'${peer.slice(0, 80)}' is not a Rok peer ID (e.g. 12D3KooW…; 'rok id' on that node prints it)`, { cause, details: { peer: peer.slice(0, 80) } })
   }
 }

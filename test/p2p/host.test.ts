@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
 import { isDirectTcp } from '../../node/p2p/gater.ts'
@@ -22,8 +23,11 @@ describe('node identity', () => {
     const file = join(dir, 'home', 'node.key')
     const first = await loadOrCreatePrivateKey(file)
     const second = await loadOrCreatePrivateKey(file)
-    assert.equal(first.type, 'Ed25519')
-    assert.ok(first.publicKey.equals(second.publicKey))
+    assert.equal(first.peerId, second.peerId)
+    assert.match(first.peerId, /^12D3KooW/)
+    const asLibp2p = privateKeyFromProtobuf(await readFile(file))
+    assert.equal(asLibp2p.type, 'Ed25519', 'the file is a libp2p Ed25519 key')
+    assert.equal(peerIdFromPrivateKey(asLibp2p).toString(), first.peerId, 'libp2p derives the same peer ID')
     assert.equal((await stat(file)).mode & 0o777, 0o600)
     assert.ok((await readFile(file)).byteLength > 32)
   })

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdOfSigner } from '../../protocol/ed25519.ts'
 import { RokError } from '../../protocol/errors.ts'
 import { signGrant } from '../../protocol/grant.ts'
 import type { RegistryClient } from '../../registry/client.ts'
@@ -31,7 +32,7 @@ function scriptedRegistry (key: PrivateKey, clock: () => number) {
   const client: Partial<RegistryClient> = {
     url: 'http://registry.test',
     publicKey: async () => { check(); return key.publicKey },
-    registerNode: async (nodeKey) => { check(); state.registered++; return { peer: peerIdFromPrivateKey(nodeKey).toString() } as any },
+    registerNode: async (nodeKey) => { check(); state.registered++; return { peer: peerIdOfSigner(nodeKey) } as any },
     info: async () => { check(); return { peerId: '', publicKey: '', grantTtlMs: 60_000, providerTtlMs: 30_000 } },
     announceProvider: async (bucket, _peer, seq) => {
       check()
