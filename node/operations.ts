@@ -51,7 +51,7 @@ export function localOperations (engine: Engine, options: { onPolicyChange?: () 
     async gc (body, options = {}) {
       return await engine.gc({
         dryRun: body.dryRun, graceMs: body.graceSeconds === undefined ? undefined : body.graceSeconds * 1000, signal: options.signal,
-        onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, blocks: p.blocks })
+        onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ phase: p.phase, bytes: p.bytes, blocks: p.blocks })
       })
     },
     async stats () { return { peerId: engine.peerId, ...await engine.stats() } }

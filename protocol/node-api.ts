@@ -177,6 +177,8 @@ export type StoreStats = Static<typeof StoreStats>
 
 /** Progress of a long operation, as sent in NDJSON `progress` lines. */
 export interface OperationProgress {
+  /** The step of a multi-step operation (gc: mark, scan, sweep, compact). */
+  phase?: string
   bytes: number
   total?: number
   files?: number

@@ -24,6 +24,8 @@ import { PolicyErrorCode } from './errors.ts'
 
 export const DEFAULT_GRACE_MS = 60 * 60 * 1000
 export const DEFAULT_REWRITE_BELOW = 0.5
+/** Candidates deleted per atomic index batch. */
+const SWEEP_SLICE = 512
 
 export interface GcReport {
   dryRun: boolean
@@ -145,21 +147,25 @@ async function runGc (options: GcOptions): Promise<GcReport> {
     signal?.throwIfAborted()
     await candidates.unmark(referencedAgain)
     await candidates.mark(fresh, markedAt)
-    progress('sweep', 0, 0)
-    let deleted: CID[]
-    try {
-      deleted = await store.deleteIndexEntries(async () => await candidates.beginDelete(due.map(d => ({ cid: d.block.cid, markedAt: d.markedAt }))))
-    } finally {
-      candidates.endDelete()
-    }
-    // A due block rescued in the meantime stays, and so does its place in its pack.
-    const gone = new Set(deleted.map(c => c.toString()))
+    // In slices: each holds the store's write queue only briefly, so puts go on during a big sweep.
     sweptBlocks = 0
     sweptBytes = 0
-    for (const d of due) {
-      if (gone.has(d.block.cid.toString())) { sweptBlocks++; sweptBytes += d.block.location.length } else keep(d.block)
+    for (let i = 0; i < due.length; i += SWEEP_SLICE) {
+      signal?.throwIfAborted()
+      const slice = due.slice(i, i + SWEEP_SLICE)
+      let deleted: CID[]
+      try {
+        deleted = await store.deleteIndexEntries(async () => await candidates.beginDelete(slice.map(d => ({ cid: d.block.cid, markedAt: d.markedAt }))))
+      } finally {
+        candidates.endDelete()
+      }
+      // A due block rescued in the meantime stays, and so does its place in its pack.
+      const gone = new Set(deleted.map(c => c.toString()))
+      for (const d of slice) {
+        if (gone.has(d.block.cid.toString())) { sweptBlocks++; sweptBytes += d.block.location.length } else keep(d.block)
+      }
+      progress('sweep', sweptBlocks, sweptBytes)
     }
-    progress('sweep', sweptBlocks, sweptBytes)
   }
 
   const active = store.activePackId()
