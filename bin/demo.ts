@@ -1,12 +1,14 @@
 /**
  * The main job on embedded defaults: the four user journeys, end to end, with real
- * processes — a registry and three node daemons ("clusters" A, B, C, each its own process
- * and home) driven through the `rok` CLI on a generated sample dataset — narrated with
- * the figures that matter (bytes, speed, dedup ratio, time).
+ * processes — a registry, three node daemons ("clusters" A, B, C, each its own process
+ * and home) and an S3-compatible object store (s3rver) that A keeps its versions in,
+ * driven through the `rok` CLI on a generated sample dataset — narrated with the figures
+ * that matter (bytes, speed, dedup ratio, time).
  *
  *   npm run demo                  # everything in a temporary folder, removed at the end
  *   npm run demo -- --keep        # keep the folder and print how to explore it with the CLI
- *   npm run demo -- --image-mib 16  # a smaller dataset (default image: 128 MiB)
+ *   npm run demo -- --image-mib 16  # a smaller disk image (default 128 MiB)
+ *   npm run demo -- --quick       # a ~15 MiB dataset, for tests and slow machines
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -14,17 +16,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatBytes } from './cli/output.ts'
-import { DEFAULT_SHAPE, changeDataset, extendDataset, writeDataset, writePublicSample } from './demo/dataset.ts'
+import { DEFAULT_SHAPE, QUICK_SHAPE, changeDataset, extendDataset, writeDataset, writePublicSample } from './demo/dataset.ts'
 import { differences, fingerprintTree } from './demo/fingerprint.ts'
 import { createRunner, waitFor, type NodeHandle } from './demo/processes.ts'
+import { startS3Server } from '../test/fixtures/s3-server.ts'
 import type { SyncReport } from '../protocol/node-api.ts'
 
-const { values } = parseArgs({ options: { keep: { type: 'boolean' }, 'image-mib': { type: 'string' }, help: { type: 'boolean', short: 'h' } } })
+const { values } = parseArgs({ options: { keep: { type: 'boolean' }, 'image-mib': { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
 if (values.help === true) {
-  process.stdout.write('Usage: npm run demo [-- --keep] [-- --image-mib N]\n\n  --keep          keep the demo folder (homes, registry, dataset) and print how to explore it\n  --image-mib N   size of the dataset\'s disk image in MiB, a multiple of 8 (default 128)\n')
+  process.stdout.write('Usage: npm run demo [-- --keep] [-- --image-mib N] [-- --quick]\n\n  --keep          keep the demo folder (homes, registry, dataset) and print how to explore it\n  --image-mib N   size of the dataset\'s disk image in MiB, a multiple of 8 (default 128)\n  --quick         a ~15 MiB dataset (for tests and slow machines)\n')
   process.exit(0)
 }
-const imageMib = Number(values['image-mib'] ?? DEFAULT_SHAPE.imageMib)
+const imageMib = Number(values['image-mib'] ?? (values.quick === true ? 8 : DEFAULT_SHAPE.imageMib))
 if (!Number.isInteger(imageMib) || imageMib < 8 || imageMib % 8 !== 0 || imageMib > 8192) {
   process.stderr.write(`demo: --image-mib ${values['image-mib']} is not a multiple of 8 between 8 and 8192\n`)
   process.exit(2)
@@ -37,7 +40,9 @@ const workDir = await mkdtemp(join(tmpdir(), 'rok-demo-'))
 const home = { registry: join(workDir, 'registry'), admin: join(workDir, 'admin'), a: join(workDir, 'cluster-a'), b: join(workDir, 'cluster-b'), c: join(workDir, 'cluster-c'), eve: join(workDir, 'eve') }
 const data = join(workDir, 'dataset')
 const say = (text = ''): void => { process.stdout.write(text + '\n') }
-const run = createRunner({ print: say, workDir })
+// The object store for cluster A's tier: a real S3-compatible server (s3rver) on loopback.
+const s3 = await startS3Server({ buckets: ['rok-demo'], directory: join(workDir, 'object-store') })
+const run = createRunner({ print: say, workDir, env: s3.env })
 const started = performance.now()
 const seconds = (since: number): number => (performance.now() - since) / 1000
 const mbps = (bytes: number, secs: number): string => `${(bytes / 1e6 / Math.max(secs, 0.001)).toFixed(0)} MB/s`
@@ -94,6 +99,10 @@ try {
   await run.rok('A', home.a, ['bucket', 'create', PUBLIC_BUCKET, '--description', 'sample label schema and examples', '--tag', 'images'])
   say('   users alice (cluster A), bob (B), carol (C), eve (an outsider); private group acme (alice owns, bob and carol read); public group open\n')
 
+  say(`   cluster A keeps its versions in an S3-compatible object store too (s3rver at ${s3.endpoint})`)
+  const tier = await run.rok('A', home.a, ['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--prefix', 'cluster-a', '--path-style'])
+  say(`   tier: s3://${tier.bucket}/${tier.prefix}; the node pushes every new version there within seconds\n`)
+
   say('2. Start the three clusters\' nodes; each registers with the registry')
   const nodeArgs = ['--registry-retry-max', '2', '--poll-interval', '5']
   const [a, b, c] = await Promise.all(clusters.map(async ([who, h]) => await run.startNode(who, h, nodeArgs)))
@@ -103,7 +112,7 @@ try {
 
   say('3. Generate a sample dataset on cluster A')
   const t0 = performance.now()
-  const shape = { ...DEFAULT_SHAPE, imageMib }
+  const shape = values.quick === true ? { ...QUICK_SHAPE, imageMib } : { ...DEFAULT_SHAPE, imageMib }
   const generated = await writeDataset(data, shape)
   const v1Print = await fingerprintTree(data)
   await writePublicSample(join(workDir, 'public-sample'))
@@ -182,16 +191,24 @@ try {
   say(`   ${formatBytes(stats.logicalBytes)} across ${stats.versions} versions stored in ${formatBytes(stats.storedBytes)}: dedup ratio ${stats.dedupRatio.toFixed(2)}×\n`)
   summary.push(['dedup on A', `${stats.versions} versions, ${formatBytes(stats.logicalBytes)} logical in ${formatBytes(stats.storedBytes)} stored: ${stats.dedupRatio.toFixed(2)}×`])
 
+  say('11. What cluster A\'s object store holds (the node pushed each version by itself; a last push finds nothing left)')
+  await Promise.all([a.stop(), b.stop(), c.stop()])
+  const pushed = await run.rok('A', home.a, ['tier', 'push'])
+  const tierStatus = await run.rok('A', home.a, ['tier', 'status'])
+  say(`   ${pushed.versions.length === 0 ? 'nothing left to push' : `pushed ${pushed.versions.join(', ')} now`}; the tier holds ${tierStatus.pushedVersions} versions in ${tierStatus.packs} packs, ${formatBytes(tierStatus.packBytes)}${tierStatus.unpushedVersions.length > 0 ? `; not pushed: ${tierStatus.unpushedVersions.join(', ')}` : ''}\n`)
+  summary.push(['object store (A\'s tier)', `${tierStatus.pushedVersions} versions in ${formatBytes(tierStatus.packBytes)} (${pushed.versions.length === 0 ? 'all pushed by the node itself' : `${pushed.versions.length} pushed at the end`})`])
+
   await run.stopAll()
   summary.push(['total time', `${seconds(started).toFixed(1)} s`])
   say('Summary')
   const width = Math.max(...summary.map(([k]) => k.length))
   for (const [k, v] of summary) say(`  ${k.padEnd(width)}  ${v}`)
   if (keep) {
-    say(`\nKept everything in ${workDir}. The nodes and the registry are stopped; to explore:`)
+    say(`\nKept everything in ${workDir}. The nodes, the registry and the object store are stopped; to explore:`)
     say(`  npx rok log ${BUCKET} --home ${home.c}              # versions C holds`)
     say(`  npx rok diff ${BUCKET}@1 ${BUCKET}@2 --home ${home.a}  # what changed`)
     say(`  npx rok stats --home ${home.b}`)
+    say(`  npx rok tier list --home ${home.a}         # needs the object store: node test/fixtures/s3-server.ts ${join(workDir, 'object-store')} ${s3.port} ${s3.bucket} &, and its keys: AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`)
     say(`  npx rok registry start --data ${home.registry} --listen ${new URL(registry.url).host} --home ${home.registry} &`)
     say(`  npx rok node start --home ${home.a} &   # then: npx rok status --home ${home.a}; npx rok doctor --home ${home.a}`)
   }
@@ -202,5 +219,6 @@ try {
   }
 } finally {
   await run.stopAll()
+  await s3.kill()
   if (!keep && !interrupted) await rm(workDir, { recursive: true, force: true })
 }

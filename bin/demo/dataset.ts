@@ -23,6 +23,8 @@ export interface DatasetShape {
 }
 
 export const DEFAULT_SHAPE: DatasetShape = { imageMib: 128, shards: 12, labels: 400, features: 48 }
+/** About 15 MiB: every kind of file, for tests and slow machines. */
+export const QUICK_SHAPE: DatasetShape = { imageMib: 8, shards: 1, labels: 160, features: 6 }
 
 export interface DatasetSummary { bytes: number, files: number }
 

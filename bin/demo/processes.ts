@@ -46,16 +46,19 @@ export interface RunnerInit {
   print: (line: string) => void
   /** Replaced by `$DEMO` in echoed commands, so they read like the README. */
   workDir: string
+  /** Added to every child's environment (e.g. the object store's keys). */
+  env?: Record<string, string>
 }
 
 export function createRunner (init: RunnerInit): Runner {
   const children = new Set<ChildProcess>()
+  const env = { ...process.env, ...init.env }
   const show = (who: string, args: string[], background = false): void => {
     const text = args.map(a => a.split(init.workDir).join('$DEMO')).map(a => /[\s"']/.test(a) ? JSON.stringify(a) : a).join(' ')
     init.print(`  ${who}$ rok ${text}${background ? ' &' : ''}`)
   }
   const background = (args: string[]): { child: ChildProcess, exited: Promise<{ code: number | null, stderr: string }> } & Service => {
-    const child = spawn(process.execPath, [ROK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [ROK, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
     let stderr = ''
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -72,7 +75,7 @@ export function createRunner (init: RunnerInit): Runner {
   return {
     async rok (who, home, args) {
       show(who, args)
-      const child = spawn(process.execPath, [ROK, ...args, '--home', home, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [ROK, ...args, '--home', home, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
       let out = ''
       let err = ''
       child.stdout.on('data', (d: Buffer) => { out += d.toString() })

@@ -12,11 +12,12 @@ import { tempDir } from '../fixtures/seeded.ts'
 import { runRok } from '../fixtures/cli.ts'
 import { waitFor } from '../sync/daemons.ts'
 import { startCluster, type TestCluster } from './cluster.ts'
+import { startS3Server } from '../fixtures/s3-server.ts'
 import type { DoctorReport } from '../../bin/rok/commands/doctor.ts'
 
-async function doctor (home: string): Promise<{ code: number | null, report: DoctorReport, human: string }> {
-  const json = await runRok(['doctor', '--home', home, '--json'])
-  const human = await runRok(['doctor', '--home', home])
+async function doctor (home: string, env: Record<string, string> = {}): Promise<{ code: number | null, report: DoctorReport, human: string }> {
+  const json = await runRok(['doctor', '--home', home, '--json'], env)
+  const human = await runRok(['doctor', '--home', home], env)
   assert.equal(human.code, json.code, 'the same exit code with and without --json')
   return { code: json.code, report: JSON.parse(json.stdout) as DoctorReport, human: human.stdout }
 }
@@ -30,7 +31,7 @@ describe('rok doctor', { timeout: 300_000 }, () => {
 
   before(async () => {
     [dir, cleanup] = await tempDir('rok-doctor-')
-    cluster = await startCluster(dir, ['alice', 'bob', 'carol'])
+    cluster = await startCluster(dir, ['alice', 'bob', 'carol', 'dave'])
   })
 
   after(async () => {
@@ -49,7 +50,7 @@ describe('rok doctor', { timeout: 300_000 }, () => {
   it('a home whose node was never started: the daemon check fails with the command to start it; the registry is checked anyway', async () => {
     const r = await doctor(cluster.homes.carol)
     assert.equal(r.code, 1)
-    assert.deepEqual(r.report.checks.map(c => [c.name, c.state]), [['home', 'ok'], ['key', 'ok'], ['daemon', 'fail'], ['registry', 'ok'], ['peers', 'skip']])
+    assert.deepEqual(r.report.checks.map(c => [c.name, c.state]), [['home', 'ok'], ['key', 'ok'], ['daemon', 'fail'], ['registry', 'ok'], ['peers', 'skip'], ['tier', 'skip']])
     assert.match(failed(r.report, 'daemon')[0], /not running .*fix: start it with 'rok node start --home /)
   })
 
@@ -87,6 +88,28 @@ describe('rok doctor', { timeout: 300_000 }, () => {
     const killed = await doctor(cluster.homes.bob)
     assert.equal(killed.code, 1)
     assert.match(failed(killed.report, 'daemon')[0], /node\.json is left from process \d+, which has exited .*fix: start it with 'rok node start/)
+  })
+
+  it('the object-storage tier: reachable with the keys in the environment; wrong keys and a stopped store are named with their fix', async () => {
+    const s3 = await startS3Server({ buckets: ['rok-doctor'] })
+    try {
+      const set = await runRok(['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--prefix', 'dave', '--path-style', '--home', cluster.homes.dave], s3.env)
+      assert.equal(set.code, 0, set.stderr)
+      const good = await doctor(cluster.homes.dave, s3.env)
+      assert.deepEqual(good.report.checks.find(c => c.name === 'tier'), { name: 'tier', state: 'ok', message: `s3://rok-doctor/dave at ${s3.endpoint} (us-east-1, path-style): reachable, credentials accepted` })
+
+      // s3rver knows one key ID (it does not check signatures): another ID is refused
+      const wrongKeys = await doctor(cluster.homes.dave, { ...s3.env, AWS_ACCESS_KEY_ID: 'SOMEONE-ELSE' })
+      assert.equal(wrongKeys.code, 1)
+      assert.match(failed(wrongKeys.report, 'tier')[0], /refused the credentials .*\[ERR_TIER_ACCESS_DENIED\] \| fix: .*AWS_ACCESS_KEY_ID/)
+
+      await s3.kill()
+      const down = await doctor(cluster.homes.dave, s3.env)
+      assert.equal(down.code, 1)
+      assert.match(failed(down.report, 'tier')[0], /\[ERR_TIER_UNREACHABLE\] \| fix: start the object store/)
+    } finally {
+      await s3.stop()
+    }
   })
 
   it('a revoked token: the registry check says who was refused and how to log in again', async () => {

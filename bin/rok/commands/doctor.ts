@@ -166,6 +166,41 @@ async function checkPeers (client: NodeApiClient, status: SyncStatus, signal: Ab
   return checks
 }
 
+/**
+ * The object-storage tier, when one is configured: the bucket answers to this process's
+ * credentials (the standard AWS chain, as the node reads it) and holds the tier marker.
+ */
+async function checkTier (home: string, signal: AbortSignal): Promise<Check> {
+  const { readTierConfig, backendFor, describeTier, TierErrorCode } = await import('../../../node/tier/index.ts')
+  const { MARKER_KEY } = await import('../../../node/tier/keys.ts')
+  let config
+  try {
+    config = await readTierConfig(home)
+  } catch (err) {
+    return fail('tier', `${(err as Error).message}`, "run 'rok tier set --endpoint URL --bucket NAME' again")
+  }
+  if (config === undefined) return skip('tier', "no object-storage tier configured ('rok tier set' keeps versions in S3 as well)")
+  const where = describeTier(config)
+  const backend = backendFor({ ...config, attempts: 2 })
+  const probe = { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) }
+  try {
+    await backend.check(probe)
+    if (await backend.head(MARKER_KEY, probe) === undefined) {
+      return fail('tier', `${where} answers but holds no ${MARKER_KEY}: the prefix was emptied or the settings point elsewhere`, "run 'rok tier set' with the right --bucket and --prefix (it writes the marker), then 'rok tier push'")
+    }
+    return ok('tier', `${where}: reachable, credentials accepted`)
+  } catch (err) {
+    const code = isRokError(err) ? err.code : ''
+    const fix = code === TierErrorCode.ACCESS_DENIED
+      ? 'give the node (and this shell) working keys: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or AWS_PROFILE'
+      : code === TierErrorCode.NO_SUCH_BUCKET
+        ? "create the bucket in the object store, or point the tier at another one with 'rok tier set --bucket NAME'"
+        : "start the object store or fix the endpoint with 'rok tier set --endpoint URL'; versions stay on the node meanwhile and are pushed when it answers"
+    const message = (err as Error).message
+    return fail('tier', `${message.includes(backend.location) ? '' : `${where}: `}${message}${code !== '' ? ` [${code}]` : ''}`, fix)
+  }
+}
+
 export async function diagnose (home: string, signal: AbortSignal): Promise<DoctorReport> {
   const checks = await checkHome(home)
   if (checks.some(c => c.name === 'home' && c.state === 'fail')) return { home, ok: false, checks }
@@ -180,6 +215,7 @@ export async function diagnose (home: string, signal: AbortSignal): Promise<Doct
   checks.push(...await checkRegistry(home, status))
   if (daemon.client !== undefined && status !== undefined) checks.push(...await checkPeers(daemon.client, status, signal))
   else checks.push(skip('peers', 'not checked: the node is not running'))
+  checks.push(await checkTier(home, signal))
   return { home, ok: !checks.some(c => c.state === 'fail'), checks }
 }
 
@@ -192,7 +228,9 @@ export const doctor: Command = {
   description: `Checks, without changing anything: the home and its key; whether the node daemon runs
 and answers; whether the registry saved by 'rok login' is reachable and accepts the token
 (and signs with the key pinned in the home); whether the publishers of this node's
-subscriptions answer when the node dials them. Each problem is printed with what to do.
+subscriptions answer when the node dials them; whether the object-storage tier ('rok tier
+set') answers with the credentials in this environment. Each problem is printed with
+what to do.
 Exits 1 when a check fails (warnings alone exit 0).
 
 Example:
