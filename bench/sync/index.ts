@@ -1,26 +1,36 @@
 /**
- * bench/sync: the same bytes from one node process to another on loopback, by the Rok
- * chunk exchange and by the baselines, in one run, several rounds, medians reported.
+ * bench/sync: the same bytes from one process to another on loopback, by the Rok chunk
+ * exchange and by the baselines (a libp2p stream, a raw TLS socket, Helia's bitswap), in
+ * one run, several rounds, medians reported; then two `rok node start` daemons syncing a
+ * folder (full copy and a ~1% update) against rsync over ssh (nodes.ts).
  *
- *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...] [--profile DIR]
+ *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...]
+ *                                [--nodes-gib 1] [--node-rounds 3] [--profile DIR]
  *
- * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s.
+ * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s;
+ * wire bytes are the TCP connection's byte counters (`ss`), both directions.
+ * `--modes ''` or `--node-rounds 0` skips a part.
  */
 import { spawn } from 'node:child_process'
-import { execFileSync } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { parseArgs, promisify } from 'node:util'
+import { rokSync, rsyncSync, type StepResult } from './nodes.ts'
 
 const { values } = parseArgs({
   options: {
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'block-kib': { type: 'string', default: '16' },
-    modes: { type: 'string', default: 'exchange-tls,exchange-tls-inline,exchange-noise,stream-noise,stream-tls,raw-tls' },
+    modes: { type: 'string', default: 'exchange-tls,exchange-tls-disk,exchange-noise,stream-noise,stream-tls,raw-tls,helia' },
+    'nodes-gib': { type: 'string' },
+    'node-rounds': { type: 'string', default: '3' },
+    /** Share of the folder overwritten for the update (v2). */
+    edit: { type: 'string', default: '0.01' },
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
     window: { type: 'string' }
@@ -29,7 +39,10 @@ const { values } = parseArgs({
 const bytes = Math.round(Number(values.gib) * 1024 ** 3)
 const blockSize = Number(values['block-kib']) * 1024
 const rounds = Number(values.rounds)
-const modes = values.modes.split(',')
+const modes = values.modes.split(',').filter(m => m !== '')
+const nodeBytes = Math.round(Number(values['nodes-gib'] ?? values.gib) * 1024 ** 3)
+const nodeRounds = Number(values['node-rounds'])
+const editFraction = Number(values.edit)
 const window = values.window === undefined ? undefined : Number(values.window)
 const PEER = fileURLToPath(new URL('./peer.ts', import.meta.url))
 
@@ -71,17 +84,28 @@ function start (config: Record<string, unknown>): Proc {
   }
 }
 
-interface Sample { mbps: number, cpuS: number, serverRssMB: number, clientRssMB: number }
+interface Sample { mbps: number, cpuS: number, serverRssMB: number, clientRssMB: number, wireMB: number }
+
+const run = promisify(execFile)
+
+/** Bytes received by both ends of the established connections on `port`. */
+async function wireBytes (port: number): Promise<number> {
+  const { stdout } = await run('ss', ['-tinH', 'state', 'established', `( sport = :${port} or dport = :${port} )`])
+  let total = 0
+  for (const m of stdout.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1])
+  return total
+}
 
 async function once (mode: string): Promise<Sample> {
   const server = start({ role: 'serve', mode, bytes, blockSize, certDir })
   try {
-    const { addr } = await server.next('ready')
+    const { addr, cid } = await server.next('ready')
     server.send('cpu')
     const cpu0 = (await server.next('cpu')).cpuMs
-    const client = start({ role: 'fetch', mode, bytes, blockSize, addr, certDir, window })
+    const client = start({ role: 'fetch', mode, bytes, blockSize, addr, cid, certDir, window })
     try {
       const done = await client.next('done')
+      const wire = await wireBytes(Number(/(?:\/tcp\/|:)(\d+)(?:\/|$)/.exec(addr)?.[1]))
       server.send('cpu')
       const cpu1 = await server.next('cpu')
       if (done.bytes < bytes) throw new Error(`${mode}: got ${done.bytes} of ${bytes} bytes`)
@@ -90,7 +114,8 @@ async function once (mode: string): Promise<Sample> {
         mbps: done.bytes / 1e6 / (done.ms / 1000),
         cpuS: (cpu1.cpuMs - cpu0 + done.cpuMs) / 1000,
         serverRssMB: cpu1.rss / 1e6,
-        clientRssMB: done.rss / 1e6
+        clientRssMB: done.rss / 1e6,
+        wireMB: wire / 1e6
       }
     } finally {
       client.kill()
@@ -118,9 +143,44 @@ try {
   rmSync(certDir, { recursive: true, force: true })
 }
 
-console.log(`\n${(bytes / 1024 ** 3).toFixed(2)} GiB, ${blockSize / 1024} KiB blocks, median of ${rounds} rounds, node ${process.version}\n`)
-console.log('| mode | MB/s | CPU-s (both processes) | server RSS MB | client RSS MB | runs MB/s |')
-console.log('| --- | ---: | ---: | ---: | ---: | --- |')
-for (const [mode, samples] of results) {
-  console.log(`| ${mode} | ${median(samples.map(s => s.mbps)).toFixed(0)} | ${median(samples.map(s => s.cpuS)).toFixed(2)} | ${median(samples.map(s => s.serverRssMB)).toFixed(0)} | ${median(samples.map(s => s.clientRssMB)).toFixed(0)} | ${samples.map(s => s.mbps.toFixed(0)).join(', ')} |`)
+if (modes.length > 0) {
+  console.log(`\n${(bytes / 1024 ** 3).toFixed(2)} GiB, ${blockSize / 1024} KiB blocks, median of ${rounds} rounds, node ${process.version}\n`)
+  console.log('| mode | MB/s | CPU-s (both processes) | wire MB | server RSS MB | client RSS MB | runs MB/s |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const [mode, samples] of results) {
+    console.log(`| ${mode} | ${median(samples.map(s => s.mbps)).toFixed(0)} | ${median(samples.map(s => s.cpuS)).toFixed(2)} | ${median(samples.map(s => s.wireMB)).toFixed(0)} | ${median(samples.map(s => s.serverRssMB)).toFixed(0)} | ${median(samples.map(s => s.clientRssMB)).toFixed(0)} | ${samples.map(s => s.mbps.toFixed(0)).join(', ')} |`)
+  }
+}
+
+if (nodeRounds > 0) {
+  const steps = new Map<string, StepResult[]>()
+  const add = (name: string, r: StepResult): void => { steps.set(name, [...(steps.get(name) ?? []), r]) }
+  for (let r = 0; r < nodeRounds; r++) {
+    const dir = mkdtempSync(join(tmpdir(), 'rok-bench-nodes-'))
+    try {
+      const rok = await rokSync(dir, nodeBytes, editFraction)
+      add('rok full copy (v1)', rok.full)
+      add('rok update (v2)', rok.update)
+      const rsync = await rsyncSync(dir, nodeBytes, editFraction)
+      add('rsync over ssh, full copy', rsync.full)
+      add('rsync over ssh, update', rsync.update)
+      console.error(`node round ${r + 1}: rok ${mbps(rok.full).toFixed(0)} MB/s full, update ${rok.update.seconds.toFixed(2)} s; rsync ${mbps(rsync.full).toFixed(0)} MB/s full, update ${rsync.update.seconds.toFixed(2)} s`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  console.log(`\nNode to node: ${(nodeBytes / 1024 ** 3).toFixed(2)} GiB folder of 64 MiB files, update overwrites ${(editFraction * 100).toFixed(1)}% in 64 KiB spans; median of ${nodeRounds} rounds\n`)
+  console.log('| step | seconds | MB/s | payload MB | wire MB | CPU-s | receiver peak RSS MB | sender peak RSS MB | runs seconds |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
+  for (const [name, rs] of steps) {
+    const m = (f: (x: StepResult) => number | undefined): string => {
+      const xs = rs.map(f).filter((x): x is number => x !== undefined)
+      return xs.length === 0 ? '—' : median(xs).toFixed(1)
+    }
+    console.log(`| ${name} | ${median(rs.map(x => x.seconds)).toFixed(2)} | ${m(mbps)} | ${m(x => x.payloadBytes / 1e6)} | ${m(x => x.wireBytes / 1e6)} | ${median(rs.map(x => x.cpuSeconds)).toFixed(2)} | ${m(x => x.peakRssMB)} | ${m(x => x.senderPeakRssMB)} | ${rs.map(x => x.seconds.toFixed(2)).join(', ')} |`)
+  }
+}
+
+function mbps (r: StepResult): number {
+  return r.payloadBytes / 1e6 / r.seconds
 }

@@ -7,6 +7,8 @@
  *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
+ *   helia                          Helia (bitswap over its libp2p: TCP, Noise, yamux at their defaults)
+ *                                  fetching the same bytes as a UnixFS file of blockSize raw leaves
  * A serve process prints {"type":"ready","addr":...}; a fetch process prints
  * {"type":"done", ms, bytes, cpuMs}. Either answers "cpu" on stdin with its CPU time so far.
  */
@@ -14,6 +16,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { unixfs } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { createHelia } from 'helia'
+import { CID } from 'multiformats/cid'
 import { createInterface } from 'node:readline'
 import { connect, createServer } from 'node:tls'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -25,10 +34,12 @@ import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls'
+  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
   bytes: number
   blockSize: number
   addr?: string
+  /** helia: the file's root CID, from the serving side's ready message. */
+  cid?: string
   certDir?: string
   /** Exchange window (blocks in flight), to study its effect. */
   window?: number
@@ -75,7 +86,36 @@ function payload (): Uint8Array[] {
 
 const encryption: Encryption = config.mode.includes('noise') ? 'noise' : 'tls'
 
-if (config.mode === 'raw-tls') {
+if (config.mode === 'helia') {
+  const serving = config.role === 'serve'
+  // Helia as a user would run it on a private network: its bitswap and libp2p, no public
+  // bootstrap, DHT, delegated routers or gateways (they would reach out of the machine)
+  const helia = await createHelia({
+    libp2p: {
+      addresses: { listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: [],
+      services: { identify: identify() }
+    },
+    http: { delegatedRouters: [], recursiveGateways: [] }
+  })
+  await helia.start()
+  const fs = unixfs(helia)
+  if (serving) {
+    const cid = await fs.addByteStream((async function * () { yield * payload() })(), { chunker: fixedChunks(config.blockSize), rawLeaves: true })
+    out({ type: 'ready', addr: helia.libp2p.getMultiaddrs()[0].toString(), cid: cid.toString() })
+  } else {
+    await helia.libp2p.dial(multiaddr(config.addr!))
+    const start = performance.now()
+    const cpu0 = cpuMs()
+    let bytes = 0
+    for await (const piece of fs.cat(CID.parse(config.cid!), { signal: AbortSignal.timeout(1_800_000) })) bytes += piece.byteLength
+    // the connection stays up until "exit", so the runner can read its byte counters
+    out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+  }
+} else if (config.mode === 'raw-tls') {
   if (config.role === 'serve') {
     const pieces = payload()
     const server = createServer({
@@ -87,7 +127,7 @@ if (config.mode === 'raw-tls') {
         while (i < pieces.length) {
           if (!socket.write(pieces[i++])) { socket.once('drain', write); return }
         }
-        socket.end()
+        // not ended: the client stops at the byte count and the connection stays up for `ss`
       }
       write()
     })
@@ -102,9 +142,9 @@ if (config.mode === 'raw-tls') {
       const start = performance.now()
       const cpu0 = cpuMs()
       let bytes = 0
-      socket.on('data', (d: Buffer) => { bytes += d.byteLength })
-      socket.on('end', () => {
-        out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+      socket.on('data', (d: Buffer) => {
+        bytes += d.byteLength
+        if (bytes >= config.bytes) out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
       })
     })
   }
@@ -146,7 +186,6 @@ if (config.mode === 'raw-tls') {
         stream.addEventListener('close', () => { resolve() })
       })
       out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
-      await stream.close()
     } else {
       const cids = [...generateBlocks(spec)].map(b => b.cid)
       const start = performance.now()
@@ -156,7 +195,6 @@ if (config.mode === 'raw-tls') {
       if (report.missing.length > 0 || report.blocks !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing`)
       out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
     }
-    await host.stop()
   }
 }
 
@@ -166,4 +204,20 @@ async function diskStore (): Promise<Awaited<ReturnType<typeof openDiskStore>>> 
   process.on('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   const db = new Level<Uint8Array, Uint8Array>(join(dir, 'index'), { keyEncoding: 'view', valueEncoding: 'view' })
   return await openDiskStore({ dir: join(dir, 'packs'), index: db as unknown as BinaryIndex })
+}
+
+/** Cuts the payload into blocks of `size` bytes: the same blocks the other modes move. */
+function fixedChunks (size: number): (source: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array> {
+  return async function * (source) {
+    let carry: Uint8Array = new Uint8Array(0)
+    for await (const piece of source) {
+      let bytes = carry.byteLength === 0 ? piece : Buffer.concat([carry, piece])
+      while (bytes.byteLength >= size) {
+        yield bytes.subarray(0, size)
+        bytes = bytes.subarray(size)
+      }
+      carry = bytes
+    }
+    if (carry.byteLength > 0) yield carry
+  }
 }
