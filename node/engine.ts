@@ -176,8 +176,13 @@ export class Engine {
     return await verifyStore({ store: this.store, buckets: this.buckets, ...options })
   }
 
-  async gc (options: { dryRun?: boolean, graceMs?: number, signal?: AbortSignal, onProgress?: (p: GcProgress) => void, afterMark?: Parameters<typeof collectGarbage>[0]['afterMark'] } = {}): Promise<GcReport> {
-    return await collectGarbage({ store: this.store, buckets: this.buckets, candidates: this.candidates, now: this.now, ...options })
+  /** Local gc, then (with a tier) the tier's sweep against the same live set. */
+  async gc (options: { dryRun?: boolean, graceMs?: number, signal?: AbortSignal, onProgress?: (p: GcProgress) => void } = {}): Promise<GcReport> {
+    const tier = this.tier
+    return await collectGarbage({
+      store: this.store, buckets: this.buckets, candidates: this.candidates, now: this.now, ...options,
+      tierSweep: tier === undefined ? undefined : async (live, o) => await tier.sweep(live, o)
+    })
   }
 
   /** Apply retention rules (or the bucket's policy) and remove the versions they do not keep. */

@@ -158,7 +158,17 @@ export const GcReport = Type.Object({
   packsRewritten: Type.Integer(),
   packBytesBefore: Type.Number(),
   packBytesAfter: Type.Number(),
-  seconds: Type.Number()
+  seconds: Type.Number(),
+  /** The object-storage tier's sweep (same live set, its own candidates and grace period), when the node has a tier. */
+  tier: Type.Optional(Type.Object({
+    packsMarked: Type.Integer(),
+    packsDeleted: Type.Integer(),
+    bytesDeleted: Type.Number(),
+    packsRewritten: Type.Integer(),
+    packsRescued: Type.Integer(),
+    candidatesPending: Type.Integer(),
+    versionsRemoved: Type.Integer()
+  }))
 })
 export type GcReport = Static<typeof GcReport>
 

@@ -51,6 +51,8 @@ export interface GcReport {
   packBytesBefore: number
   packBytesAfter: number
   seconds: number
+  /** The object-storage tier's sweep, when the node has a tier. */
+  tier?: TierGcReport
 }
 
 export interface GcProgress {
@@ -71,8 +73,19 @@ export interface GcOptions {
   now?: () => number
   signal?: AbortSignal
   onProgress?: (p: GcProgress) => void
-  /** Called with the live set after the local sweep (the object-store tier's own sweep). */
-  afterMark?: (live: Set<string>, options: { signal?: AbortSignal, dryRun: boolean }) => Promise<void>
+  /** The object-storage tier's own two-phase sweep, given the same live set (when a tier is configured). */
+  tierSweep?: (live: Set<string>, options: { signal?: AbortSignal, dryRun: boolean, graceMs: number }) => Promise<TierGcReport>
+}
+
+/** What the tier's sweep did (node/tier/sweep.ts SweepReport, the parts a user reads). */
+export interface TierGcReport {
+  packsMarked: number
+  packsDeleted: number
+  bytesDeleted: number
+  packsRewritten: number
+  packsRescued: number
+  candidatesPending: number
+  versionsRemoved: number
 }
 
 interface PackUsage {
@@ -196,7 +209,7 @@ async function runGc (options: GcOptions): Promise<GcReport> {
     packBytesAfter = 0
     for (const id of await store.packIds()) packBytesAfter += await store.packSize(id)
   }
-  await options.afterMark?.(live, { signal, dryRun })
+  const tier = await options.tierSweep?.(live, { signal, dryRun, graceMs })
   return {
     dryRun,
     graceSeconds: graceMs / 1000,
@@ -214,7 +227,8 @@ async function runGc (options: GcOptions): Promise<GcReport> {
     packsRewritten: sparse.length,
     packBytesBefore,
     packBytesAfter,
-    seconds: (performance.now() - started) / 1000
+    seconds: (performance.now() - started) / 1000,
+    ...(tier !== undefined ? { tier } : {})
   }
 }
 

@@ -15,7 +15,8 @@ export const gc: Command = {
     'blocks no retained version references as candidates (kept in the home, so a crash loses nothing),',
     'then deletes the candidates marked more than the grace period ago that nothing has referenced or',
     'stored again since. Packs left mostly empty are rewritten. A candidate is never deleted while a',
-    'snapshot or sync that started before it was marked is still running.',
+    'snapshot or sync that started before it was marked is still running. With an object-storage tier',
+    "('rok tier set'), the tier is swept against the same live set, with its own candidates and grace.",
     '',
     `The first run after a 'rok forget' only marks; a run after the grace period (default ${formatDuration(DEFAULT_GRACE_MS)})`,
     "deletes. On a home no daemon is using, '--grace 0' does both at once.",
@@ -52,6 +53,10 @@ export const gc: Command = {
       ctx.out.line(`${dry ? 'would delete' : 'deleted'} ${r.sweptBlocks} blocks (${formatBytes(r.sweptBytes)}); ${dry ? 'would mark' : 'marked'} ${r.markedBlocks} new candidates; ` +
         `${r.waitingBlocks} candidates (${formatBytes(r.waitingBytes)}) wait out the ${formatDuration(r.graceSeconds * 1000)} grace period; ${r.rescuedBlocks} rescued`)
       ctx.out.line(`packs: ${r.packsRemoved} ${dry ? 'to delete' : 'deleted'}, ${r.packsRewritten} ${dry ? 'to rewrite' : 'rewritten'}; on disk ${formatBytes(r.packBytesBefore)} → ${formatBytes(r.packBytesAfter)}${dry ? ' (estimate)' : ''}`)
+      if (r.tier !== undefined) {
+        const t = r.tier
+        ctx.out.line(`object store: ${t.packsDeleted} packs (${formatBytes(t.bytesDeleted)}) ${dry ? 'to delete' : 'deleted'}, ${t.packsMarked} ${dry ? 'to mark' : 'marked'}, ${t.packsRewritten} rewritten, ${t.packsRescued} rescued, ${t.candidatesPending} waiting; ${t.versionsRemoved} version objects removed`)
+      }
     })
   }
 }
