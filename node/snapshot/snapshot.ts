@@ -14,10 +14,12 @@ import { compareNames, decodeEntry, decodeRoot, encodeRoot, isSafeName, MANIFEST
 import type { ChunkerParams } from '../chunker/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
-import { emptyStats, ingest, type IngestStats } from './ingest.ts'
+import { emptyStats, ingest, ingestBlocks, type IngestStats } from './ingest.ts'
 import { ListTreeBuilder, walkList } from './list-tree.ts'
 import { readAhead, ReadBuffers } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
+import { WorkerChunker, WorkerReadError } from './worker-chunker.ts'
+import { DEFAULT_CHUNKER_PARAMS } from '../chunker/index.ts'
 
 export interface SnapshotProgress extends IngestStats {
   files: number
@@ -50,7 +52,15 @@ export interface SnapshotOptions {
   onProgress?: (progress: SnapshotProgress) => void
   /** Which paths (relative, '/'-separated) a tree snapshot takes; an excluded folder is not entered. @default all */
   filter?: (rel: string, isDir: boolean) => boolean
+  /**
+   * Read, cut and hash on a worker thread, so that this thread only stores and builds
+   * the manifest: 'auto' once a snapshot has WORKER_MIN_BYTES to read. @default 'auto'
+   */
+  chunkWorker?: 'auto' | 'always' | 'never'
 }
+
+/** Below this many bytes to read, starting a worker costs more than it saves. */
+export const WORKER_MIN_BYTES = 32 * 1024 * 1024
 
 export interface SnapshotResult {
   root: CID
@@ -136,21 +146,38 @@ async function preloadFile (path: string, st: BigIntStats): Promise<Preloaded> {
   }
 }
 
-function checkUnchanged (path: string, st: BigIntStats, after: BigIntStats, read: number): void {
+function checkUnchanged (path: string, st: BigIntStats, after: { size: bigint, mtimeNs: bigint }, read: number): void {
   if (st.isFile() && (after.size !== st.size || after.mtimeNs !== st.mtimeNs || BigInt(read) !== st.size)) {
     throw new RokError(SnapshotErrorCode.CHANGED_DURING_SNAPSHOT, `${path} changed while it was being snapshotted; nothing was recorded, run the snapshot again when it is quiet`, { details: { path } })
   }
 }
 
+/** Where a file's bytes come from: read here, already read whole, or cut by the worker. */
+type FileSource =
+  | { from: 'read', buffers: ReadBuffers }
+  | { from: 'preloaded', preloaded: Promise<Preloaded> }
+  | { from: 'worker', chunker: WorkerChunker, job: number }
+
 /**
  * Chunk one file into `onChunk`, checking that it did not change under us: a snapshot
  * of a file being written would be a version nobody ever had.
  */
-async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, buffers: ReadBuffers, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void, preloaded?: Promise<Preloaded>): Promise<void> {
-  if (preloaded !== undefined) {
-    const { bytes, after } = await preloaded
-    const before = stats.bytes
-    await ingest((async function * () { yield bytes })(), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
+async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, source: FileSource, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void): Promise<void> {
+  const ingestOptions = { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress }
+  const before = stats.bytes
+  if (source.from === 'worker') {
+    let end
+    try {
+      end = await ingestBlocks(source.chunker.chunks(source.job, options.signal), ingestOptions)
+    } catch (err) {
+      throw err instanceof WorkerReadError ? vanished(err, path) : err
+    }
+    checkUnchanged(path, st, end, stats.bytes - before)
+    return
+  }
+  if (source.from === 'preloaded') {
+    const { bytes, after } = await source.preloaded
+    await ingest((async function * () { yield bytes })(), ingestOptions)
     checkUnchanged(path, st, after, stats.bytes - before)
     return
   }
@@ -161,8 +188,7 @@ async function chunkFile (path: string, st: BigIntStats, options: SnapshotOption
     throw vanished(err, path)
   }
   try {
-    const before = stats.bytes
-    await ingest(readAhead(fd, buffers, options.signal, st.isFile() ? Number(st.size) : undefined), { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress })
+    await ingest(readAhead(fd, source.buffers, options.signal, st.isFile() ? Number(st.size) : undefined), ingestOptions)
     checkUnchanged(path, st, await fd.stat({ bigint: true }), stats.bytes - before)
   } catch (err) {
     if (err instanceof RokError || (err as Error).name === 'AbortError') throw err
@@ -179,7 +205,19 @@ async function snapshotImage (path: string, st: BigIntStats, options: SnapshotOp
   const list = new ListTreeBuilder(CHUNK_LIST, sink)
   const total = st.isFile() ? Number(st.size) : undefined
   const progress = (): void => options.onProgress?.({ ...stats, files: 1, total, path })
-  await chunkFile(path, st, options, new ReadBuffers(), stats, async ref => { await list.add(ref, ref[1]) }, progress)
+  const onChunk = async (ref: ChunkRef): Promise<void> => { await list.add(ref, ref[1]) }
+  const mode = options.chunkWorker ?? 'auto'
+  if (mode === 'always' || (mode === 'auto' && (st.isBlockDevice() || st.size >= BigInt(WORKER_MIN_BYTES)))) {
+    const chunker = new WorkerChunker(options.params ?? DEFAULT_CHUNKER_PARAMS)
+    try {
+      const job = chunker.enqueue(path, st.isFile() ? Number(st.size) : -1)
+      await chunkFile(path, st, options, { from: 'worker', chunker, job }, stats, onChunk, progress)
+    } finally {
+      await chunker.close()
+    }
+  } else {
+    await chunkFile(path, st, options, { from: 'read', buffers: new ReadBuffers() }, stats, onChunk, progress)
+  }
   const [listCid] = await list.finish()
   const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'image', size: stats.bytes, files: 1, dirs: 0, list: listCid, mode: modeOf(st), mtime: mtimeOf(st) })
   await sink(root)
@@ -199,6 +237,8 @@ class TreeSnapshot {
   private readonly inodes = new Map<string, string>()
   private reusedBytes = 0
   private readonly buffers = new ReadBuffers()
+  /** Started once there is enough to read (see WORKER_MIN_BYTES). */
+  private chunker: WorkerChunker | undefined
 
   constructor (base: string, options: SnapshotOptions) {
     this.base = base
@@ -206,7 +246,12 @@ class TreeSnapshot {
   }
 
   async run (rootStat: BigIntStats): Promise<SnapshotResult> {
-    const list = await this.folder(this.base, '', await this.parentRootList())
+    let list: CID
+    try {
+      list = await this.folder(this.base, '', await this.parentRootList())
+    } finally {
+      await this.chunker?.close()
+    }
     const root = encodeRoot({ format: MANIFEST_FORMAT, kind: 'tree', size: this.stats.bytes, files: this.files, dirs: this.dirs, list, mode: modeOf(rootStat), mtime: mtimeOf(rootStat) })
     await this.sink(root)
     return { root: root.cid, kind: 'tree', size: this.stats.bytes, reusedBytes: this.reusedBytes, files: this.files, dirs: this.dirs, stats: this.stats, manifestNodes: this.nodes }
@@ -273,16 +318,32 @@ class TreeSnapshot {
       }))
       const filter = this.options.filter
       const wanted = batch.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
-      const preloads = batch.map((name, j) => {
-        const st = stats[j]
-        if (!wanted[j] || !st.isFile() || st.size > BigInt(PRELOAD_MAX) || st.nlink > 1n || this.unchangedSinceParent(st, previous.get(name))) return undefined
-        const p = preloadFile(join(abs, name), st)
-        p.catch(() => {}) // raised when its entry is reached
-        return p
-      })
+      // regular files read here or by the worker; other links of a multiply-linked file
+      // are decided in entry(), so those are read here
+      const toRead = batch.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name)))
+      const chunker = this.chunkerFor(toRead.reduce((n, yes, j) => yes ? n + Number(stats[j].size) : n, 0))
+      const sources: Array<FileSource | undefined> = new Array(batch.length)
+      if (chunker === undefined) {
+        for (let j = 0; j < batch.length; j++) {
+          if (!toRead[j] || stats[j].size > BigInt(PRELOAD_MAX)) continue
+          const preloaded = preloadFile(join(abs, batch[j]), stats[j])
+          preloaded.catch(() => {}) // raised when its entry is reached
+          sources[j] = { from: 'preloaded', preloaded }
+        }
+      }
+      // The worker answers in the order files are queued, so queue only up to the next
+      // folder: its files are queued (and consumed) while it is walked, before ours.
+      let queuedTo = 0
       for (let j = 0; j < batch.length; j++) {
         if (!wanted[j]) continue
-        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), preloads[j])
+        if (chunker !== undefined && toRead[j] && j >= queuedTo) {
+          let k = j
+          for (; k < batch.length && !(k > j && wanted[k] && stats[k].isDirectory()); k++) {
+            if (toRead[k]) sources[k] = { from: 'worker', chunker, job: chunker.enqueue(join(abs, batch[k]), Number(stats[k].size)) }
+          }
+          queuedTo = k
+        }
+        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), sources[j])
         await builder.add(entry, entry.size)
       }
     }
@@ -290,7 +351,16 @@ class TreeSnapshot {
     return (await builder.finish())[0]
   }
 
-  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, preloaded?: Promise<Preloaded>): Promise<Entry> {
+  /** The worker, started once this snapshot has WORKER_MIN_BYTES to read (counting `next`). */
+  private chunkerFor (next: number): WorkerChunker | undefined {
+    const mode = this.options.chunkWorker ?? 'auto'
+    if (this.chunker === undefined && (mode === 'always' || (mode === 'auto' && this.stats.bytes - this.reusedBytes + next >= WORKER_MIN_BYTES))) {
+      this.chunker = new WorkerChunker(this.options.params ?? DEFAULT_CHUNKER_PARAMS)
+    }
+    return this.chunker
+  }
+
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, source?: FileSource): Promise<Entry> {
     const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
     if (st.isDirectory()) {
       return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined) }
@@ -313,24 +383,24 @@ class TreeSnapshot {
         this.reusedBytes += previous.size
         return { ...base, kind: 'file', size: previous.size, ...(previous.data !== undefined ? { data: previous.data } : { dataTree: previous.dataTree }) }
       }
-      return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st, preloaded) }
+      return { ...base, kind: 'file', size: Number(st.size), ...await this.fileData(abs, st, source ?? { from: 'read', buffers: this.buffers }) }
     }
     const what = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device node'
     throw new RokError(SnapshotErrorCode.UNSUPPORTED_FILE_TYPE, `${abs} is ${what}, which Rok does not snapshot inside a folder; move it out of the volume`, { details: { path: abs } })
   }
 
   /** Small files keep their chunk refs inline; larger ones get their own chunk list tree. */
-  private async fileData (abs: string, st: BigIntStats, preloaded?: Promise<Preloaded>): Promise<Pick<Entry, 'data' | 'dataTree'>> {
+  private async fileData (abs: string, st: BigIntStats, source: FileSource): Promise<Pick<Entry, 'data' | 'dataTree'>> {
     const inline: ChunkRef[] = []
     let tree: ListTreeBuilder<ChunkRef> | undefined
-    await chunkFile(abs, st, this.options, this.buffers, this.stats, async ref => {
+    await chunkFile(abs, st, this.options, source, this.stats, async ref => {
       if (tree === undefined && inline.length < INLINE_CHUNK_REFS) { inline.push(ref); return }
       if (tree === undefined) {
         tree = new ListTreeBuilder(CHUNK_LIST, this.sink)
         for (const r of inline) await tree.add(r, r[1])
       }
       await tree.add(ref, ref[1])
-    }, () => this.progress(abs), preloaded)
+    }, () => this.progress(abs))
     if (tree === undefined) return { data: inline }
     return { dataTree: (await tree.finish())[0] }
   }
