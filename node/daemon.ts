@@ -111,6 +111,10 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       run: scheduledRun({
         snapshot: async (path, bucket, message, signal) => await engine.snapshot(path, { bucket, message, signal }),
         publish: async (path, bucket, message, signal) => await service.publish({ path, bucket, message }, { signal }),
+        share: link === undefined
+          ? undefined
+          : async (bucket, groups, signal) => { for (const g of groups) await link.client.addRule(bucket, { subject: `group:${g}`, right: 'read', effect: 'allow' }, { signal }) },
+        log,
         forget: async (bucket, signal) => await engine.forget(bucket, undefined, { signal })
       })
     })

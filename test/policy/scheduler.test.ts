@@ -115,3 +115,24 @@ test('include/exclude globs', () => {
   assert.equal(f('a/cache/x.parquet', false), true)
   assert.equal(pathFilter([], []), undefined)
 })
+
+test('a scheduled run publishes or snapshots, shares with the policy groups, then applies retention; a failing share is logged, not fatal', async () => {
+  const { scheduledRun } = await import('../../node/policy/run.ts')
+  const calls: string[] = []
+  const signal = new AbortController().signal
+  const run = scheduledRun({
+    snapshot: async (path, bucket) => { calls.push(`snapshot ${bucket} ${path}`) },
+    publish: async (path, bucket) => { calls.push(`publish ${bucket} ${path}`) },
+    share: async (bucket, groups) => { calls.push(`share ${bucket} ${groups.join(',')}`); throw new Error('registry down') },
+    forget: async bucket => { calls.push(`forget ${bucket}`) },
+    log: m => calls.push(`log ${m}`)
+  })
+  await run({ bucket: 'acme/a', schedule: '@daily', path: '/d', publish: true, shareWith: ['ml', 'ops'], retention: { keepLast: 3 }, updatedAt: T }, signal)
+  await run({ bucket: 'acme/b', schedule: '@daily', path: '/e', updatedAt: T }, signal)
+  assert.deepEqual(calls, [
+    'publish acme/a /d', 'share acme/a ml,ops', 'log sharing acme/a with ml, ops: registry down', 'forget acme/a',
+    'snapshot acme/b /e'
+  ])
+  const noHost = scheduledRun({ snapshot: async () => {}, forget: async () => {} })
+  await assert.rejects(noHost({ bucket: 'acme/a', path: '/d', publish: true, updatedAt: T }, signal), /runs no p2p host/)
+})
