@@ -121,7 +121,7 @@ try {
   say(`4. Journey 1 — A publishes version 1 of ${BUCKET} (and a small public bucket)`)
   const v1 = await run.rok('A', home.a, ['publish', data, '--bucket', BUCKET, '-m', 'first cut'])
   await run.rok('A', home.a, ['publish', join(workDir, 'public-sample'), '--bucket', PUBLIC_BUCKET, '-m', 'schema v1'])
-  say(`   ${BUCKET}@${v1.seq}: ${formatBytes(v1.size)} in ${v1.chunks} chunks, ${formatBytes(v1.newBytes)} stored (${(100 * (1 - v1.newBytes / v1.size)).toFixed(1)}% deduplicated within the version), ${mbps(v1.size, v1.seconds)}; recorded in the registry: ${v1.registry?.state ?? 'no'}\n`)
+  say(`   ${BUCKET}@${v1.seq}: ${formatBytes(v1.size)} in ${v1.chunks} chunks, ${formatBytes(v1.newBytes)} stored (${(100 * (1 - v1.newBytes / v1.size)).toFixed(1)}% deduplicated within the version), ${mbps(v1.size, v1.seconds)}; its reference is ${v1.registry?.state ?? 'not recorded'} in the registry\n`)
   summary.push(['publish v1 on A', `${formatBytes(v1.size)} in ${v1.seconds.toFixed(1)} s (${mbps(v1.size, v1.seconds)}), ${formatBytes(v1.newBytes)} stored`])
 
   say('5. Journey 3 — search: members find the private bucket, the outsider does not')
@@ -151,7 +151,7 @@ try {
   const v2 = await run.rok('A', home.a, ['publish', data, '--bucket', BUCKET, '-m', 'relabelled'])
   const [b2, c2] = await Promise.all([caughtUp(b, 2), caughtUp(c, 2)])
   const v2Secs = seconds(tV2)
-  say(`   ${BUCKET}@${v2.seq}: ${formatBytes(v2.size)}, of which ${formatBytes(v2.newBytes)} new (${v2.newChunks} of ${v2.chunks} chunks; ${(100 * (1 - v2.newBytes / v2.size)).toFixed(2)}% deduplicated)`)
+  say(`   ${BUCKET}@${v2.seq}: ${formatBytes(v2.size)}, of which ${formatBytes(v2.newBytes)} new in ${v2.newChunks} chunks (${(100 * (1 - v2.newBytes / v2.size)).toFixed(2)}% deduplicated)`)
   say(`   B and C hold @2 ${v2Secs.toFixed(1)} s after the publish started:`)
   describeReport('B', b2, names)
   describeReport('C', c2, names)
