@@ -24,7 +24,7 @@ import {
 import { openDiskStore, type BinaryIndex, type DiskBlockStore } from './store/index.ts'
 import { openSyncState, type SyncState } from './sync/state.ts'
 import { verifyStore, type VerifyReport } from './verify.ts'
-import { Tier, backendFor, readTierConfig } from './tier/index.ts'
+import { Tier, backendFor, readTierConfig, type BackendHooks } from './tier/index.ts'
 
 export interface EngineInit {
   home: string
@@ -32,6 +32,8 @@ export interface EngineInit {
   create?: boolean
   /** Clock, injectable for tests. @default Date.now */
   now?: () => number
+  /** Hooks on the tier's object-store requests (benchmarks count them). */
+  tierHooks?: BackendHooks
 }
 
 export interface SnapshotRequest {
@@ -236,7 +238,7 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
     if (tierConfig !== undefined) {
       engine.tier = new Tier({
         config: tierConfig,
-        backend: backendFor(tierConfig),
+        backend: backendFor(tierConfig, init.tierHooks),
         catalog: db.sublevel<string, string>('tier', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as ConstructorParameters<typeof Tier>[0]['catalog'],
         store,
         buckets,

@@ -59,6 +59,15 @@ export class PackBuilder {
     this.size += header.length + data.length
   }
 
+  /** Hand over the collected blocks (to merge them into another pack) and start empty. */
+  take (): Array<[CID, Uint8Array]> {
+    const out: Array<[CID, Uint8Array]> = this.entries.map((e, i) => [e.cid, this.parts[2 * i + 1]])
+    this.parts = []
+    this.entries = []
+    this.size = 0
+    return out
+  }
+
   seal (): SealedPack {
     const trailerParts: Uint8Array[] = []
     let trailerBytes = 0
