@@ -9,11 +9,13 @@ import type { NodeOperations, VersionInfo } from '../protocol/node-api.ts'
 import { BucketErrorCode } from './buckets/index.ts'
 import type { Engine } from './engine.ts'
 import { policyOperations } from './policy/operations.ts'
+import { tierOperations } from './tier/operations.ts'
 import { summarize, type Change } from './snapshot/index.ts'
 
 export function localOperations (engine: Engine, options: { onPolicyChange?: () => void } = {}): NodeOperations {
   return {
     ...policyOperations(engine, { onChange: options.onPolicyChange }),
+    ...tierOperations(engine),
     async peerId () { return engine.peerId },
     async snapshot (body, options = {}) {
       return await engine.snapshot(body.path, {

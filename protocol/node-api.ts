@@ -9,6 +9,7 @@
  */
 import { Type, type Static } from 'typebox'
 import type { PolicyOperations } from './policy-api.ts'
+import type { TierOperations } from './tier-api.ts'
 
 export const NODE_API_PREFIX = '/v1'
 export { NDJSON } from './content-types.ts'
@@ -199,7 +200,7 @@ export interface OperationProgress {
  * What the CLI does with a node, whether the home is opened in-process or a daemon owns it
  * and answers over HTTP. Both implementations return the same JSON-shaped values.
  */
-export interface NodeOperations extends PolicyOperations {
+export interface NodeOperations extends PolicyOperations, TierOperations {
   peerId: () => Promise<string>
   snapshot: (body: SnapshotBody, options?: OperationOptions) => Promise<SnapshotOutcome>
   restore: (body: RestoreBody, options?: OperationOptions) => Promise<RestoreOutcome>

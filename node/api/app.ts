@@ -13,6 +13,7 @@ import { nodeRoutes, type NodeInfo } from './routes/node.ts'
 import { volumeRoutes } from './routes/volumes.ts'
 import { policyRoutes } from './routes/policy.ts'
 import { syncRoutes } from './routes/sync.ts'
+import { tierRoutes } from './routes/tier.ts'
 
 export interface NodeApiInit {
   ops: NodeOperations
@@ -50,6 +51,7 @@ export async function buildNodeApi (init: NodeApiInit): Promise<FastifyInstance>
   await app.register(nodeRoutes, { info: init.info })
   await app.register(volumeRoutes, { ops: init.ops })
   await app.register(policyRoutes, { ops: init.ops })
+  await app.register(tierRoutes, { ops: init.ops })
   if (init.sync !== undefined) await app.register(syncRoutes, { sync: init.sync })
   await app.ready()
   return app

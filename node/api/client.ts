@@ -13,6 +13,7 @@ import type {
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
 import type { ForgetBody, ForgetOutcome, PinBody, PolicyBody, PolicyInfo, RemovedOutcome } from '../../protocol/policy-api.ts'
+import type { TierPullBody, TierPullReport, TierPushBody, TierPushReport, TierStatus, TierVerifyReport, TierVersion } from '../../protocol/tier-api.ts'
 import { readApiToken, readDaemonInfo } from '../daemon-file.ts'
 
 export interface NodeApiClientInit {
@@ -66,6 +67,11 @@ export class NodeApiClient implements NodeOperations, SyncOperations {
   async setPolicy (body: PolicyBody): Promise<PolicyInfo> { return await this.json('PUT', `/v1/policies/${bucketPath(body.bucket)}`, body) }
   async removePolicy (bucket: string): Promise<RemovedOutcome> { return await this.json('DELETE', `/v1/policies/${bucketPath(bucket)}`) }
   async forget (body: ForgetBody, options: { signal?: AbortSignal } = {}): Promise<ForgetOutcome> { return await this.json('POST', '/v1/forget', body, options.signal, 0) }
+  async tierStatus (): Promise<TierStatus> { return await this.json('GET', '/v1/tier') }
+  async tierPush (body: TierPushBody, options?: OperationOptions): Promise<TierPushReport> { return await this.operation('/v1/tier/push', body, options) }
+  async tierPull (body: TierPullBody, options?: OperationOptions): Promise<TierPullReport> { return await this.operation('/v1/tier/pull', body, options) }
+  async tierList (bucket?: string, options: { signal?: AbortSignal } = {}): Promise<TierVersion[]> { return await this.json('GET', `/v1/tier/versions${bucket === undefined ? '' : `?bucket=${encodeURIComponent(bucket)}`}`, undefined, options.signal) }
+  async tierVerify (options?: OperationOptions): Promise<TierVerifyReport> { return await this.operation('/v1/tier/verify', undefined, options) }
   async pin (body: PinBody): Promise<PinBody> { return await this.json('POST', '/v1/pins', body) }
   async snapshot (body: SnapshotBody, options?: OperationOptions): Promise<SnapshotOutcome> { return await this.operation('/v1/snapshots', body, options) }
   async restore (body: RestoreBody, options?: OperationOptions): Promise<RestoreOutcome> { return await this.operation('/v1/restores', body, options) }

@@ -7,6 +7,7 @@ import { HomeErrorCode } from '../home.ts'
 import { SYNC_ERROR_STATUS } from '../sync/errors.ts'
 import { REGISTRY_LINK_ERROR_STATUS } from '../registry/errors.ts'
 import { POLICY_ERROR_STATUS } from '../policy/errors.ts'
+import { TIER_ERROR_STATUS } from '../tier/errors.ts'
 
 export const NodeApiErrorCode = {
   INVALID_REQUEST: 'ERR_INVALID_REQUEST',
@@ -43,6 +44,7 @@ const STATUS: Record<string, number> = {
   ...SYNC_ERROR_STATUS,
   ...REGISTRY_LINK_ERROR_STATUS,
   ...POLICY_ERROR_STATUS,
+  ...TIER_ERROR_STATUS,
   ERR_ABORTED: 499
 }
 

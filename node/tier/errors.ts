@@ -19,3 +19,16 @@ export const TierErrorCode = {
   /** The requested version is not in the object store. */
   VERSION_NOT_FOUND: 'ERR_TIER_VERSION_NOT_FOUND'
 } as const
+
+/** The HTTP status the node API answers each code with (see docs/ERRORS.md). */
+export const TIER_ERROR_STATUS: Record<string, number> = {
+  [TierErrorCode.NOT_CONFIGURED]: 409,
+  [TierErrorCode.INVALID_CONFIG]: 400,
+  [TierErrorCode.UNREACHABLE]: 503,
+  [TierErrorCode.ACCESS_DENIED]: 403,
+  [TierErrorCode.NO_SUCH_BUCKET]: 404,
+  [TierErrorCode.OBJECT_NOT_FOUND]: 404,
+  [TierErrorCode.BLOCK_NOT_IN_TIER]: 404,
+  [TierErrorCode.DAMAGED]: 500,
+  [TierErrorCode.VERSION_NOT_FOUND]: 404
+}

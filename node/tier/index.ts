@@ -20,11 +20,12 @@ export {
   backendFor, describeTier, parseTierSettings, readTierConfig, writeTierConfig, configPath,
   type TierConfig, type TierSettingsInput, type BackendHooks
 } from './config.ts'
-export { Tier, configureTier, requireTierConfig, type TierInit, type TierStatus } from './tier.ts'
+export { Tier, configureTier, type TierInit, type TierStatus } from './tier.ts'
 export { sweepTier, type SweepOptions, type SweepReport, type SweepProgress, type SweepContext } from './sweep.ts'
 export type { PushReport, PushProgress, PushOptions } from './push.ts'
 export type { PullReport, PullProgress, PullOptions, RemoteVersion } from './pull.ts'
 export type { TierVerifyReport, TierDamage } from './verify.ts'
-export { TierErrorCode } from './errors.ts'
+export { TierErrorCode, TIER_ERROR_STATUS } from './errors.ts'
+export { tierOperations } from './operations.ts'
 export { startAutoPush, type AutoPush, type AutoPushInit } from './auto-push.ts'
 export { AUTO_PUSH_INTERVAL_MS, DEFAULT_GRACE_MS, PACK_TARGET_SIZE as TIER_PACK_TARGET_SIZE } from './constants.ts'

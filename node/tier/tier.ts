@@ -11,7 +11,7 @@ import type { BlockStore, StoreOptions } from '../store/types.ts'
 import type { KeyValue } from '../sync/kv.ts'
 import type { ObjectBackend } from './backend.ts'
 import { Catalog } from './catalog.ts'
-import { backendFor, describeTier, parseTierSettings, readTierConfig, writeTierConfig, type BackendHooks, type TierConfig, type TierSettingsInput } from './config.ts'
+import { backendFor, describeTier, parseTierSettings, writeTierConfig, type BackendHooks, type TierConfig, type TierSettingsInput } from './config.ts'
 import { TIER_FORMAT } from './constants.ts'
 import { TierErrorCode } from './errors.ts'
 import { fetchBlocks, readThroughStore } from './fetch.ts'
@@ -156,13 +156,5 @@ export async function configureTier (home: string, input: TierSettingsInput, opt
     }
   }
   await writeTierConfig(home, config)
-  return config
-}
-
-export async function requireTierConfig (home: string): Promise<TierConfig> {
-  const config = await readTierConfig(home)
-  if (config === undefined) {
-    throw new RokError(TierErrorCode.NOT_CONFIGURED, "no object-storage tier is configured for this node: run 'rok tier set --endpoint URL --bucket NAME' first")
-  }
   return config
 }

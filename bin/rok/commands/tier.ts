@@ -1,37 +1,16 @@
 /**
- * `rok tier set|status|push|pull|list`: the node's object-storage tier. These verbs open
- * the home in-process (the tier's catalog lives in the home's db); while a node daemon
- * owns the home it pushes by itself after each snapshot, and the manual verbs ask to
- * stop it first.
+ * `rok tier set|status|push|pull|list`: the node's object-storage tier. `set` checks and
+ * saves the settings; the other verbs go through the daemon that owns the home when one
+ * runs (it also pushes by itself after each new version), else open the home in-process.
  */
 import type { Command, CommandContext } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { UsageError } from '../../cli/run.ts'
 import { parseBucketName, parseVersionRef } from '../../../protocol/bucket-name.ts'
-import { RokError, isRokError } from '../../../protocol/errors.ts'
-import { openEngine } from '../../../node/engine.ts'
-import { ensureHome, HomeErrorCode } from '../../../node/home.ts'
+import { ensureHome } from '../../../node/home.ts'
 import { connectToNode } from '../../../node/api/client.ts'
-import { configureTier, describeTier, requireTierConfig, type Tier } from '../../../node/tier/index.ts'
-
-/** Open the home with its tier and run `fn`; a daemon holding the home gets a clear message. */
-export async function withTier<T> (ctx: CommandContext, fn: (tier: Tier) => Promise<T>): Promise<T> {
-  await requireTierConfig(ctx.home)
-  let engine
-  try {
-    engine = await openEngine({ home: ctx.home })
-  } catch (err) {
-    if (isRokError(err, HomeErrorCode.HOME_LOCKED)) {
-      throw new RokError(HomeErrorCode.HOME_LOCKED, "the node daemon owns this home: it pushes to the tier after every snapshot by itself; stop it ('rok node stop') to run tier verbs by hand", { cause: err })
-    }
-    throw err
-  }
-  try {
-    return await fn(engine.tier!)
-  } finally {
-    await engine.close()
-  }
-}
+import { configureTier, describeTier } from '../../../node/tier/index.ts'
+import { withNode } from './engine.ts'
 
 function str (v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
@@ -98,7 +77,7 @@ const status: Command = {
   usage: 'status',
   positionals: 0,
   async run (ctx) {
-    const s = await withTier(ctx, async tier => await tier.status())
+    const s = await withNode(ctx, async node => await node.tierStatus())
     ctx.out.result(s, () => {
       ctx.out.line(`tier: ${s.tier}`)
       ctx.out.line(`${s.pushedVersions} versions pushed; ${s.packs} packs (${formatBytes(s.packBytes)}), ${s.blocks} blocks`)
@@ -121,7 +100,7 @@ const push: Command = {
     const bucket = str(ctx.options.bucket)
     if (bucket !== undefined) parseBucketName(bucket)
     const bar = ctx.out.progress('push')
-    const report = await withTier(ctx, async tier => await tier.push({ bucket, signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
+    const report = await withNode(ctx, async node => await node.tierPush({ bucket }, { signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
     bar.done()
     ctx.out.result(report, () => {
       if (report.versions.length === 0) { ctx.out.line(`nothing to push: the tier holds all ${report.alreadyPushed} versions`); return }
@@ -144,9 +123,9 @@ Example:
   optionHelp: { data: 'also copy every chunk of the version into the local store' },
   positionals: 1,
   async run (ctx) {
-    const ref = parseVersionRef(ctx.args[0])
+    parseVersionRef(ctx.args[0])
     const bar = ctx.out.progress('pull')
-    const report = await withTier(ctx, async tier => await tier.pull(ref.bucket, ref.seq, { data: ctx.options.data === true, signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
+    const report = await withNode(ctx, async node => await node.tierPull({ version: ctx.args[0], data: ctx.options.data === true }, { signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
     bar.done()
     ctx.out.result(report, () => {
       ctx.out.line(`${report.alreadyLocal ? 'already here' : 'pulled'}: ${report.bucket}@${report.seq} (${report.blocks} blocks, ${formatBytes(report.bytes)} of chunks)${report.data ? '' : '; chunks are fetched from the tier on restore'}`)
@@ -162,7 +141,7 @@ const list: Command = {
   async run (ctx) {
     const bucket = ctx.args[0]
     if (bucket !== undefined) parseBucketName(bucket)
-    const versions = await withTier(ctx, async tier => await tier.list(bucket, ctx.signal))
+    const versions = await withNode(ctx, async node => await node.tierList(bucket, { signal: ctx.signal }))
     ctx.out.result(versions, () => {
       if (versions.length === 0) { ctx.out.line('the tier holds no versions'); return }
       for (const v of versions) ctx.out.line(`${v.bucket}@${v.seq}  ${v.modified}`)

@@ -2,7 +2,6 @@ import type { Command } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { EXIT_FAILURE } from '../../cli/run.ts'
 import { withNode } from './engine.ts'
-import { withTier } from './tier.ts'
 
 export const verify: Command = {
   name: 'verify',
@@ -34,7 +33,7 @@ export const verify: Command = {
 
 async function verifyTierCommand (ctx: Parameters<NonNullable<Command['run']>>[0]): Promise<number> {
   const bar = ctx.out.progress('verify tier')
-  const report = await withTier(ctx, async tier => await tier.verify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
+  const report = await withNode(ctx, async node => await node.tierVerify({ signal: ctx.signal, onProgress: p => bar.update(p.bytes) }))
   bar.done()
   ctx.out.result(report, r => {
     if (r.ok) {
