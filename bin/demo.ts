@@ -83,25 +83,37 @@ try {
   const adminToken = randomBytes(24).toString('base64url')
   const registry = await run.startRegistry(home.registry, ['--listen', '127.0.0.1:0', '--data', home.registry, '--admin-token', adminToken, '--log-level', 'warn', '--grant-ttl', '60'])
   await run.rok('admin', home.admin, ['login', registry.url, '--token', adminToken])
+  // Independent steps run side by side (each is its own process): the echoed commands
+  // may interleave, but every one of them is what a user would type.
   const users = ['alice', 'bob', 'carol', 'eve'] as const
   const tokens: Record<string, string> = {}
-  for (const u of users) tokens[u] = (await run.rok('admin', home.admin, ['user', 'create', u])).token
+  await Promise.all(users.map(async u => { tokens[u] = (await run.rok('admin', home.admin, ['user', 'create', u])).token }))
   const clusters = [['A', home.a, 'alice'], ['B', home.b, 'bob'], ['C', home.c, 'carol']] as const
   await Promise.all(clusters.map(async ([who, h, user]) => {
     await run.rok(who, h, ['init'])
     await run.rok(who, h, ['login', registry.url, '--token', tokens[user]])
   }))
-  await run.rok('A', home.a, ['group', 'create', 'acme', '--description', 'the ACME vision team (private)'])
-  await run.rok('A', home.a, ['group', 'add', 'acme', 'bob', '--role', 'reader'])
-  await run.rok('A', home.a, ['group', 'add', 'acme', 'carol', '--role', 'reader'])
-  await run.rok('A', home.a, ['group', 'create', 'open', '--public', '--description', 'free to use'])
-  await run.rok('A', home.a, ['bucket', 'create', BUCKET, '--description', 'sample training set: labels, features, shards, disk image', '--tag', 'images'])
-  await run.rok('A', home.a, ['bucket', 'create', PUBLIC_BUCKET, '--description', 'sample label schema and examples', '--tag', 'images'])
-  say('   users alice (cluster A), bob (B), carol (C), eve (an outsider); private group acme (alice owns, bob and carol read); public group open\n')
-
-  say(`   cluster A keeps its versions in an S3-compatible object store too (s3rver at ${s3.endpoint})`)
-  const tier = await run.rok('A', home.a, ['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--prefix', 'cluster-a', '--path-style'])
-  say(`   tier: s3://${tier.bucket}/${tier.prefix}; the node pushes every new version there within seconds\n`)
+  let tier: { bucket: string, prefix: string } | undefined
+  await Promise.all([
+    (async () => {
+      await run.rok('A', home.a, ['group', 'create', 'acme', '--description', 'the ACME vision team (private)'])
+      await Promise.all([
+        run.rok('A', home.a, ['group', 'add', 'acme', 'bob', '--role', 'reader']),
+        run.rok('A', home.a, ['group', 'add', 'acme', 'carol', '--role', 'reader']),
+        run.rok('A', home.a, ['bucket', 'create', BUCKET, '--description', 'sample training set: labels, features, shards, disk image', '--tag', 'images'])
+      ])
+    })(),
+    (async () => {
+      await run.rok('A', home.a, ['group', 'create', 'open', '--public', '--description', 'free to use'])
+      await run.rok('A', home.a, ['bucket', 'create', PUBLIC_BUCKET, '--description', 'sample label schema and examples', '--tag', 'images'])
+    })(),
+    (async () => {
+      tier = await run.rok('A', home.a, ['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--prefix', 'cluster-a', '--path-style'])
+    })()
+  ])
+  say('   users alice (cluster A), bob (B), carol (C), eve (an outsider); private group acme (alice owns, bob and carol read); public group open')
+  say(`   cluster A keeps its versions in an S3-compatible object store too: s3://${tier!.bucket}/${tier!.prefix} on s3rver at ${s3.endpoint};`)
+  say('   its node pushes every new version there within seconds\n')
 
   say('2. Start the three clusters\' nodes; each registers with the registry')
   const nodeArgs = ['--registry-retry-max', '2', '--poll-interval', '5']
