@@ -3,7 +3,7 @@
  *   { role: 'serve' | 'fetch', mode, bytes, blockSize, addr?, certDir? }
  * modes:
  *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p with that encryption
- *   exchange-tls-inline            the same, hashing on the event loop instead of a worker thread
+ *   exchange-tls-worker            the same, hashing on a worker thread instead of the event loop
  *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
@@ -34,7 +34,7 @@ import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-tls' | 'exchange-tls-inline' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
+  mode: 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
   bytes: number
   blockSize: number
   addr?: string
@@ -159,7 +159,7 @@ if (config.mode === 'helia') {
     privateKey: await generateKeyPair('Ed25519'),
     listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [],
     encryption: [encryption],
-    exchange: { store, authorize: () => true, window: config.window, hashWorker: !config.mode.endsWith('-inline') }
+    exchange: { store, authorize: () => true, window: config.window, hashWorker: config.mode.endsWith('-worker') }
   })
   if (serving) {
     if (config.mode.startsWith('stream')) {

@@ -58,7 +58,7 @@ export interface ChunkExchangeInit {
    * Each block then costs a copy and a message instead of a hash on the event loop, which
    * pays off when the machine has a core to spare for the worker.
    *
-   * @default EXCHANGE_HASH_WORKER (true)
+   * @default EXCHANGE_HASH_WORKER (false)
    */
   hashWorker?: boolean
   /** Received bytes awaiting verification/storage before the fetch stops asking. @default EXCHANGE_MAX_UNSTORED_BYTES (64 MiB) */
