@@ -7,6 +7,7 @@
  *   p!<pack>          → PackInfo JSON               a pack the tier holds
  *   u!<pack>          → `<ms>`                      an upload begun, not yet recorded
  *   v!<bucket>!<seq>  → `<record cid>`              a version whose object is in the tier
+ *   r!<bucket>!<seq>  → `<record cid>`              … pulled, not pushed by this node
  *   c!<pack>          → Candidate JSON              a pack marked for deletion (gc)
  *
  * Ordering rule: a block entry is written only after its pack is in the object store; a
@@ -27,6 +28,11 @@ export interface PackInfo {
   /** 'data' (chunks) or 'meta' (manifest nodes): meta packs are fetched whole. */
   kind: 'data' | 'meta'
   at: number
+  /**
+   * 'listed' when this node only found the pack in the store (written by another node
+   * or another home): gc never deletes those. Absent means written by this node.
+   */
+  origin?: 'listed'
 }
 
 export interface Candidate {
@@ -112,6 +118,18 @@ export class Catalog {
 
   async markVersionPushed (bucket: string, seq: number, cid: string): Promise<void> {
     await this.kv.put(catalogKey.version(bucket, seq), cid, { sync: true })
+  }
+
+  /** A version pulled from the tier: the tier holds it, but this node did not write it. */
+  async markVersionPulled (bucket: string, seq: number, cid: string): Promise<void> {
+    await this.apply([
+      { type: 'put', key: catalogKey.version(bucket, seq), value: cid },
+      { type: 'put', key: 'r' + catalogKey.version(bucket, seq).slice(1), value: cid }
+    ])
+  }
+
+  async versionPulled (bucket: string, seq: number): Promise<boolean> {
+    return (await this.kv.get('r' + catalogKey.version(bucket, seq).slice(1))) !== undefined
   }
 
   async * pushedVersions (): AsyncGenerator<{ bucket: string, seq: number, cid: string }> {

@@ -18,6 +18,8 @@ import { TierErrorCode } from './errors.ts'
 
 export const PACK_MAGIC = new TextEncoder().encode('ROKPACK1')
 export const FOOTER_SIZE = 8 + PACK_MAGIC.length
+/** The most an entry adds besides its data: header, CID, and its trailer line. */
+export const PACK_ENTRY_OVERHEAD = 2 * (ENTRY_HEADER_FIXED + 64)
 
 export interface PackEntry {
   cid: CID

@@ -41,7 +41,7 @@ export async function refreshCatalog (ctx: { backend: ObjectBackend, catalog: Ca
   await mapLimit(fresh, FETCH_CONCURRENCY, async ({ name, size }) => {
     const entries = await readPackIndex(ctx.backend, name, size, signal)
     const kind = entries.every(e => e.cid.code === DAG_CBOR_CODEC) ? 'meta' : 'data'
-    await ctx.catalog.apply(ctx.catalog.packOps(name, { size, blocks: entries.length, kind, at: ctx.now() },
+    await ctx.catalog.apply(ctx.catalog.packOps(name, { size, blocks: entries.length, kind, at: ctx.now(), origin: 'listed' },
       entries.map(e => ({ cid: e.cid.toString(), offset: e.offset, length: e.length }))))
   })
   return fresh.length
@@ -117,7 +117,8 @@ export interface PullContext {
   now: () => number
 }
 
-const DATA_BATCH = 2048
+/** Chunk bytes fetched per batch: big enough for a few ranged GETs in parallel. */
+const DATA_BATCH_BYTES = 96 * 1024 * 1024
 
 export async function pullVersion (ctx: PullContext, bucket: string, seq: number | undefined, options: PullOptions = {}): Promise<PullReport> {
   const { signal } = options
@@ -132,10 +133,12 @@ export async function pullVersion (ctx: PullContext, bucket: string, seq: number
   await refreshCatalog(ctx, signal)
   const report: PullReport = { bucket, seq: record.seq, cid: cid.toString(), alreadyLocal: local !== undefined, blocks: 0, bytes: 0, data: options.data === true }
   let chunks: CID[] = []
+  let batchBytes = 0
   const fetchChunks = async (): Promise<void> => {
     const have = await ctx.store.hasLocal(chunks)
     const missing = chunks.filter((_, i) => !have[i])
     chunks = []
+    batchBytes = 0
     if (missing.length === 0) return
     const got = await ctx.store.getMany(missing, { signal })
     report.blocks += got.length
@@ -148,7 +151,8 @@ export async function pullVersion (ctx: PullContext, bucket: string, seq: number
     if (block.type === 'node') { report.blocks++; continue }
     if (options.data !== true) continue
     chunks.push(block.cid)
-    if (chunks.length >= DATA_BATCH) await fetchChunks()
+    batchBytes += block.size ?? 0
+    if (batchBytes >= DATA_BATCH_BYTES) await fetchChunks()
   }
   await fetchChunks()
   await ctx.store.flush()
@@ -157,6 +161,6 @@ export async function pullVersion (ctx: PullContext, bucket: string, seq: number
     await ctx.addVersion(bucket, cid, record.root)
   }
   // it is in the tier: a push from this node must not send it again
-  await ctx.catalog.markVersionPushed(bucket, record.seq, cid.toString())
+  await ctx.catalog.markVersionPulled(bucket, record.seq, cid.toString())
   return report
 }

@@ -22,7 +22,7 @@ import type { Catalog } from './catalog.ts'
 import { PACK_TARGET_SIZE, PUSH_CONCURRENCY, TRAILER_PROBE } from './constants.ts'
 import { versionObjectKey } from './keys.ts'
 import { TaskSlots } from './limit.ts'
-import { PackBuilder, packKey, parseTrailer, trailerLength, type SealedPack } from './pack.ts'
+import { PACK_ENTRY_OVERHEAD, PackBuilder, packKey, parseTrailer, trailerLength, type SealedPack } from './pack.ts'
 
 export interface PushContext {
   backend: ObjectBackend
@@ -99,6 +99,7 @@ async function pushBlocks (ctx: PushContext, recordCid: CID, report: PushReport,
   const data = new PackBuilder()
   const meta = new PackBuilder()
   const queued = new Set<string>()
+  let sealed = 0
   const upload = async (pack: SealedPack, kind: 'data' | 'meta'): Promise<void> => {
     await slots.run(async () => {
       await uploadPack(ctx, pack, kind, signal)
@@ -119,8 +120,13 @@ async function pushBlocks (ctx: PushContext, recordCid: CID, report: PushReport,
     const bytes = await ctx.store.getMany(wanted.map(w => w.cid))
     for (const [i, w] of wanted.entries()) {
       const builder = w.cid.code === DAG_CBOR_CODEC ? meta : data
+      // seal before the pack would grow past the target: a pack is then exactly two
+      // multipart parts, not two and a sliver
+      if (builder.count > 0 && builder.bytes + bytes[i].length + PACK_ENTRY_OVERHEAD > target) {
+        await upload(builder.seal(), builder === meta ? 'meta' : 'data')
+        sealed++
+      }
       builder.add(w.cid, bytes[i])
-      if (builder.bytes >= target) await upload(builder.seal(), builder === meta ? 'meta' : 'data')
     }
   }
   for await (const block of manifestBlocks(async cid => await ctx.store.get(cid), record.root)) {
@@ -129,8 +135,9 @@ async function pushBlocks (ctx: PushContext, recordCid: CID, report: PushReport,
     if (batch.length >= WALK_BATCH) await flushBatch()
   }
   await flushBatch()
-  // A small change leaves a little of each: one pack instead of two saves a request.
-  if (data.count > 0 && meta.count > 0 && data.bytes + meta.bytes < target) {
+  // A small change leaves a little of each: one pack instead of two saves a request. A
+  // large version keeps its manifest in a pack of its own, which a pull reads in one GET.
+  if (sealed === 0 && data.count > 0 && meta.count > 0 && data.bytes + meta.bytes < target) {
     for (const [cid, bytes] of meta.take()) data.add(cid, bytes)
   }
   if (data.count > 0) await upload(data.seal(), 'data')

@@ -18,6 +18,9 @@
  * in the catalog, then the object, then the records), so the store never lists a version
  * whose packs are gone.
  *
+ * Packs and versions this node only found in the store (written by another node sharing
+ * the prefix, and pulled here) are never removed by this node's sweep.
+ *
  * Crash safety: every catalog change is one synchronous batch, and an object is deleted
  * only after no catalog entry points at it; a crash at any moment leaves a catalog
  * whose every block entry points at an existing pack. Redoing any step is harmless.
@@ -109,7 +112,10 @@ export async function sweepTier (ctx: SweepContext, live: Set<string>, options: 
 
   // 1. versions no longer retained: intent, object, records
   const dropped: Array<{ bucket: string, seq: number }> = []
-  for await (const v of ctx.catalog.pushedVersions()) if (!live.has(v.cid)) dropped.push(v)
+  for await (const v of ctx.catalog.pushedVersions()) {
+    // a version this node only pulled belongs to whoever pushed it
+    if (!live.has(v.cid) && !(await ctx.catalog.versionPulled(v.bucket, v.seq))) dropped.push(v)
+  }
   for await (const [key] of ctx.catalog.kv.iterator({ gt: 'x!', lt: 'x!~' })) {
     const rest = key.slice(2)
     const bang = rest.lastIndexOf('!')
@@ -174,6 +180,8 @@ export async function sweepTier (ctx: SweepContext, live: Set<string>, options: 
   let marked = 0
   for (const [name, info] of packs) {
     if ((await ctx.catalog.kv.get(catalogKey.candidate(name))) !== undefined) continue
+    // packs another node wrote are theirs to collect
+    if (info.origin === 'listed') continue
     const u = usage.get(name) ?? { live: [], dead: [], liveBytes: 0 }
     if (u.live.length === 0) {
       report.packsMarked++

@@ -2,7 +2,8 @@
  * Tier garbage collection (sweepTier) against a real s3rver: a dry run changes nothing;
  * packs with nothing live are marked, kept through the grace period and then deleted;
  * a candidate holding a block that is live again is rescued; a mostly-garbage pack is
- * rewritten; the retained versions restore from a fresh home afterwards.
+ * rewritten; the retained versions restore from a fresh home afterwards, and that home's
+ * own sweep leaves alone what it did not write.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -131,6 +132,11 @@ test('sweep: dry run, mark, grace, rescue, rewrite, delete; retained versions st
     assert.deepEqual(await compareTrees(join(dir, 'v3'), out, { rootMeta: false }), [])
     const { record } = await decodeVersionRecord(await other.store.get((await other.buckets.get('acme/s', 3)).cid))
     assert.equal(record.seq, 3)
+    // a node that only pulled from the tier never collects what another node wrote there
+    const foreign = await other.tier!.sweep(new Set(), { graceMs: 0 })
+    assert.equal(foreign.versionsRemoved, 0)
+    assert.equal(foreign.packsMarked, 0)
+    assert.deepEqual((await other.tier!.list()).map(v => v.seq), [3])
   } finally {
     await other.close()
   }
