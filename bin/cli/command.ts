@@ -35,3 +35,19 @@ export interface Command {
   positionals?: number | [number, number]
   run?: (ctx: CommandContext) => Promise<number | void>
 }
+
+/**
+ * A top-level verb known by name only until it is run: its module (and whatever heavy
+ * parts it imports: the engine, libp2p, the S3 SDK) is loaded then, so `rok search` does
+ * not pay for the snapshot engine. `--help` of the whole program loads them all.
+ */
+export interface LazyCommand {
+  name: string
+  load: () => Promise<Command>
+}
+
+export type CommandEntry = Command | LazyCommand
+
+export async function loadCommand (entry: CommandEntry): Promise<Command> {
+  return 'load' in entry ? await entry.load() : entry
+}

@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { RokError, isRokError } from '../../protocol/errors.ts'
-import type { Command, CommandContext } from './command.ts'
+import { loadCommand, type Command, type CommandContext, type CommandEntry } from './command.ts'
 import { createOutput, describeError } from './output.ts'
 
 export const EXIT_OK = 0
@@ -40,7 +40,7 @@ const GLOBAL_HELP: Record<string, string> = {
 export interface Program {
   name: string
   summary: string
-  commands: Command[]
+  commands: CommandEntry[]
 }
 
 export class UsageError extends RokError {
@@ -55,24 +55,25 @@ export async function runCli (program: Program, argv: string[], env: NodeJS.Proc
   const out = createOutput({ json: wantsJson, verbose: argv.includes('--verbose') || argv.includes('-v') })
   const path: string[] = [program.name]
   try {
-    let commands = program.commands
+    let commands: CommandEntry[] = program.commands
     let rest = argv
     let command: Command | undefined
     while (true) {
       const verb = rest[0]
       if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
         if (command === undefined) {
-          process.stdout.write(programHelp(program))
+          process.stdout.write(programHelp(program.name, program.summary, await Promise.all(program.commands.map(loadCommand))))
           return verb === undefined ? EXIT_USAGE : EXIT_OK
         }
         process.stdout.write(commandHelp(path, command))
         return verb === undefined ? EXIT_USAGE : EXIT_OK
       }
-      const next = commands.find(c => c.name === verb)
-      if (next === undefined) {
+      const entry = commands.find(c => c.name === verb)
+      if (entry === undefined) {
         const where = path.join(' ')
         throw new UsageError(`unknown command '${verb}' for ${where}; run '${where} --help' to see the commands`)
       }
+      const next = await loadCommand(entry)
       command = next
       path.push(verb)
       rest = rest.slice(1)
@@ -123,20 +124,20 @@ function checkPositionals (path: string[], command: Command, positionals: string
   }
 }
 
-function programHelp (program: Program): string {
-  const width = Math.max(...program.commands.map(c => c.name.length))
+function programHelp (name: string, summary: string, commands: Command[]): string {
+  const width = Math.max(...commands.map(c => c.name.length))
   const lines = [
-    `${program.name} — ${program.summary}`,
+    `${name} — ${summary}`,
     '',
-    `Usage: ${program.name} COMMAND [options]`,
+    `Usage: ${name} COMMAND [options]`,
     '',
     'Commands:',
-    ...program.commands.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commands.map(c => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Options for every command:',
     ...Object.entries(GLOBAL_HELP).map(([k, v]) => `  --${k.padEnd(10)} ${v}`),
     '',
-    `Run '${program.name} COMMAND --help' for a command's usage.`,
+    `Run '${name} COMMAND --help' for a command's usage.`,
     ''
   ]
   return lines.join('\n')

@@ -15,15 +15,16 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { commands } from '../../bin/rok/commands/index.ts'
-import type { Command } from '../../bin/cli/command.ts'
+import { loadCommand, type Command } from '../../bin/cli/command.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DOCKER = join(ROOT, 'docker')
 const GLOBAL = new Set(['help', 'json', 'verbose', 'home'])
+const VERBS = await Promise.all(commands.map(loadCommand))
 
 /** Check `rok ARGS…` against the verb table: the verb path exists and every --option is one of its options. */
 function checkRokCommand (args: string[], where: string): void {
-  let list = commands
+  let list = VERBS
   let cmd: Command | undefined
   let i = 0
   while (i < args.length) {
