@@ -170,25 +170,24 @@ async function checkPeers (client: NodeApiClient, status: SyncStatus, signal: Ab
  * The object-storage tier, when one is configured: the bucket answers to this process's
  * credentials (the standard AWS chain, as the node reads it) and holds the tier marker.
  */
-async function checkTier (home: string, signal: AbortSignal): Promise<Check> {
+async function checkTier (home: string, signal: AbortSignal, daemon: NodeApiClient | undefined): Promise<Check[]> {
   const { readTierConfig, backendFor, describeTier, TierErrorCode } = await import('../../../node/tier/index.ts')
   const { MARKER_KEY } = await import('../../../node/tier/keys.ts')
   let config
   try {
     config = await readTierConfig(home)
   } catch (err) {
-    return fail('tier', `${(err as Error).message}`, "run 'rok tier set --endpoint URL --bucket NAME' again")
+    return [fail('tier', `${(err as Error).message}`, "run 'rok tier set --endpoint URL --bucket NAME' again")]
   }
-  if (config === undefined) return skip('tier', "no object-storage tier configured ('rok tier set' keeps versions in S3 as well)")
+  if (config === undefined) return [skip('tier', "no object-storage tier configured ('rok tier set' keeps versions in S3 as well)")]
   const where = describeTier(config)
   const backend = backendFor({ ...config, attempts: 2 })
   const probe = { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) }
   try {
     await backend.check(probe)
     if (await backend.head(MARKER_KEY, probe) === undefined) {
-      return fail('tier', `${where} answers but holds no ${MARKER_KEY}: the prefix was emptied or the settings point elsewhere`, "run 'rok tier set' with the right --bucket and --prefix (it writes the marker), then 'rok tier push'")
+      return [fail('tier', `${where} answers but holds no ${MARKER_KEY}: the prefix was emptied or the settings point elsewhere`, "run 'rok tier set' with the right --bucket and --prefix (it writes the marker), then 'rok tier push'")]
     }
-    return ok('tier', `${where}: reachable, credentials accepted`)
   } catch (err) {
     const code = isRokError(err) ? err.code : ''
     const fix = code === TierErrorCode.ACCESS_DENIED
@@ -197,8 +196,16 @@ async function checkTier (home: string, signal: AbortSignal): Promise<Check> {
         ? "create the bucket in the object store, or point the tier at another one with 'rok tier set --bucket NAME'"
         : "start the object store or fix the endpoint with 'rok tier set --endpoint URL'; versions stay on the node meanwhile and are pushed when it answers"
     const message = (err as Error).message
-    return fail('tier', `${message.includes(backend.location) ? '' : `${where}: `}${message}${code !== '' ? ` [${code}]` : ''}`, fix)
+    return [fail('tier', `${message.includes(backend.location) ? '' : `${where}: `}${message}${code !== '' ? ` [${code}]` : ''}`, fix)]
   }
+  const checks = [ok('tier', `${where}: reachable, credentials accepted`)]
+  // the running node pushes each version within seconds; what it has not pushed is worth a look
+  const status = daemon === undefined ? undefined : await daemon.tierStatus().catch(() => undefined)
+  if (status !== undefined && status.unpushedVersions.length > 0) {
+    checks.push(warn('tier', `${status.unpushedVersions.length} version${status.unpushedVersions.length === 1 ? '' : 's'} not in the object store yet: ${status.unpushedVersions.slice(0, 5).join(', ')}${status.unpushedVersions.length > 5 ? ', …' : ''}`,
+      "the node pushes new versions within seconds; if they stay, 'rok tier push' pushes now and shows what fails"))
+  }
+  return checks
 }
 
 export async function diagnose (home: string, signal: AbortSignal): Promise<DoctorReport> {
@@ -215,7 +222,7 @@ export async function diagnose (home: string, signal: AbortSignal): Promise<Doct
   checks.push(...await checkRegistry(home, status))
   if (daemon.client !== undefined && status !== undefined) checks.push(...await checkPeers(daemon.client, status, signal))
   else checks.push(skip('peers', 'not checked: the node is not running'))
-  checks.push(await checkTier(home, signal))
+  checks.push(...await checkTier(home, signal, daemon.client))
   return { home, ok: !checks.some(c => c.state === 'fail'), checks }
 }
 
