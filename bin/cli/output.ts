@@ -129,6 +129,19 @@ export function describeError (err: unknown, verbose: boolean): string {
   return lines.join('\n')
 }
 
+/** What to do about the system errors users meet most, by errno code (Rok's own codes say it in their message). */
+const SYSTEM_HINTS: Record<string, string> = {
+  EADDRINUSE: 'another process listens there; stop it or choose another address (port 0 picks a free one)',
+  EADDRNOTAVAIL: 'this machine has no such address; listen on one of its own or 0.0.0.0',
+  EACCES: 'permission denied; run as a user who may, or choose another path or a port above 1023',
+  EPERM: 'operation not permitted for this user',
+  ENOSPC: 'the disk is full; free space and run it again',
+  EROFS: 'the file system is read-only',
+  EMFILE: 'too many open files; raise the limit (ulimit -n)',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  ECONNREFUSED: 'nothing listens at that address; is the service running?'
+}
+
 /**
  * `message [CODE]` on one line. A top-level error without a code is a bug, so it says how
  * to see more; a cause without one (a library's error) is shown by its name.
@@ -137,6 +150,6 @@ function oneLine (err: unknown, top = true): string {
   if (!(err instanceof Error)) return `${String(err).replace(/\s*\n\s*/g, ' ')}${top ? ' [ERR_UNEXPECTED]' : ''}`
   const code = (err as NodeJS.ErrnoException).code
   const message = err.message.replace(/\s*\n\s*/g, ' ')
-  if (typeof code === 'string') return `${message} [${code}]`
+  if (typeof code === 'string') return `${message}${top && SYSTEM_HINTS[code] !== undefined ? `: ${SYSTEM_HINTS[code]}` : ''} [${code}]`
   return top ? `${message} [ERR_UNEXPECTED] (--verbose shows where)` : `${err.name}: ${message}`
 }

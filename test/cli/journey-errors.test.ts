@@ -111,6 +111,11 @@ describe('the error printer', () => {
     assert.deepEqual(lines.slice(0, 4), ['the disk is full [ERR_DISK_FULL]', '  details: {"path":"/x"}', '  caused by: Error: write pack', '  caused by: disk quota exceeded [EDQUOT]'])
   })
 
+  it('a common system error says what to do, by its code', () => {
+    const err = Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:7500'), { code: 'EADDRINUSE' })
+    assert.equal(describeError(err, false), 'listen EADDRINUSE: address already in use 127.0.0.1:7500: another process listens there; stop it or choose another address (port 0 picks a free one) [EADDRINUSE]')
+  })
+
   it('exit codes: 2 for usage mistakes, 130 when interrupted, 1 otherwise', () => {
     assert.equal(exitCodeFor(new UsageError('missing --bucket')), 2)
     assert.equal(exitCodeFor(new RokError('ERR_ABORTED', 'interrupted')), 130)
