@@ -80,7 +80,8 @@ try {
   say(`Working folder: ${workDir} (shown as $DEMO)\n`)
 
   say('1. Start the registry; the admin creates users, a private group and a public group')
-  const adminToken = randomBytes(24).toString('base64url')
+  // hex: a base64url token may start with '-', which a command line would read as an option
+  const adminToken = randomBytes(24).toString('hex')
   const registry = await run.startRegistry(home.registry, ['--listen', '127.0.0.1:0', '--data', home.registry, '--admin-token', adminToken, '--log-level', 'warn', '--grant-ttl', '60'])
   await run.rok('admin', home.admin, ['login', registry.url, '--token', adminToken])
   // Independent steps run side by side (each is its own process): the echoed commands
@@ -220,9 +221,10 @@ try {
     say(`  npx rok log ${BUCKET} --home ${home.c}              # versions C holds`)
     say(`  npx rok diff ${BUCKET}@1 ${BUCKET}@2 --home ${home.a}  # what changed`)
     say(`  npx rok stats --home ${home.b}`)
-    say(`  npx rok tier list --home ${home.a}         # needs the object store: node test/fixtures/s3-server.ts ${join(workDir, 'object-store')} ${s3.port} ${s3.bucket} &, and its keys: AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`)
+    say(`  npx node test/fixtures/s3-server.ts ${join(workDir, 'object-store')} ${s3.port} ${s3.bucket} &   # the object store again, then:`)
+    say(`  AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} npx rok tier list --home ${home.a}`)
     say(`  npx rok registry start --data ${home.registry} --listen ${new URL(registry.url).host} --home ${home.registry} &`)
-    say(`  npx rok node start --home ${home.a} &   # then: npx rok status --home ${home.a}; npx rok doctor --home ${home.a}`)
+    say(`  AWS_ACCESS_KEY_ID=${s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey} npx rok node start --home ${home.a} &   # then: npx rok status --home ${home.a}; npx rok doctor --home ${home.a}`)
   }
 } catch (err) {
   if (!interrupted) {

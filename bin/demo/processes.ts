@@ -94,11 +94,11 @@ export function createRunner (init: RunnerInit): Runner {
         const timer = setTimeout(() => { reject(new Error(`the registry did not start within ${START_TIMEOUT_MS / 1000} s`)) }, START_TIMEOUT_MS)
         p.child.stdout!.on('data', (d: Buffer) => {
           out += d.toString()
-          try {
-            const r = JSON.parse(out) as { url: string }
-            clearTimeout(timer)
-            resolve(r.url)
-          } catch {}
+          let r: { url?: string, error?: { code: string, message: string } }
+          try { r = JSON.parse(out) } catch { return }
+          clearTimeout(timer)
+          if (typeof r.url === 'string') resolve(r.url)
+          else reject(new Error(`the registry did not start: ${r.error?.message ?? out} [${r.error?.code ?? 'ERR_UNEXPECTED'}]`))
         })
         void p.exited.then(r => { clearTimeout(timer); reject(new Error(`the registry exited ${r.code}: ${r.stderr.trim()}`)) })
       })

@@ -24,7 +24,7 @@ export interface TestCluster {
 /** Registry on loopback plus a logged-in home (`rok init` + `rok login`) per user. */
 export async function startCluster (dir: string, users: string[]): Promise<TestCluster> {
   const run = createRunner({ print: () => {}, workDir: dir })
-  const adminToken = randomBytes(24).toString('base64url')
+  const adminToken = randomBytes(24).toString('hex')
   const data = join(dir, 'registry')
   const registryArgs = ['--data', data, '--admin-token', adminToken, '--log-level', 'warn', '--rate-limit', '0']
   const cluster: TestCluster = {
