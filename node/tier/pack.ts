@@ -50,8 +50,12 @@ export class PackBuilder {
   private parts: Uint8Array[] = []
   private entries: PackEntry[] = []
   private size = 0
+  private trailerSize = 0
 
+  /** Bytes of entries so far. */
   get bytes (): number { return this.size }
+  /** The object's size if sealed now (entries, trailer, footer). */
+  get sealedBytes (): number { return this.size + this.trailerSize + FOOTER_SIZE }
   get count (): number { return this.entries.length }
 
   add (cid: CID, data: Uint8Array): void {
@@ -59,6 +63,7 @@ export class PackBuilder {
     this.parts.push(header, data)
     this.entries.push({ cid, offset: this.size + header.length, length: data.length })
     this.size += header.length + data.length
+    this.trailerSize += 1 + cid.bytes.length + 4
   }
 
   /** Hand over the collected blocks (to merge them into another pack) and start empty. */
@@ -67,6 +72,7 @@ export class PackBuilder {
     this.parts = []
     this.entries = []
     this.size = 0
+    this.trailerSize = 0
     return out
   }
 
@@ -92,6 +98,7 @@ export class PackBuilder {
     this.parts = []
     this.entries = []
     this.size = 0
+    this.trailerSize = 0
     return sealed
   }
 }

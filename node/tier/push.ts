@@ -122,7 +122,7 @@ async function pushBlocks (ctx: PushContext, recordCid: CID, report: PushReport,
       const builder = w.cid.code === DAG_CBOR_CODEC ? meta : data
       // seal before the pack would grow past the target: a pack is then exactly two
       // multipart parts, not two and a sliver
-      if (builder.count > 0 && builder.bytes + bytes[i].length + PACK_ENTRY_OVERHEAD > target) {
+      if (builder.count > 0 && builder.sealedBytes + bytes[i].length + PACK_ENTRY_OVERHEAD > target) {
         await upload(builder.seal(), builder === meta ? 'meta' : 'data')
         sealed++
       }
