@@ -14,35 +14,10 @@ import { access, readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import { commands } from '../../bin/rok/commands/index.ts'
-import { loadCommand, type Command } from '../../bin/cli/command.ts'
+import { checkRokCommand } from './verbs.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DOCKER = join(ROOT, 'docker')
-const GLOBAL = new Set(['help', 'json', 'verbose', 'home'])
-const VERBS = await Promise.all(commands.map(loadCommand))
-
-/** Check `rok ARGS…` against the verb table: the verb path exists and every --option is one of its options. */
-function checkRokCommand (args: string[], where: string): void {
-  let list = VERBS
-  let cmd: Command | undefined
-  let i = 0
-  while (i < args.length) {
-    const next = list.find(c => c.name === args[i])
-    if (next === undefined) break
-    cmd = next
-    i++
-    if (next.subcommands === undefined) break
-    list = next.subcommands
-  }
-  assert.ok(cmd !== undefined && cmd.subcommands === undefined, `${where}: 'rok ${args.join(' ')}' is not a rok verb`)
-  for (const a of args.slice(i)) {
-    const m = /^--([a-z-]+)/.exec(a)
-    if (m === null) continue
-    assert.ok(GLOBAL.has(m[1]) || cmd.options?.[m[1]] !== undefined, `${where}: 'rok ${cmd.name}' has no option --${m[1]}`)
-  }
-}
-
 /** The words of each `rok …` invocation in a shell script (quotes dropped, ; && | end a command). */
 function rokInvocations (script: string): string[][] {
   const found: string[][] = []
