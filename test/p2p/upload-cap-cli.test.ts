@@ -28,6 +28,9 @@ describe('rok node start --max-upload-rate', { timeout: 120_000 }, () => {
       assert.notEqual(r.code, 0)
       assert.match(r.stderr, new RegExp(`'${bad}' is not a rate: use e\\.g\\. 50MB`))
     }
+    const slow = await runRok(['node', 'start', '--home', home, '--max-upload-rate', '100KB/s'])
+    assert.notEqual(slow.code, 0)
+    assert.match(slow.stderr, /--max-upload-rate 100KB\/s is below 256KiB\/s/)
   })
 
   it('caps the node and says so in rok status', async () => {

@@ -28,8 +28,8 @@ describe('UploadLimit', () => {
 
   it('passes a block larger than the burst', () => {
     let now = 0
-    const limit = new UploadLimit(64 * 1024, () => now)
-    assert.equal(limit.reserve(4 * 1024 * 1024), 63 * 1000)
+    const limit = new UploadLimit(256 * 1024, () => now)
+    assert.equal(limit.reserve(4 * 1024 * 1024), 15.75 * 1000)
   })
 
   it('waits in take, and stops waiting when aborted', async () => {
@@ -44,8 +44,8 @@ describe('UploadLimit', () => {
     await assert.rejects(waiting, /stream ended/)
   })
 
-  it('refuses a rate that is not a positive number', () => {
-    for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+  it('refuses a rate that is not a number of at least 256 KiB/s', () => {
+    for (const rate of [0, -1, 1000, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => new UploadLimit(rate), { code: P2PErrorCode.INVALID_RATE })
     }
   })

@@ -3,6 +3,7 @@ import { withNode } from './engine.ts'
 import { connectToNode } from '../../../node/api/client.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { UsageError } from '../../cli/run.ts'
+import { MIN_UPLOAD_RATE } from '../../../node/p2p/exchange/upload-limit.ts'
 import { NOT_LOGGED_IN, loadCredentials } from '../../../registry/credentials.ts'
 
 const start: Command = {
@@ -37,7 +38,7 @@ Example:
     api: 'local API address (default 127.0.0.1:0)',
     bootstrap: 'peer to dial at start (repeatable)',
     'max-download-rate': 'cap on what syncs receive, e.g. 50MB (per second; default unlimited)',
-    'max-upload-rate': "cap on what the node serves to all peers together, e.g. 50MB/s (default unlimited; 'rok status' shows it)",
+    'max-upload-rate': "cap on what the node serves to all peers together, e.g. 50MB/s, at least 256KiB/s (default unlimited; 'rok status' shows it)",
     'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)',
     registry: "registry URL (default: the one 'rok login' saved in the home)",
     'no-registry': 'run without a registry even when logged in',
@@ -57,7 +58,7 @@ Example:
       api: ctx.options.api as string | undefined,
       bootstrap: ctx.options.bootstrap as string[] | undefined,
       maxDownloadRate: ctx.options['max-download-rate'] === undefined ? undefined : parseRate(ctx.options['max-download-rate'] as string),
-      maxUploadRate: ctx.options['max-upload-rate'] === undefined ? undefined : parseRate(ctx.options['max-upload-rate'] as string),
+      maxUploadRate: ctx.options['max-upload-rate'] === undefined ? undefined : parseUploadRate(ctx.options['max-upload-rate'] as string),
       pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
       logger: { level: ctx.out.verbose ? 'info' : 'warn' },
       registry: registry === undefined
@@ -96,6 +97,13 @@ export function parseRate (text: string): number {
   const unit = m === null ? undefined : UNITS[m[2].toUpperCase()]
   if (m === null || unit === undefined || Number(m[1]) <= 0) throw new UsageError(`'${text}' is not a rate: use e.g. 50MB, 8MiB or 1000000 (bytes per second)`)
   return Number(m[1]) * unit
+}
+
+/** A rate as parseRate reads it, and no lower than the exchange can serve a 4 MiB block at. */
+function parseUploadRate (text: string): number {
+  const rate = parseRate(text)
+  if (rate < MIN_UPLOAD_RATE) throw new UsageError(`--max-upload-rate ${text} is below 256KiB/s: a peer waiting that long for a 4 MiB block gives up (30 s)`)
+  return rate
 }
 
 function parseSeconds (text: string): number {

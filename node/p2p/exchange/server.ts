@@ -69,6 +69,11 @@ export class ServerStream {
   private readonly reader: FrameReader
   /** Aborted when the stream ends: wakes serves waiting for upload tokens. */
   private readonly ended = new AbortController()
+  /**
+   * One block of this stream waits for the upload cap at a time, so what the node has
+   * booked ahead is at most a block per stream and every stream's wait stays short.
+   */
+  private capTurn: Promise<void> = Promise.resolve()
   private readonly done: PromiseWithResolvers<void> = Promise.withResolvers()
 
   constructor (stream: Stream, peer: PeerId, options: ServerStreamOptions) {
@@ -207,9 +212,12 @@ export class ServerStream {
         this.answer(wanted[i], false)
         continue
       }
-      if (this.options.uploadLimit !== undefined) {
+      const limit = this.options.uploadLimit
+      if (limit !== undefined) {
         // not under the want deadline: waiting for the cap is the node's choice, not a slow store
-        await this.options.uploadLimit.take(bytes.byteLength, this.ended.signal)
+        const turn = this.capTurn.then(async () => { await limit.take(bytes.byteLength, this.ended.signal) })
+        this.capTurn = turn.catch(() => {})
+        await turn
         if (this.closed) return
       }
       // header and bytes are queued as they are (no copy) and leave with their neighbours
@@ -297,6 +305,11 @@ export class ServerStream {
   }
 
   private send (bytes: Uint8Array | Uint8ArrayList): void {
+    // the peer may have reset its stream since this was queued: writing then would throw out of a timer and end the node
+    if (this.stream.writeStatus !== 'writable') {
+      this.fail(new RokError(P2PErrorCode.PEER_GONE, 'the peer closed the exchange stream before its answers were sent'))
+      return
+    }
     this.touch()
     if (this.stream.send(bytes) || this.draining) return
     // the stream's write buffer is full: serve nothing more until the peer has read it

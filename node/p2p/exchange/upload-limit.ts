@@ -15,6 +15,11 @@ import { P2PErrorCode } from '../errors.ts'
 /** Bytes that may leave at once after an idle spell: 100 ms at the rate, at least 64 KiB. */
 const BURST_SECONDS = 0.1
 const MIN_BURST_BYTES = 64 * 1024
+/**
+ * The lowest cap: a largest block (4 MiB) must leave well within the exchange's 30 s idle
+ * timeout, or the peer waiting for it gives up on this node.
+ */
+export const MIN_UPLOAD_RATE = 256 * 1024
 
 export class UploadLimit {
   /** Bytes per second. */
@@ -26,8 +31,8 @@ export class UploadLimit {
 
   /** @param rate - bytes per second, > 0 @param now - milliseconds clock @default performance.now */
   constructor (rate: number, now: () => number = () => performance.now()) {
-    if (!Number.isFinite(rate) || rate <= 0) {
-      throw new RokError(P2PErrorCode.INVALID_RATE, `an upload rate is a positive number of bytes per second, not ${rate}`)
+    if (!Number.isFinite(rate) || rate < MIN_UPLOAD_RATE) {
+      throw new RokError(P2PErrorCode.INVALID_RATE, `an upload rate is at least ${MIN_UPLOAD_RATE} bytes per second (256KiB/s), not ${rate}`)
     }
     this.rate = rate
     this.burst = Math.max(MIN_BURST_BYTES, rate * BURST_SECONDS)
