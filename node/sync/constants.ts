@@ -4,8 +4,23 @@
 export const TOPIC_PREFIX = '/rok/bucket/1/'
 /** How often a subscription asks peers for the head when no announcement arrived. */
 export const POLL_INTERVAL_MS = 30_000
-/** Chunk bytes fetched per batch; the store is flushed after each, so a killed sync loses at most one batch. */
+/** Largest chunk bytes fetched per batch; the store is flushed after each, so a killed sync loses at most one batch. */
 export const CHUNK_BATCH_BYTES = 8 * 1024 * 1024
+/** Smallest default chunk batch: a version is cut into about BATCHES_PER_VERSION batches between this and CHUNK_BATCH_BYTES. */
+export const MIN_CHUNK_BATCH_BYTES = 1024 * 1024
+/** Batches a version is cut into by default, so subscribers syncing it at once can each start somewhere else. */
+export const BATCHES_PER_VERSION = 64
+/** A batch put off for a fellow is waited for at most this many times the slowest batch the publisher sent in this sync (and at least FELLOW_WAIT_MIN_MS). */
+export const FELLOW_WAIT_FACTOR = 2
+export const FELLOW_WAIT_MIN_MS = 1_000
+/**
+ * Longest fellows are given to serve a batch before the publisher is asked for the rest:
+ * a fellow that lacks blocks says so in a round trip, one that is busy or stalled must not
+ * hold the sync up (what arrived by then is kept).
+ */
+export const FELLOW_ASK_TIMEOUT_MS = 2_000
+/** How often fellows are asked again for a batch being waited for. */
+export const FELLOW_WAIT_POLL_MS = 250
 /** Batches fetched at once: the next batch starts while one finishes (its tail blocks, its flush). */
 export const CHUNK_BATCH_CONCURRENCY = 2
 /** Chunks per batch at most (tiny chunks: keep the want list and the `has` lookups bounded). */
@@ -14,6 +29,10 @@ export const CHUNK_BATCH_COUNT = 1024
 export const NODE_BATCH_COUNT = 512
 /** Longest a provider lookup in the DHT may take before the sync goes on with the peers it has. */
 export const FIND_PROVIDERS_TIMEOUT_MS = 3_000
+/** How often a running sync looks for fellow subscribers (gossip topic, connections it serves the bucket to). */
+export const FELLOW_REFRESH_MS = 1_000
+/** How often a running sync asks the DHT again for providers of the version it fetches (fellows provide it as they start). */
+export const FELLOW_LOOKUP_MS = 3_000
 /** Providers taken from the DHT per version. */
 export const MAX_PROVIDERS = 16
 /** Longest a DHT provide may take (publish and sync still succeed without it). */

@@ -22,12 +22,19 @@
  *   poll when an announcement was missed.
  * - **Provider**: a node holding a whole version; publishers and subscribers that finish
  *   a version provide its record CID in Rok's DHT (one record per version, not per chunk).
+ * - **Fellows**: the other subscribers syncing or holding a bucket, found while a sync runs
+ *   (the gossip topic, peers that presented a grant for it, DHT providers of the version:
+ *   a subscriber provides a version as soon as it starts syncing it). Only connected ones
+ *   are asked.
  * - **Sync of a version**: verify the record; fetch parent records back to the local head;
- *   walk the manifest level by level fetching missing nodes; fetch missing chunks in
- *   bounded batches from the publisher, fellow subscribers and providers in parallel,
- *   flushing the store after each batch (a killed sync resumes without refetching); then
- *   record the version and index its refs. Each peer's share is reported with why it was
- *   asked (`publisher`, `subscriber`, `provider`).
+ *   walk the manifest level by level fetching missing nodes; index its refs (so this node
+ *   serves each chunk to fellows as soon as it has it); fetch missing chunks in bounded
+ *   batches in a BatchOrder (batch-order.ts): each node starts at its own offset, asks its
+ *   fellows first (for a bounded time) and the publisher for the rest, and puts off a batch
+ *   a fellow is fetching right now, so a slow publisher sends each chunk about once; the
+ *   store is flushed after each batch (a killed sync resumes without refetching); then
+ *   record the version. Each peer's share is reported with why it was asked (`publisher`,
+ *   `subscriber`, `provider`).
  */
 export { SyncService, type SyncServiceInit, type SyncHost } from './service.ts'
 export { syncOperations } from './operations.ts'

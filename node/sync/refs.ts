@@ -1,6 +1,8 @@
 /**
  * The reverse index: which buckets reference which block. Written when a version is
- * recorded (snapshot or sync), for its record, every manifest node and every chunk, so
+ * recorded by a snapshot, and by a sync as soon as the version's manifest is here (before
+ * its chunks, so fellow subscribers may fetch each chunk from this node once it is stored),
+ * for its record, every manifest node and every chunk, so
  * that the exchange's authorize hook answers "does any bucket this peer may receive
  * reference this CID" with a few key lookups instead of walking manifests.
  *

@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { ContentRouting, PeerId } from '@libp2p/interface'
-import type { CID } from '../../protocol/cid.ts'
+import { parseCid, type CID } from '../../protocol/cid.ts'
 import { RokError, isRokError } from '../../protocol/errors.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type {
@@ -16,8 +16,9 @@ import type {
 } from '../../protocol/node-api.ts'
 import type { Engine, SnapshotRequest } from '../engine.ts'
 import type { ChunkExchange } from '../p2p/exchange/index.ts'
+import { offsetOf } from './batch-order.ts'
 import {
-  FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS, POLL_INTERVAL_MS, PROVIDE_TIMEOUT_MS
+  FELLOW_LOOKUP_MS, FELLOW_REFRESH_MS, FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS, POLL_INTERVAL_MS, PROVIDE_TIMEOUT_MS
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import { askHead, serveHead, type HeadHost } from './head.ts'
@@ -31,7 +32,7 @@ export interface SyncHost extends HeadHost {
   services: { pubsub: GossipSub, exchange: Pick<ChunkExchange, 'fetchBlocks' | 'serveStats'> }
   contentRouting: Pick<ContentRouting, 'provide' | 'findProviders'>
   getConnections: () => Array<{ remotePeer: PeerId }>
-  dial: (peer: ReturnType<typeof multiaddr>, options?: { signal?: AbortSignal }) => Promise<unknown>
+  dial: (peer: PeerId | ReturnType<typeof multiaddr>, options?: { signal?: AbortSignal }) => Promise<unknown>
 }
 
 /**
@@ -366,24 +367,46 @@ export class SyncService {
       }
       await Promise.all([...peers].map(async ([key, peer]) => { await this.presentGrant(sub.bucket, key, peer, presented, signal) }))
       const head = await this.engine.buckets.head(sub.bucket)
-      if (head === undefined || head.seq < target.record.seq) void this.findProviders(sub.bucket, target.cid, peers, why, presented, signal)
+      const behind = head === undefined || head.seq < target.record.seq
+      let lookup: Promise<void> | undefined
+      const lookFor = (): void => {
+        lookup ??= this.findProviders(sub.bucket, target.cid, peers, why, presented, signal).finally(() => { lookup = undefined })
+      }
+      if (behind) lookFor()
+      // fellow subscribers appear while the sync runs (they start it too): look for them as it goes
+      let ticks = 0
+      const refresh = setInterval(() => {
+        this.addFellows(sub, peers, why, presented, signal)
+        if (behind && ++ticks % Math.max(1, Math.round(FELLOW_LOOKUP_MS / FELLOW_REFRESH_MS)) === 0) lookFor()
+      }, FELLOW_REFRESH_MS)
       // a gc lease: blocks this sync finds present are not swept under it (node/policy/candidates.ts)
       const releaseLease = this.engine.candidates.lease()
-      const report = await syncChain(target, sub.publisher, {
-        store: this.engine.store,
-        buckets: this.engine.buckets,
-        refs: this.engine.sync.refs,
-        fetch: async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o),
-        peers: () => [...peers.values()],
-        signal,
-        maxRate: this.init.maxDownloadRate,
-        batchBytes: this.init.batchBytes,
-        onProgress: (event) => {
-          if (event.type === 'sync:version:start') state.progress = { seq: event.seq, size: event.size, walkedBytes: 0, bytes: 0, storedBytes: 0 }
-          else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
-          options.onProgress?.(event)
-        }
-      }).finally(releaseLease)
+      let report
+      try {
+        report = await syncChain(target, sub.publisher, {
+          store: this.engine.store,
+          buckets: this.engine.buckets,
+          refs: this.engine.sync.refs,
+          fetch: async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o),
+          peers: () => [...peers.values()],
+          fellows: () => this.connectedFellows(sub, peers),
+          offset: offsetOf(this.engine.peerId),
+          signal,
+          maxRate: this.init.maxDownloadRate,
+          batchBytes: this.init.batchBytes,
+          onProgress: (event) => {
+            if (event.type === 'sync:version:start') {
+              state.progress = { seq: event.seq, size: event.size, walkedBytes: 0, bytes: 0, storedBytes: 0 }
+              // from now on this node holds part of the version and serves it: fellows may find it here
+              void this.provide(parseCid(event.cid))
+            } else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
+            options.onProgress?.(event)
+          }
+        })
+      } finally {
+        clearInterval(refresh)
+        releaseLease()
+      }
       const result: SyncReport = {
         ...report,
         seconds: (performance.now() - started) / 1000,
@@ -402,6 +425,35 @@ export class SyncService {
       state.error = isRokError(err) ? { code: err.code, message: err.message } : { code: SyncErrorCode.SYNC_FAILED, message: (err as Error).message }
       throw err
     }
+  }
+
+  /**
+   * Add the fellow subscribers this node knows of now to a sync's peers: those the gossip
+   * topic shows, and connected peers that presented a registry grant for the bucket (they
+   * sync it). A peer merely on the allow list is not one: it may never have subscribed.
+   * Each new one is shown this node's grant.
+   */
+  private addFellows (sub: Subscription, peers: Map<string, FetchPeer>, why: Map<string, Why>, presented: Set<string>, signal: AbortSignal): void {
+    const found = new Map<string, PeerId>()
+    for (const p of this.host.services.pubsub.getSubscribers(topicOf(sub.bucket))) found.set(p.toString(), p)
+    for (const c of this.host.getConnections()) {
+      const key = c.remotePeer.toString()
+      if (!found.has(key) && this.init.registry?.grantedBuckets(key).includes(sub.bucket) === true) found.set(key, c.remotePeer)
+    }
+    for (const [key, peer] of found) {
+      if (peers.has(key) || key === this.engine.peerId) continue
+      peers.set(key, peer)
+      why.set(key, 'subscriber')
+      void this.presentGrant(sub.bucket, key, peer, presented, signal)
+    }
+  }
+
+  /** The sync's peers other than the publisher that are connected now (asking an unreachable one would stall a batch). */
+  private connectedFellows (sub: Subscription, peers: Map<string, FetchPeer>): FetchPeer[] {
+    const connected = new Set(this.host.getConnections().map(c => c.remotePeer.toString()))
+    const out: FetchPeer[] = []
+    for (const [key, peer] of peers) if (key !== sub.publisher && connected.has(key)) out.push(peer)
+    return out
   }
 
   /** The newest head among the publisher and the peers around, verified and from the right publisher. */
@@ -449,9 +501,12 @@ export class SyncService {
       for await (const provider of this.host.contentRouting.findProviders(cid, { signal: deadline })) {
         const key = provider.id.toString()
         if (key === this.engine.peerId || peers.has(key)) continue
-        await this.presentGrant(bucket, key, provider.id, presented, signal)
         peers.set(key, provider.id)
         why.set(key, 'provider')
+        // connected, it is asked first for each batch (a fellow holding part of the version)
+        this.host.dial(provider.id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+          .then(async () => { await this.presentGrant(bucket, key, provider.id, presented, signal) })
+          .catch((err: Error) => { this.log(`provider ${key} of ${bucket} not reachable: ${err.message}`) })
         if (++found >= MAX_PROVIDERS) break
       }
     } catch {

@@ -8,31 +8,40 @@
  * 2. Oldest first, each version's manifest is walked level by level, fetching the nodes
  *    of a level that are missing in one exchange call (a subtree already here costs
  *    local reads only).
- * 3. Its chunks are streamed off the (now local) manifest in bounded batches; each batch
- *    fetches what is missing and then flushes the store, so a killed sync resumes without
- *    fetching again what a finished batch stored. Memory stays flat in the version size.
- * 4. The version is recorded and its blocks indexed as referenced by the bucket.
+ * 3. Its blocks are indexed as referenced by the bucket as soon as the manifest is here,
+ *    so this node serves what it already holds of the version to fellow subscribers (the
+ *    record was verified: the publisher signed that the bucket references them).
+ * 4. Its chunks are listed off the (now local) manifest in bounded batches (their CIDs
+ *    packed: about 40 bytes a chunk) and fetched in the order of a BatchOrder: from this
+ *    node's own offset, fellow subscribers first, the publisher for what they lack. Each
+ *    batch flushes the store, so a killed sync resumes without fetching again what a
+ *    finished batch stored.
+ * 5. The version is recorded.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { CID } from '../../protocol/cid.ts'
+import { cidFromBytes, type CID } from '../../protocol/cid.ts'
 import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type { Buckets } from '../buckets/index.ts'
-import type { FetchReport } from '../p2p/exchange/index.ts'
+import type { FetchProgressEvent, FetchReport } from '../p2p/exchange/index.ts'
 import { manifestBlocks } from '../snapshot/index.ts'
 import type { BlockStore } from '../store/types.ts'
-import { CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, NODE_BATCH_COUNT } from './constants.ts'
+import {
+  BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, FELLOW_ASK_TIMEOUT_MS, FELLOW_WAIT_FACTOR, FELLOW_WAIT_MIN_MS, FELLOW_WAIT_POLL_MS,
+  MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, MIN_CHUNK_BATCH_BYTES, NODE_BATCH_COUNT
+} from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
+import { BatchOrder, type BatchTurn } from './batch-order.ts'
 import type { RefIndex } from './refs.ts'
 
 export type FetchPeer = PeerId | Multiaddr
 
-export type FetchFn = (cids: CID[], options: { peers: FetchPeer[], signal?: AbortSignal }) => Promise<FetchReport>
+export type FetchFn = (cids: CID[], options: { peers: FetchPeer[], signal?: AbortSignal, onProgress?: (event: FetchProgressEvent) => void }) => Promise<FetchReport>
 
 export type SyncEvent =
-  | { type: 'sync:version:start', bucket: string, seq: number, size: number }
+  | { type: 'sync:version:start', bucket: string, seq: number, size: number, cid: string }
   | { type: 'sync:nodes:fetched', bucket: string, seq: number, nodes: number, bytes: number }
   | { type: 'sync:batch:stored', bucket: string, seq: number, walkedBytes: number, size: number, chunks: number, bytes: number, storedBytes: number }
   | { type: 'sync:version:done', bucket: string, seq: number, cid: string }
@@ -67,9 +76,19 @@ export interface ChainSyncInit {
   fetch: FetchFn
   /** The peers to ask, read again before each exchange call (lookups may add some). */
   peers: () => FetchPeer[]
+  /**
+   * Fellow subscribers (peers other than the publisher) to ask for a chunk batch before
+   * the publisher is asked, read again before each batch. @default () => []
+   */
+  fellows?: () => FetchPeer[]
+  /** Where in each version's chunk list this node starts, a fraction in [0, 1) (see BatchOrder). @default 0 */
+  offset?: number
   signal?: AbortSignal
   onProgress?: (event: SyncEvent) => void
-  /** @default CHUNK_BATCH_BYTES (8 MiB) */
+  /**
+   * Chunk bytes per batch. @default the version's size / BATCHES_PER_VERSION (64), between
+   * MIN_CHUNK_BATCH_BYTES (1 MiB) and CHUNK_BATCH_BYTES (8 MiB)
+   */
   batchBytes?: number
   /** @default CHUNK_BATCH_COUNT (1024) */
   batchCount?: number
@@ -150,12 +169,13 @@ class ChainSync {
 
   private async syncVersion (version: EncodedRecord): Promise<void> {
     const { record } = version
-    this.emit({ type: 'sync:version:start', bucket: this.bucket, seq: record.seq, size: record.size })
+    this.emit({ type: 'sync:version:start', bucket: this.bucket, seq: record.seq, size: record.size, cid: version.cid.toString() })
     await this.fetchNodes(record.seq, record.root)
+    // indexed before the chunks arrive: fellow subscribers may fetch each chunk from here once it is stored
+    await this.init.refs.addVersion(this.bucket, version.cid, record.root, async cid => await this.init.store.get(cid), { signal: this.init.signal })
     await this.fetchChunks(record.seq, record.root, record.size)
     // the record goes last: a version is recorded only once everything under it is durable
     await this.init.buckets.record(version)
-    await this.init.refs.addVersion(this.bucket, version.cid, record.root, async cid => await this.init.store.get(cid), { signal: this.init.signal })
     this.report.versions++
     this.emit({ type: 'sync:version:done', bucket: this.bucket, seq: record.seq, cid: version.cid.toString() })
   }
@@ -207,66 +227,110 @@ class ChainSync {
   }
 
   /**
-   * Stream the chunk refs off the local manifest; fetch and flush batch by batch, with
-   * CHUNK_BATCH_CONCURRENCY batches in flight so one batch's tail (its last blocks, the
-   * flush) overlaps the next one's start. A chunk in flight in one batch is not asked
-   * for again by the next.
+   * List the chunk batches off the local manifest, then fetch them in BatchOrder with
+   * CHUNK_BATCH_CONCURRENCY batches in flight (one batch's tail, its last blocks and its
+   * flush, overlaps the next one's start). Each batch asks the fellows first; what they
+   * lack comes from the publisher, unless the order puts the batch off for later.
    */
   private async fetchChunks (seq: number, root: CID, size: number): Promise<void> {
-    const batchBytes = this.init.batchBytes ?? CHUNK_BATCH_BYTES
-    const batchCount = this.init.batchCount ?? CHUNK_BATCH_COUNT
-    const get = async (cid: CID): Promise<Uint8Array> => await this.init.store.get(cid)
-    const inflightKeys = new Set<string>()
-    const running = new Set<Promise<void>>()
-    let failure: unknown
-    let batch = new Map<string, CID>()
-    let pendingBytes = 0
+    const batches = await this.listBatches(root, size)
+    const order = new BatchOrder(batches.length, this.init.offset ?? 0)
     let walkedBytes = 0
     let storedBytes = 0
     let chunks = 0
-    const runBatch = async (cids: Map<string, CID>, walked: number): Promise<void> => {
-      const list = [...cids.values()]
+    let failure: unknown
+    /** The slowest batch the publisher had to send so far: how long a put-off batch is worth waiting for. */
+    let slowestMs = 0
+    const runBatch = async (turn: BatchTurn): Promise<void> => {
+      const batch = batches[turn.index]
+      const list = unpackCids(batch)
       const have = await this.init.store.hasMany(list)
-      const missing = list.filter((_, i) => !have[i])
+      let missing = list.filter((_, i) => !have[i])
+      let fromFellowsOnly = false
       if (missing.length > 0) {
-        for (const cid of missing) inflightKeys.add(cid.toString())
-        try {
-          const report = await this.fetch(missing, 'chunk')
-          await this.init.store.flush({ signal: this.init.signal })
-          storedBytes += report.bytes
-          chunks += report.blocks
-        } finally {
-          for (const cid of missing) inflightKeys.delete(cid.toString())
+        let got = 0
+        const fellows = this.init.fellows?.() ?? []
+        if (fellows.length > 0) {
+          const r = await this.fetch(missing, 'chunk', { peers: fellows, partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS })
+          got += r.bytes
+          missing = r.missing
+          fromFellowsOnly = missing.length === 0
         }
+        const putOff = missing.length > 0 && fellows.length > 0 && order.putOffAfterMiss(turn)
+        if (missing.length > 0 && turn.retry && fellows.length > 0) {
+          const waited = await this.waitForFellows(missing, Math.max(FELLOW_WAIT_MIN_MS, FELLOW_WAIT_FACTOR * slowestMs))
+          got += waited.bytes
+          missing = waited.missing
+        }
+        if (missing.length > 0 && !putOff) {
+          const started = performance.now()
+          // the fellows just said what they lack: the rest is for the publisher and peers not asked yet
+          const asked = new Set(fellows.map(p => p.toString()))
+          const others = this.init.peers().filter(p => !asked.has(p.toString()))
+          got += (await this.fetch(missing, 'chunk', others.length > 0 ? { peers: others } : {})).bytes
+          slowestMs = Math.max(slowestMs, performance.now() - started)
+        }
+        await this.init.store.flush({ signal: this.init.signal })
+        storedBytes += got
+        // put off: what the fellows had is stored; the rest waits for a later turn
+        if (putOff) return
+        chunks += list.length - have.filter(Boolean).length
       }
-      this.emit({ type: 'sync:batch:stored', bucket: this.bucket, seq, walkedBytes: walked, size, chunks, bytes: this.report.bytes, storedBytes })
+      order.done(turn.index, fromFellowsOnly)
+      walkedBytes += batch.bytes
+      this.emit({ type: 'sync:batch:stored', bucket: this.bucket, seq, walkedBytes, size, chunks, bytes: this.report.bytes, storedBytes })
     }
-    const launch = async (): Promise<void> => {
-      // the rate limit gates the start of each batch
-      await this.throttle()
-      const cids = batch
-      batch = new Map()
-      pendingBytes = 0
-      const p: Promise<void> = runBatch(cids, walkedBytes).catch((err: unknown) => { failure ??= err }).finally(() => { running.delete(p) })
-      running.add(p)
-      while (running.size >= CHUNK_BATCH_CONCURRENCY && failure === undefined) await Promise.race(running)
-    }
-    try {
-      for await (const block of manifestBlocks(get, root)) {
-        if (failure !== undefined) break
-        if (block.type !== 'chunk') continue
-        walkedBytes += block.size ?? 0
-        const key = block.cid.toString()
-        if (batch.has(key) || inflightKeys.has(key)) continue
-        batch.set(key, block.cid)
-        pendingBytes += block.size ?? 0
-        if (pendingBytes >= batchBytes || batch.size >= batchCount) await launch()
+    const worker = async (): Promise<void> => {
+      for (let turn = order.next(); turn !== undefined && failure === undefined; turn = order.next()) {
+        // the rate limit gates the start of each batch
+        await this.throttle()
+        await runBatch(turn)
       }
-      if (batch.size > 0 && failure === undefined) await launch()
-    } finally {
-      await Promise.allSettled([...running])
     }
+    // more workers were tried (4 for 1 MiB batches): more batches then overlap at the publisher and the swarm does worse
+    await Promise.all(Array.from({ length: CHUNK_BATCH_CONCURRENCY }, async () => {
+      await worker().catch((err: unknown) => { failure ??= err })
+    }))
     if (failure !== undefined) throw failure
+  }
+
+  /** Ask the fellows again for `missing` until they have it all or `ms` passed: what is still missing, and the bytes they sent. */
+  private async waitForFellows (missing: CID[], ms: number): Promise<{ missing: CID[], bytes: number }> {
+    const until = performance.now() + ms
+    let bytes = 0
+    while (missing.length > 0 && performance.now() < until) {
+      await this.sleep(FELLOW_WAIT_POLL_MS)
+      const fellows = this.init.fellows?.() ?? []
+      if (fellows.length === 0) break
+      const r = await this.fetch(missing, 'chunk', { peers: fellows, partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS })
+      bytes += r.bytes
+      missing = r.missing
+    }
+    return { missing, bytes }
+  }
+
+  /** The version's chunks in batches of at most batchBytes / batchCount, CIDs packed. */
+  private async listBatches (root: CID, size: number): Promise<PackedBatch[]> {
+    const batchBytes = this.init.batchBytes ?? Math.min(CHUNK_BATCH_BYTES, Math.max(MIN_CHUNK_BATCH_BYTES, Math.ceil(size / BATCHES_PER_VERSION)))
+    const batchCount = this.init.batchCount ?? CHUNK_BATCH_COUNT
+    const get = async (cid: CID): Promise<Uint8Array> => await this.init.store.get(cid)
+    const batches: PackedBatch[] = []
+    let cids: Uint8Array[] = []
+    let bytes = 0
+    const close = (): void => {
+      batches.push(packCids(cids, bytes))
+      cids = []
+      bytes = 0
+    }
+    for await (const block of manifestBlocks(get, root)) {
+      if (block.type !== 'chunk') continue
+      this.init.signal?.throwIfAborted()
+      cids.push(block.cid.bytes)
+      bytes += block.size ?? 0
+      if (bytes >= batchBytes || cids.length >= batchCount) close()
+    }
+    if (cids.length > 0) close()
+    return batches
   }
 
   /** Keep the average receive rate under `maxRate` by pausing before a batch starts. */
@@ -274,9 +338,13 @@ class ChainSync {
     const rate = this.init.maxRate
     if (rate === undefined || rate <= 0) return
     const due = this.report.bytes / rate * 1000 - (performance.now() - this.started)
-    if (due > 0) await new Promise<void>((resolve, reject) => {
+    if (due > 0) await this.sleep(due)
+  }
+
+  private async sleep (ms: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
       const signal = this.init.signal
-      const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, due)
+      const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
       const onAbort = (): void => { clearTimeout(timer); reject(signal!.reason) }
       signal?.addEventListener('abort', onAbort, { once: true })
     })
@@ -287,11 +355,17 @@ class ChainSync {
     return await this.init.store.get(cid)
   }
 
-  private async fetch (cids: CID[], kind: 'record' | 'node' | 'chunk'): Promise<FetchReport> {
+  /**
+   * Fetch `cids` from every peer (or `options.peers`); missing blocks fail the sync unless
+   * `options.partial` (fellows asked first may lack them), when they come back in the report.
+   */
+  private async fetch (cids: CID[], kind: 'record' | 'node' | 'chunk', options: { peers?: FetchPeer[], partial?: boolean, deadlineMs?: number } = {}): Promise<FetchReport> {
     this.init.signal?.throwIfAborted()
-    const peers = this.init.peers()
+    const peers = options.peers ?? this.init.peers()
     if (peers.length === 0) throw new RokError(SyncErrorCode.BLOCKS_MISSING, `no peer to fetch ${this.bucket} from`)
-    const report = await this.init.fetch(cids, { peers, signal: this.init.signal })
+    const report = options.deadlineMs === undefined
+      ? await this.init.fetch(cids, { peers, signal: this.init.signal })
+      : await this.fetchBefore(cids, peers, options.deadlineMs)
     this.report.blocks += report.blocks
     this.report.bytes += report.bytes
     if (kind === 'record') this.report.recordBytes += report.bytes
@@ -304,13 +378,45 @@ class ChainSync {
       if (p.dropped !== undefined) share.dropped = p.dropped
       this.shares.set(p.peer, share)
     }
-    if (report.missing.length > 0) {
+    if (report.missing.length > 0 && options.partial !== true) {
       const why = report.peers.filter(p => p.dropped !== undefined).map(p => `${p.peer}: ${p.dropped!.message}`).join('; ')
       throw new RokError(SyncErrorCode.BLOCKS_MISSING,
         `${report.missing.length} ${kind}${report.missing.length === 1 ? '' : 's'} of ${this.bucket} could not be fetched from ${peers.length} peer${peers.length === 1 ? '' : 's'}${why === '' ? ' (they refused or do not have them: is this node allowed on the bucket?)' : ` (${why})`}`,
         { details: { bucket: this.bucket, missing: report.missing.slice(0, 10).map(c => c.toString()) } })
     }
     return report
+  }
+
+  /**
+   * Fetch with a deadline (asking fellows, who may be slow to say they lack a block): at
+   * the deadline the fetch stops, and the report says what arrived (counted as it was
+   * stored) and what is still missing.
+   */
+  private async fetchBefore (cids: CID[], peers: FetchPeer[], ms: number): Promise<FetchReport> {
+    const deadline = AbortSignal.timeout(ms)
+    const received = new Map<string, { peer: string, blocks: number, bytes: number }>()
+    const got = new Set<string>()
+    const onProgress = (event: FetchProgressEvent): void => {
+      if (event.type !== 'exchange:block:received') return
+      got.add(event.detail.cid.toString())
+      const share = received.get(event.detail.peer) ?? { peer: event.detail.peer, blocks: 0, bytes: 0 }
+      share.blocks++
+      share.bytes += event.detail.bytes
+      received.set(event.detail.peer, share)
+    }
+    const signal = this.init.signal === undefined ? deadline : AbortSignal.any([this.init.signal, deadline])
+    try {
+      return await this.init.fetch(cids, { peers, signal, onProgress })
+    } catch (err) {
+      if (!deadline.aborted || this.init.signal?.aborted === true) throw err
+      const shares = [...received.values()]
+      return {
+        blocks: shares.reduce((n, p) => n + p.blocks, 0),
+        bytes: shares.reduce((n, p) => n + p.bytes, 0),
+        peers: shares,
+        missing: cids.filter(c => !got.has(c.toString()))
+      }
+    }
   }
 
   private conflict (message: string): RokError {
@@ -325,4 +431,31 @@ class ChainSync {
     this.report.peers = [...this.shares.values()].sort((a, b) => b.bytes - a.bytes)
     return this.report
   }
+}
+
+/** A batch's chunk CIDs as one buffer (each CID's length, then its bytes): flat memory per chunk. */
+interface PackedBatch { packed: Uint8Array, count: number, bytes: number }
+
+function packCids (cids: Uint8Array[], bytes: number): PackedBatch {
+  let length = 0
+  for (const c of cids) length += 1 + c.byteLength
+  const packed = new Uint8Array(length)
+  let at = 0
+  for (const c of cids) {
+    // every CID here passed checkCid: 36 bytes (CIDv1, sha2-256), so one length byte is plenty
+    packed[at++] = c.byteLength
+    packed.set(c, at)
+    at += c.byteLength
+  }
+  return { packed, count: cids.length, bytes }
+}
+
+function unpackCids (batch: PackedBatch): CID[] {
+  const out: CID[] = []
+  for (let at = 0; at < batch.packed.byteLength;) {
+    const length = batch.packed[at++]
+    out.push(cidFromBytes(batch.packed.subarray(at, at + length)))
+    at += length
+  }
+  return out
 }

@@ -21,10 +21,14 @@ export interface NsNode {
   peerId: string
   addr: string
   child: ChildProcess
+  /** Settles when the node process exits. */
+  exited: Promise<CliResult>
   /** `rok ARGS --home HOME --json` in the node's cloud; throws with stderr on a non-zero exit. */
   rok: <T = any>(...args: string[]) => Promise<T>
   /** The same without --json and without throwing. */
   run: (...args: string[]) => Promise<CliResult>
+  /** The node's sync status from its API, through curl in its cloud (a Node CLI per poll would eat the CPU the nodes need). */
+  status: () => Promise<any>
 }
 
 /** `rok ARGS` in `cloud` (no --home added). */
@@ -65,26 +69,54 @@ export async function startNodeIn (wan: Wan, cloud: Cloud, home: string, port: n
   const child = wan.spawn(cloud, process.execPath, [ROK_BIN, 'node', 'start', '--home', home, '--listen', `/ip4/${cloud.ip}/tcp/${port}`, ...args])
   const exited = collect(child)
   let dead: CliResult | undefined
-  void exited.then(r => { dead = r })
+  let stopping = false
+  void exited.then(async r => {
+    dead = r
+    if (process.env.MULTICLOUD_LOGS !== undefined) await import('node:fs/promises').then(async fs => { await fs.writeFile(join(process.env.MULTICLOUD_LOGS!, `${cloud.ns}-${port}.log`), r.stderr) })
+    // a node dying under a test is the first thing to know when it then times out
+    if (!stopping && r.signal !== 'SIGKILL') console.error(`node ${home} in ${cloud.ns} exited ${r.code ?? r.signal}: ${r.stderr.slice(-4000)}`)
+  })
+  child.once('exit', (_code, signal) => { if (signal === 'SIGKILL') stopping = true })
   const info = await waitFor(`node in ${cloud.ns}`, async () => {
     if (dead !== undefined) throw new Error(`node exited ${dead.code}: ${dead.stderr}`)
     const i = JSON.parse(await readFile(join(home, 'node.json'), 'utf8')) as { pid: number, peerId: string }
     return i.pid === child.pid ? i : undefined
   }, 60_000)
   const run = async (...a: string[]): Promise<CliResult> => await rokIn(wan, cloud, [...a, '--home', home])
+  const api = JSON.parse(await readFile(join(home, 'node.json'), 'utf8')).api as string
+  const token = (await readFile(join(home, 'api-token'), 'utf8')).trim()
   return {
     cloud,
     home,
     peerId: info.peerId,
     addr: `/ip4/${cloud.ip}/tcp/${port}/p2p/${info.peerId}`,
     child,
+    exited,
     run,
-    rok: async (...a) => await rokJsonIn(wan, cloud, [...a, '--home', home])
+    rok: async (...a) => await rokJsonIn(wan, cloud, [...a, '--home', home]),
+    status: async () => {
+      const r = await wan.run(cloud, 'curl', ['-sf', '-m', '10', '-H', `authorization: Bearer ${token}`, `${api}/v1/sync/status`])
+      if (r.code !== 0) throw new Error(`status of ${home}: curl exited ${r.code}: ${r.stderr}`)
+      return JSON.parse(r.stdout)
+    }
   }
+}
+
+/** Wait until `node` is at `seq` of `bucket` with that sync's report, failing at once if the node dies. */
+export async function synced (node: NsNode, bucket: string, seq: number, ms = 180_000): Promise<any> {
+  const died = node.exited.then((r) => { throw new Error(`node ${node.home} exited ${r.code ?? r.signal} while syncing: ${r.stderr.slice(-2000)}`) })
+  return await Promise.race([died, waitFor(`${node.home} at ${bucket}@${seq}`, async () => {
+    const s = await subscription(node, bucket)
+    // the head moves just before the report: wait for both
+    if (s?.localHead === seq && s.last?.toSeq === seq) return s.last
+    // poll about twice a second: the nodes need the CPU more than the test does
+    await new Promise(resolve => setTimeout(resolve, 400))
+    return undefined
+  }, ms)])
 }
 
 /** The node's subscription to `bucket` as `rok status --json` shows it. */
 export async function subscription (node: NsNode, bucket: string): Promise<any> {
-  const status = await node.rok('status')
+  const status = await node.status()
   return status.subscriptions.find((s: any) => s.bucket === bucket)
 }

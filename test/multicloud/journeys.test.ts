@@ -23,7 +23,7 @@ import { compareTrees } from '../fixtures/tree-compare.ts'
 import { tempDir } from '../fixtures/seeded.ts'
 import { createWan, netnsUnavailable, type Wan } from '../fixtures/netns.ts'
 import { editDataset, writeDataset } from '../sync/daemons.ts'
-import { rokJsonIn, startNodeIn, startRegistryIn, subscription, waitFor, type NsNode, type NsRegistry } from './cluster.ts'
+import { rokJsonIn, startNodeIn, startRegistryIn, synced, waitFor, type NsNode, type NsRegistry } from './cluster.ts'
 
 const BUCKET = 'lab/data'
 const FILES = 24
@@ -73,7 +73,7 @@ describe('the four journeys across three clouds', { skip: skip ?? false, timeout
       startNodeIn(wan, c3, home.c, NODE_PORT, ['--poll-interval', '5', '--bootstrap', a.addr]),
       startNodeIn(wan, c3, home.e, NODE_PORT + 1, ['--poll-interval', '5', '--bootstrap', a.addr])
     ])
-    for (const n of [a, b, c, e]) await waitFor(`${n.home} registered`, async () => (await n.rok('status')).registry?.registered === true ? true : undefined)
+    for (const n of [a, b, c, e]) await waitFor(`${n.home} registered`, async () => (await n.status()).registry?.registered === true ? true : undefined)
   })
 
   after(async () => {
@@ -103,10 +103,7 @@ describe('the four journeys across three clouds', { skip: skip ?? false, timeout
     const [sb, sc] = await Promise.all([b.rok('subscribe', BUCKET), c.rok('subscribe', BUCKET)])
     assert.equal(sb.publisher, a.peerId, 'the registry named the publisher')
     assert.equal(sc.publisher, a.peerId)
-    const reports = await Promise.all([b, c].map(async n => await waitFor(`${n.home} at @1`, async () => {
-      const s = await subscription(n, BUCKET)
-      return s?.localHead === 1 ? s.last : undefined
-    }, 120_000)))
+    const reports = await Promise.all([b, c].map(async n => await synced(n, BUCKET, 1)))
     const seconds = (performance.now() - started) / 1000
     for (const r of reports) assert.ok(r.chunkBytes >= FILES * FILE_SIZE * 0.5, `a first sync moves the chunks: ${JSON.stringify(r)}`)
     const grants = (await b.rok('status')).registry.grants
@@ -143,11 +140,7 @@ describe('the four journeys across three clouds', { skip: skip ?? false, timeout
     await editDataset(src, 2, FILES, FILE_SIZE, 4, 4096)
     const published = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v2')
     assert.equal(published.seq, 2)
-    const report = await waitFor('B at @2', async () => {
-      const s = await subscription(b, BUCKET)
-      return s?.localHead === 2 ? s.last : undefined
-    }, 120_000)
-    await waitFor('C at @2', async () => (await subscription(c, BUCKET))?.localHead === 2 ? true : undefined, 120_000)
+    const [report] = await Promise.all([synced(b, BUCKET, 2), synced(c, BUCKET, 2)])
     const rsyncV2 = await rsync()
     assert.deepEqual(await compareTrees(src, rsyncTo, { rootMeta: false }), [], 'rsync copied v2')
 
