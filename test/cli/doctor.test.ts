@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tempDir } from '../fixtures/seeded.ts'
 import { runRok } from '../fixtures/cli.ts'
@@ -109,6 +109,19 @@ describe('rok doctor', { timeout: 300_000 }, () => {
       assert.match(failed(down.report, 'tier')[0], /\[ERR_TIER_UNREACHABLE\] \| fix: start the object store/)
     } finally {
       await s3.stop()
+    }
+  })
+
+  it('a registry that signs with another key than the pinned one: named, with what to check', async () => {
+    const { generateKeyPair, publicKeyToProtobuf } = await import('@libp2p/crypto/keys')
+    const other = await generateKeyPair('Ed25519')
+    await writeFile(join(cluster.homes.dave, 'registry-key.json'), JSON.stringify({ url: cluster.registry.url, publicKey: Buffer.from(publicKeyToProtobuf(other.publicKey)).toString('base64') }))
+    try {
+      const r = await doctor(cluster.homes.dave)
+      assert.equal(r.code, 1)
+      assert.match(failed(r.report, 'registry')[0], /signs with another key than the one pinned in registry-key\.json.*fix: if the registry was replaced on purpose, remove registry-key\.json/)
+    } finally {
+      await rm(join(cluster.homes.dave, 'registry-key.json'))
     }
   })
 
