@@ -82,7 +82,7 @@ try {
   say('1. Start the registry; the admin creates users, a private group and a public group')
   // hex: a base64url token may start with '-', which a command line would read as an option
   const adminToken = randomBytes(24).toString('hex')
-  const registry = await run.startRegistry(home.registry, ['--listen', '127.0.0.1:0', '--data', home.registry, '--admin-token', adminToken, '--log-level', 'warn', '--grant-ttl', '60'])
+  const registry = await run.startRegistry(home.registry, ['--listen', '127.0.0.1:0', '--data', home.registry, '--admin-token', adminToken, '--log-level', 'warn'])
   await run.rok('admin', home.admin, ['login', registry.url, '--token', adminToken])
   // Independent steps run side by side (each is its own process): the echoed commands
   // may interleave, but every one of them is what a user would type.
