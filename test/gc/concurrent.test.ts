@@ -16,6 +16,7 @@ const FILES = 8
 const FILE_SIZE = 192 * 1024
 /** Contents cycle through this many seeds, so what one version drops a later one brings back. */
 const RING = 20
+const MIN_ROUNDS = 3
 
 type Layout = Record<string, number>
 
@@ -50,6 +51,8 @@ test('snapshots, syncs and gc run together on two daemons; every retained versio
     const errors: string[] = []
     const until = Date.now() + RUN_MS
     const counts = { published: 0, snapshots: 0, gcA: 0, gcB: 0, swept: 0, rescued: 0 }
+    // run for RUN_MS, and on a slow machine until every loop has gone round a few times
+    const going = (n: number): boolean => Date.now() < until || n < MIN_ROUNDS
     const layoutFor = (k: number, shift: number): Layout => {
       const l: Layout = {}
       for (let f = 0; f < FILES; f++) l[`f${f}.bin`] = 1000 * shift + ((k + f * 3) % RING)
@@ -65,7 +68,7 @@ test('snapshots, syncs and gc run together on two daemons; every retained versio
     await waitFor('B to sync the first version', async () => (await b.api.versions('conc/data').catch(() => [])).length > 0 ? true : undefined)
 
     const publisher = async (): Promise<void> => {
-      while (Date.now() < until) {
+      while (going(counts.published)) {
         k++
         const layout = layoutFor(k, 1)
         await writeLayout(pubDir, layout)
@@ -77,7 +80,7 @@ test('snapshots, syncs and gc run together on two daemons; every retained versio
     const snapshotter = async (): Promise<void> => {
       const localDir = join(dir, 'local')
       let j = 0
-      while (Date.now() < until) {
+      while (going(counts.snapshots)) {
         const layout = layoutFor(j++, 2)
         await writeLayout(localDir, layout)
         const out = await a.rok('snapshot', localDir, '--bucket', 'conc/local')
@@ -87,7 +90,7 @@ test('snapshots, syncs and gc run together on two daemons; every retained versio
     }
     const headOf = async (d: Daemon): Promise<number> => (await d.api.versions('conc/data'))[0].seq
     const collector = async (d: Daemon, which: 'gcA' | 'gcB'): Promise<void> => {
-      while (Date.now() < until) {
+      while (going(counts[which])) {
         try {
           if (d === a) {
             // the publisher forgets only what the subscriber already has (a lagging subscriber
@@ -109,7 +112,7 @@ test('snapshots, syncs and gc run together on two daemons; every retained versio
     }
     await Promise.all([publisher(), snapshotter(), collector(a, 'gcA'), collector(b, 'gcB')])
     assert.deepEqual(errors, [])
-    assert.ok(counts.published >= 3 && counts.gcA >= 3 && counts.gcB >= 3, JSON.stringify(counts))
+    assert.ok(counts.published >= MIN_ROUNDS && counts.gcA >= MIN_ROUNDS && counts.gcB >= MIN_ROUNDS, JSON.stringify(counts))
     assert.ok(counts.swept > 0, `gc deleted something while the others ran: ${JSON.stringify(counts)}`)
 
     // B catches up with A's head, then both verify and every retained version restores

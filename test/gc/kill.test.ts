@@ -14,10 +14,19 @@ function inspect (home: string): { blocks: number, candidates: number } {
   return JSON.parse(execFileSync(process.execPath, [fileURLToPath(new URL('./inspect-home.ts', import.meta.url)), home], { encoding: 'utf8' }))
 }
 
-/** Bytes in the home db's write-ahead logs: gc's first writes are its candidates, then the sweep's deletions. */
-async function dbLogBytes (home: string): Promise<number> {
+/**
+ * Bytes written to the home db's write-ahead logs since `seen` was first filled: gc's first
+ * writes are its candidates, then the sweep's deletions. Level rotates its log, so each
+ * file counts with the largest size it was seen at, also after it is gone.
+ */
+async function dbLogBytes (home: string, seen: Map<string, number>): Promise<number> {
+  for (const f of await readdir(join(home, 'db'))) {
+    if (!f.endsWith('.log')) continue
+    const size = (await stat(join(home, 'db', f)).catch(() => ({ size: 0 }))).size
+    seen.set(f, Math.max(seen.get(f) ?? 0, size))
+  }
   let n = 0
-  for (const f of await readdir(join(home, 'db'))) if (f.endsWith('.log')) n += (await stat(join(home, 'db', f))).size
+  for (const size of seen.values()) n += size
   return n
 }
 
@@ -37,12 +46,15 @@ async function killGcWhen (home: string, when: (pid: number, logGrowth: number) 
   const done = collect(child)
   let exited = false
   void done.then(() => { exited = true })
-  const log0 = await dbLogBytes(home)
-  while (!exited && !(await when(child.pid!, (await dbLogBytes(home)) - log0))) await new Promise(resolve => setTimeout(resolve, 2))
-  const killed = !exited
-  child.kill('SIGKILL')
-  await done
-  return killed
+  try {
+    const seen = new Map<string, number>()
+    const log0 = await dbLogBytes(home, seen)
+    while (!exited && !(await when(child.pid!, (await dbLogBytes(home, seen)) - log0))) await new Promise(resolve => setTimeout(resolve, 2))
+    return !exited
+  } finally {
+    child.kill('SIGKILL')
+    await done
+  }
 }
 
 test('kill -9 during gc\'s mark and during its sweep: verify passes, every retained version restores byte-exactly, the rerun finishes', { timeout: 600_000 }, async () => {
@@ -91,14 +103,18 @@ test('kill -9 during gc\'s mark and during its sweep: verify passes, every retai
     // 2. During the sweep: candidates are recorded and some of them already deleted.
     let killedInSweep = 0
     const swept = before.blocks - dry.deadBlocks
-    for (const share of [0.25, 0.5]) {
-      // marking writes ~45 bytes per candidate to the db log, the sweep ~120 per deleted block (measured)
-      const killed = await killGcWhen(home, async (_pid, growth) => growth > dry.deadBlocks * (45 + share * 120))
+    for (const delayMs of [0, 25, 60, 120]) {
+      // marking writes ~45 bytes per candidate to the db log (measured); the sweep follows at once
+      let marked: number | undefined
+      const killed = await killGcWhen(home, async (_pid, growth) => {
+        if (marked === undefined && growth > dry.deadBlocks * 40) marked = Date.now()
+        return marked !== undefined && Date.now() - marked >= delayMs
+      })
       const state = inspect(home)
       if (killed && state.blocks < before.blocks && state.blocks > swept) killedInSweep++
-      await check(`in the sweep (${share})`)
+      await check(`in the sweep (+${delayMs} ms)`)
       for (const [bucket, src] of [['kill/gc@2', srcs[1]], ['kill/other@1', srcs[2]]]) {
-        const out = join(dir, `out-${share}-${bucket.replace(/\W/g, '')}`)
+        const out = join(dir, `out-${delayMs}-${bucket.replace(/\W/g, '')}`)
         await rokJson(['restore', bucket, out, ...h])
         assert.deepEqual(await compareTrees(src, out, { rootMeta: false }), [], `${bucket} restores after a kill in the sweep`)
       }
