@@ -141,7 +141,9 @@ export async function sweepTier (ctx: SweepContext, live: Set<string>, options: 
     const liveAgain = cand.entries.filter(([cid]) => live.has(cid))
     const listed = await ctx.catalog.locateMany(liveAgain.map(([cid]) => cid))
     const rescue = liveAgain.filter((_, j) => listed[j] === undefined)
-    if (rescue.length > 0) {
+    // a crash between deleting the object and dropping its records leaves a candidate
+    // whose object is gone: never rescue into it (a push sends those blocks again)
+    if (rescue.length > 0 && (await ctx.backend.head(packKey(name), { signal })) !== undefined) {
       report.packsRescued++
       if (!dryRun) {
         const info = await ctx.catalog.pack(name)
@@ -228,12 +230,13 @@ export async function sweepTier (ctx: SweepContext, live: Set<string>, options: 
   if (!dryRun) await commit()
 
   // 6. orphans: packs in the store the catalog never recorded, older than the grace period
-  const known = new Set([...packs.keys()])
   const uploading = new Set(await ctx.catalog.uploads())
   const listed = await ctx.backend.list(PACKS_PREFIX, { signal })
   for (const o of listed) {
     const name = packNameOfKey(o.key)
-    if (name === undefined || known.has(name) || uploading.has(name) || now - o.modified < grace) continue
+    if (name === undefined || uploading.has(name) || now - o.modified < grace) continue
+    // read the catalog now, not the scan's copy: this run's rewrites recorded new packs
+    if ((await ctx.catalog.pack(name)) !== undefined) continue
     if ((await ctx.catalog.kv.get(catalogKey.candidate(name))) !== undefined) continue
     report.orphansMarked++
     progress('orphans', report.orphansMarked)
