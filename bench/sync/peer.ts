@@ -192,7 +192,7 @@ if (config.mode === 'helia') {
       const cpu0 = cpuMs()
       const report = await host.services.exchange.fetchBlocks(cids, { peers: [addr], signal: AbortSignal.timeout(600_000) })
       await store.flush()
-      if (report.missing.length > 0 || report.blocks !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing`)
+      if (report.missing.length > 0 || report.blocks !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing; peers ${JSON.stringify(report.peers)}`)
       out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
     }
   }
