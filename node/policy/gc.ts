@@ -233,54 +233,75 @@ async function runGc (options: GcOptions): Promise<GcReport> {
 }
 
 /**
- * Every block reachable from a version record: records, manifest nodes and chunks. A node
- * already marked was walked with everything under it, so versions sharing most of their
- * tree (the usual case) cost only their differences.
+ * Every block reachable from a version record: records, manifest nodes and chunks. The
+ * walk goes level by level and reads each level's nodes a batch at a time, in parallel;
+ * a node already marked was walked with everything
+ * under it, so versions sharing most of their tree (the usual case) cost only their
+ * differences.
  */
 export async function markLive (store: Pick<DiskBlockStore, 'get'>, buckets: Pick<Buckets, 'all'>, signal?: AbortSignal, onBlocks?: (n: number) => void): Promise<Set<string>> {
   const live = new Set<string>()
-  const get = async (cid: CID): Promise<Uint8Array> => await store.get(cid, { signal })
   let reported = 0
   const add = (cid: CID): boolean => {
     const key = cid.toString()
     if (live.has(key)) return false
     live.add(key)
-    if (live.size - reported >= 4096) { reported = live.size; signal?.throwIfAborted(); onBlocks?.(live.size) }
+    if (live.size - reported >= 4096) { reported = live.size; onBlocks?.(live.size) }
     return true
   }
-  const chunks = async (list: CID, depth: number): Promise<void> => {
-    if (depth > MAX_LIST_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: list tree too deep')
-    if (!add(list)) return
-    const node = decodeListNode(await get(list), decodeChunkRef)
-    if ('leaf' in node) for (const [c] of node.leaf) add(c)
-    else for (const [child] of node.branch) await chunks(child, depth + 1)
-  }
-  const entries = async (list: CID, depth: number): Promise<void> => {
-    if (depth > MAX_LIST_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: folder tree too deep')
-    if (!add(list)) return
-    const node = decodeListNode(await get(list), decodeEntry)
-    if ('branch' in node) {
-      for (const [child] of node.branch) await entries(child, depth + 1)
-      return
+  const read = async (cids: CID[], each: (cid: CID, bytes: Uint8Array) => Promise<void> | void): Promise<void> => {
+    for (let i = 0; i < cids.length; i += MARK_BATCH) {
+      signal?.throwIfAborted()
+      const batch = cids.slice(i, i + MARK_BATCH)
+      // separate reads in parallel, not getMany: manifest nodes sit between chunks in the packs,
+      // and getMany would read the chunk bytes between them too
+      const blocks = await Promise.all(batch.map(async c => await store.get(c, { signal })))
+      for (let k = 0; k < batch.length; k++) await each(batch[k], blocks[k])
     }
-    for (const e of node.leaf) {
-      if (e.kind === 'dir') await entries(e.dir!, depth + 1)
-      else if (e.kind === 'file') {
-        if (e.data !== undefined) for (const [c] of e.data) add(c)
-        else await chunks(e.dataTree!, 0)
+  }
+  const records: CID[] = []
+  for await (const v of buckets.all()) if (add(v.cid)) records.push(v.cid)
+  const roots: CID[] = []
+  await read(records, async (_cid, bytes) => {
+    const { record } = await decodeVersionRecord(bytes)
+    if (add(record.root)) roots.push(record.root)
+  })
+  let level: Array<{ cid: CID, kind: 'entries' | 'chunks' }> = []
+  const visit = (cid: CID, kind: 'entries' | 'chunks'): void => { if (add(cid)) level.push({ cid, kind }) }
+  await read(roots, (_cid, bytes) => {
+    const manifest = decodeRoot(bytes)
+    visit(manifest.list, manifest.kind === 'image' ? 'chunks' : 'entries')
+  })
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > MAX_LIST_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: tree too deep')
+    const current = level
+    level = []
+    const kinds = new Map(current.map(n => [n.cid.toString(), n.kind]))
+    await read(current.map(n => n.cid), (cid, bytes) => {
+      if (kinds.get(cid.toString()) === 'chunks') {
+        const node = decodeListNode(bytes, decodeChunkRef)
+        if ('leaf' in node) for (const [c] of node.leaf) add(c)
+        else for (const [child] of node.branch) visit(child, 'chunks')
+        return
       }
-    }
-  }
-  for await (const v of buckets.all()) {
-    if (!add(v.cid)) continue
-    const { record } = await decodeVersionRecord(await get(v.cid))
-    if (!add(record.root)) continue
-    const manifest = decodeRoot(await get(record.root))
-    if (manifest.kind === 'image') await chunks(manifest.list, 0)
-    else await entries(manifest.list, 0)
+      const node = decodeListNode(bytes, decodeEntry)
+      if ('branch' in node) {
+        for (const [child] of node.branch) visit(child, 'entries')
+        return
+      }
+      for (const e of node.leaf) {
+        if (e.kind === 'dir') visit(e.dir!, 'entries')
+        else if (e.kind === 'file') {
+          if (e.data !== undefined) for (const [c] of e.data) add(c)
+          else visit(e.dataTree!, 'chunks')
+        }
+      }
+    })
   }
   return live
 }
 
+/** Manifest nodes read per batch by the mark. */
+const MARK_BATCH = 256
 /** Folder nesting plus list-tree levels a manifest may have (protocol bounds are far below). */
 const MAX_LIST_DEPTH = 4096
