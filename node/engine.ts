@@ -10,6 +10,7 @@ import type { CID } from '../protocol/cid.ts'
 import { Buckets } from './buckets/index.ts'
 import { ensureHome, homeLayout, openDb } from './home.ts'
 import { loadOrCreateIdentity } from './identity.ts'
+import { InodeTables, type InodeIndex } from './snapshot/inodes.ts'
 import { GcCandidates, type CandidateIndex } from './policy/candidates.ts'
 import { forgetVersions, type ForgetOutcome } from './policy/forget.ts'
 import { pathFilter } from './policy/glob.ts'
@@ -97,6 +98,8 @@ export class Engine {
   readonly candidates: GcCandidates
   /** Bucket policies (schedules, globs, retention) and pinned versions. */
   readonly policies: PolicyStore
+  /** Inodes of each bucket's last folder snapshot, for the parent-reuse check. */
+  private readonly inodes: InodeTables
   /** The object-storage tier, when the home has one configured (`rok tier set`). */
   tier: Tier | undefined
   private readonly db: Level<string, string>
@@ -106,6 +109,7 @@ export class Engine {
     this.home = home
     this.candidates = candidates
     this.policies = new PolicyStore(db.sublevel<string, string>('policies', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as KeyValue)
+    this.inodes = new InodeTables(db.sublevel<string, string>('inodes', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as InodeIndex)
     this.sync = sync
     this.db = db
     this.store = store
@@ -130,16 +134,29 @@ export class Engine {
 
   private async snapshotLeased (path: string, req: SnapshotRequest, started: number, startedAt: number): Promise<SnapshotOutcome> {
     const head = await this.buckets.head(req.bucket)
-    const parent = head?.record.kind === 'tree' ? { root: head.record.root, startedAt: head.record.createdAt, store: this.store } : undefined
+    // files are reused from the bucket's last version only if it was taken here (its
+    // inodes were recorded) and they are the same inodes
+    const parent = head?.record.kind === 'tree'
+      ? { root: head.record.root, startedAt: head.record.createdAt, store: this.store, inodes: await this.inodes.reader(req.bucket, head.seq) }
+      : undefined
     // the bucket's policy globs apply to every snapshot of it, scheduled or by hand
     const policy = await this.policies.get(req.bucket)
     const filter = pathFilter(policy?.include, policy?.exclude)
-    const result: SnapshotResult = await snapshotVolume(path, { store: this.store, parent, filter, signal: req.signal, onProgress: req.onProgress })
-    req.signal?.throwIfAborted()
-    await this.store.flush()
-    const version = await this.buckets.append(req.bucket, {
-      root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: startedAt
-    })
+    const tables = this.inodes.begin()
+    let result: SnapshotResult
+    let version
+    try {
+      result = await snapshotVolume(path, { store: this.store, parent, filter, recordInodes: tables.write, signal: req.signal, onProgress: req.onProgress })
+      req.signal?.throwIfAborted()
+      await this.store.flush()
+      version = await this.buckets.append(req.bucket, {
+        root: result.root, kind: result.kind, size: result.size, message: req.message ?? '', createdAt: startedAt
+      })
+    } catch (err) {
+      await tables.discard().catch(() => {})
+      throw err
+    }
+    await tables.commit(req.bucket, version.seq)
     // the version's blocks become servable to peers allowed on this bucket
     await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid))
     return {

@@ -19,6 +19,7 @@ import { ListTreeBuilder, walkList } from './list-tree.ts'
 import { readAhead, ReadBuffers } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
 import { WorkerChunker, WorkerReadError } from './worker-chunker.ts'
+import { inodeOf, type FolderInodes } from './inodes.ts'
 import { DEFAULT_CHUNKER_PARAMS } from '../chunker/index.ts'
 
 export interface SnapshotProgress extends IngestStats {
@@ -39,6 +40,11 @@ export interface ParentSnapshot {
   /** When the parent snapshot started, in ms since the epoch. */
   startedAt: number
   store: Pick<BlockStore, 'get'>
+  /**
+   * The inodes its files had (see inodes.ts): a file is reused only if it is the same
+   * inode. Without them nothing is reused: every file is read.
+   */
+  inodes?: (rel: string) => Promise<FolderInodes | undefined>
 }
 
 /** Filesystems keep ctime at coarse granularity on some mounts; stay clear of the edge. */
@@ -57,6 +63,8 @@ export interface SnapshotOptions {
    * the manifest: 'auto' once a snapshot has WORKER_MIN_BYTES to read. @default 'auto'
    */
   chunkWorker?: 'auto' | 'always' | 'never'
+  /** Told the inodes of each folder's regular files, for the next snapshot's reuse check. */
+  recordInodes?: (rel: string, inodes: FolderInodes) => Promise<void>
 }
 
 /** Below this many bytes to read, starting a worker costs more than it saves. */
@@ -280,8 +288,8 @@ class TreeSnapshot {
     return entries
   }
 
-  private unchangedSinceParent (st: BigIntStats, previous: Entry | undefined): previous is Entry {
-    if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined) return false
+  private unchangedSinceParent (st: BigIntStats, previous: Entry | undefined, inode: string | undefined): previous is Entry {
+    if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined || inode !== inodeOf(st)) return false
     return previous.size === Number(st.size) && sameMtime(previous.mtime, mtimeOf(st)) &&
       st.ctimeNs + CTIME_MARGIN_NS < BigInt(this.options.parent.startedAt) * 1_000_000n
   }
@@ -299,6 +307,8 @@ class TreeSnapshot {
   private async folder (abs: string, rel: string, parentList: CID | undefined): Promise<CID> {
     this.options.signal?.throwIfAborted()
     const previous = await this.parentEntries(parentList)
+    const previousInodes = parentList === undefined ? undefined : await this.options.parent?.inodes?.(rel)
+    const inodes: FolderInodes = new Map()
     let names: string[]
     try {
       names = await readdir(abs)
@@ -320,7 +330,8 @@ class TreeSnapshot {
       const wanted = batch.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
       // regular files read here or by the worker; other links of a multiply-linked file
       // are decided in entry(), so those are read here
-      const toRead = batch.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name)))
+      for (let j = 0; j < batch.length; j++) if (wanted[j] && stats[j].isFile()) inodes.set(batch[j], inodeOf(stats[j]))
+      const toRead = batch.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name), previousInodes?.get(name)))
       const chunker = this.chunkerFor(toRead.reduce((n, yes, j) => yes ? n + Number(stats[j].size) : n, 0))
       const sources: Array<FileSource | undefined> = new Array(batch.length)
       if (chunker === undefined) {
@@ -343,11 +354,12 @@ class TreeSnapshot {
           }
           queuedTo = k
         }
-        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), sources[j])
+        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), previousInodes?.get(batch[j]), sources[j])
         await builder.add(entry, entry.size)
       }
     }
     this.dirs++
+    await this.options.recordInodes?.(rel, inodes)
     return (await builder.finish())[0]
   }
 
@@ -360,7 +372,7 @@ class TreeSnapshot {
     return this.chunker
   }
 
-  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, source?: FileSource): Promise<Entry> {
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, previousInode: string | undefined, source?: FileSource): Promise<Entry> {
     const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
     if (st.isDirectory()) {
       return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined) }
@@ -378,7 +390,7 @@ class TreeSnapshot {
         this.inodes.set(key, rel)
       }
       this.files++
-      if (this.unchangedSinceParent(st, previous)) {
+      if (this.unchangedSinceParent(st, previous, previousInode)) {
         this.stats.bytes += previous.size
         this.reusedBytes += previous.size
         return { ...base, kind: 'file', size: previous.size, ...(previous.data !== undefined ? { data: previous.data } : { dataTree: previous.dataTree }) }

@@ -56,3 +56,56 @@ test('snapshotting a restored copy shows no changes, even though restore cannot 
     await cleanup()
   }
 })
+
+test('another folder with the same names, sizes and mtimes snapshotted into the bucket is read, not mistaken for the last one', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const a = join(dir, 'a')
+    const b = join(dir, 'b')
+    for (const [root, seed] of [[a, 1], [b, 1000]] as const) {
+      await mkdir(join(root, 'sub'), { recursive: true })
+      for (let i = 0; i < 10; i++) {
+        await writeFile(join(root, 'sub', `f${i}.bin`), seededBytes(seed + i, 20_000))
+        await utimes(join(root, 'sub', `f${i}.bin`), 1_700_000_000, 1_700_000_000)
+      }
+    }
+    await sleep(1100) // old enough for the ctime rule, so only the inodes can tell
+    await engine.snapshot(a, { bucket: 'reuse/two-folders' })
+    const fromB = await engine.snapshot(b, { bucket: 'reuse/two-folders' })
+    assert.equal(fromB.reusedBytes, 0, 'no file of b is taken for a file of a')
+    const dest = join(dir, 'restored-b')
+    await engine.restore({ bucket: 'reuse/two-folders', seq: 2, dest })
+    assert.deepEqual(await compareTrees(b, dest), [])
+
+    // b moved to where a was: the same files (same inodes) at another path
+    const { rename, rm } = await import('node:fs/promises')
+    await rm(a, { recursive: true })
+    await rename(b, a)
+    const again = await engine.snapshot(a, { bucket: 'reuse/two-folders' })
+    assert.equal(again.reusedBytes, 20 * 10_000, 'the same files at a new path are the same inodes: reused')
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
+
+test('a snapshot that fails half-way lends nothing to the next one: its files are read again', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    await mkdir(src, { recursive: true })
+    for (let i = 0; i < 5; i++) await writeFile(join(src, `f${i}.bin`), seededBytes(i, 10_000))
+    await sleep(1100)
+    const controller = new AbortController()
+    await assert.rejects(engine.snapshot(src, { bucket: 'reuse/aborted', signal: controller.signal, onProgress: () => { controller.abort() } }))
+    const first = await engine.snapshot(src, { bucket: 'reuse/aborted' })
+    assert.equal(first.reusedBytes, 0, 'there was no parent version')
+    const second = await engine.snapshot(src, { bucket: 'reuse/aborted' })
+    assert.equal(second.reusedBytes, 50_000)
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
