@@ -39,7 +39,15 @@ export async function refreshCatalog (ctx: { backend: ObjectBackend, catalog: Ca
     fresh.push({ name, size: o.size })
   }
   await mapLimit(fresh, FETCH_CONCURRENCY, async ({ name, size }) => {
-    const entries = await readPackIndex(ctx.backend, name, size, signal)
+    let entries
+    try {
+      entries = await readPackIndex(ctx.backend, name, size, signal)
+    } catch (err) {
+      // a half-written pack (an interrupted upload on a server that shows those) holds
+      // nothing a version object needs: its writer sends the blocks again
+      if ((err as RokError).code === TierErrorCode.DAMAGED) return
+      throw err
+    }
     const kind = entries.every(e => e.cid.code === DAG_CBOR_CODEC) ? 'meta' : 'data'
     await ctx.catalog.apply(ctx.catalog.packOps(name, { size, blocks: entries.length, kind, at: ctx.now(), origin: 'listed' },
       entries.map(e => ({ cid: e.cid.toString(), offset: e.offset, length: e.length }))))

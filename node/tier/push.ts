@@ -158,7 +158,17 @@ async function resumeUploads (ctx: Pick<PushContext, 'backend' | 'catalog' | 'no
   for (const name of await ctx.catalog.uploads()) {
     const head = await ctx.backend.head(packKey(name), { signal })
     if (head === undefined) { await ctx.catalog.endUpload(name); continue }
-    const entries = await readPackIndex(ctx.backend, name, head.size, signal)
+    let entries
+    try {
+      entries = await readPackIndex(ctx.backend, name, head.size, signal)
+    } catch (err) {
+      if ((err as RokError).code !== TierErrorCode.DAMAGED) throw err
+      // S3 never shows half an object, but some S3-compatible servers killed mid-write do:
+      // nothing points at it, so remove it and let this push send the blocks again
+      await ctx.backend.delete(packKey(name), { signal })
+      await ctx.catalog.endUpload(name)
+      continue
+    }
     const kind = entries.every(e => e.cid.code === DAG_CBOR_CODEC) ? 'meta' : 'data'
     await ctx.catalog.apply(ctx.catalog.packOps(name, { size: head.size, blocks: entries.length, kind, at: ctx.now() },
       entries.map(e => ({ cid: e.cid.toString(), offset: e.offset, length: e.length }))))
