@@ -20,7 +20,8 @@ export {
   backendFor, describeTier, parseTierSettings, readTierConfig, writeTierConfig, configPath,
   type TierConfig, type TierSettingsInput, type BackendHooks
 } from './config.ts'
-export { Tier, configureTier, type TierInit, type TierStatus } from './tier.ts'
+export { Tier, configureTier, type TierInit } from './tier.ts'
+export type { TierStatus } from '../../protocol/tier-api.ts'
 export { sweepTier, type SweepOptions, type SweepReport, type SweepProgress, type SweepContext } from './sweep.ts'
 export type { PushReport, PushProgress, PushOptions } from './push.ts'
 export type { PullReport, PullProgress, PullOptions, RemoteVersion } from './pull.ts'

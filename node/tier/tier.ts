@@ -5,6 +5,7 @@
  */
 import type { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
+import type { TierStatus } from '../../protocol/tier-api.ts'
 import type { Buckets } from '../buckets/index.ts'
 import type { DiskBlockStore } from '../store/index.ts'
 import type { BlockStore, StoreOptions } from '../store/types.ts'
@@ -32,17 +33,6 @@ export interface TierInit {
   now: () => number
   /** Pack size for pushes and rewrites. @default PACK_TARGET_SIZE */
   packTargetSize?: number
-}
-
-export interface TierStatus {
-  tier: string
-  packs: number
-  packBytes: number
-  blocks: number
-  pushedVersions: number
-  unpushedVersions: string[]
-  candidates: number
-  interruptedUploads: number
 }
 
 export class Tier {
