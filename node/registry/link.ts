@@ -217,6 +217,24 @@ export class RegistryLink {
     }
   }
 
+  /**
+   * Best effort, for a subscription made by address: obtain (and from then on renew) a
+   * grant for `bucket`. False when the registry is down or refuses; peers' allow lists
+   * still apply then.
+   */
+  async tryGrant (bucket: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(PUBLISH_RECORD_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
+    try {
+      if (!this.registered) await this.connect(signal)
+      await this.obtainGrant(bucket, signal)
+      return true
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      this.log(`no registry grant for ${bucket} (${(err as Error).message}); peers serve it by their allow lists`)
+      return false
+    }
+  }
+
   /** The subscription is gone: stop renewing its grant. */
   async forget (bucket: string): Promise<void> {
     if (this.held.get(bucket) !== undefined) await this.held.delete(bucket)

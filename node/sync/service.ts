@@ -45,6 +45,7 @@ export interface SyncRegistry {
   recordVersion: (bucket: string, seq: number, record: Uint8Array, options?: { signal?: AbortSignal }) => Promise<PublishRegistryOutcome>
   announce: (bucket: string, seq: number) => void
   resolve: (bucket: string, options?: { signal?: AbortSignal }) => Promise<{ publisher: string, addr: string, providers: string[] }>
+  tryGrant: (bucket: string, options?: { signal?: AbortSignal }) => Promise<boolean>
   forget: (bucket: string) => Promise<void>
   hasGrant: (bucket: string) => boolean
   present: (peer: FetchPeer, bucket: string, options?: { signal?: AbortSignal }) => Promise<boolean>
@@ -193,6 +194,10 @@ export class SyncService {
       const resolved = await this.init.registry.resolve(bucket, options)
       addr = resolved.addr
       providers = resolved.providers
+    } else {
+      // subscribing by address still asks the registry for a grant (when there is one), so
+      // peers that trust the registry serve us too; without it their allow lists decide
+      await this.init.registry?.tryGrant(bucket, options)
     }
     const publisher = peerOfAddr(addr)
     if (publisher === this.engine.peerId) {

@@ -145,6 +145,26 @@ describe('registry link', () => {
     }
   })
 
+  it('a subscription by address still gets a grant when the registry answers, and goes on without one when it does not', async () => {
+    const [home, cleanup] = await tempDir('rok-link-')
+    try {
+      const nodeKey = await generateKeyPair('Ed25519')
+      const reg = scriptedRegistry(await generateKeyPair('Ed25519'), Date.now)
+      reg.state.down = true
+      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, tickMs: 60_000 })
+      await link.start()
+      assert.equal(await link.tryGrant('lab/data'), false, 'registry down: no grant, no error')
+      assert.ok(!link.hasGrant('lab/data'))
+      reg.state.down = false
+      assert.equal(await link.tryGrant('lab/data'), true)
+      assert.ok(link.hasGrant('lab/data'), 'held, so it is presented to peers and renewed')
+      assert.equal((await link.status()).grants[0].bucket, 'lab/data')
+      await link.stop()
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('renews a held grant at half its lifetime and reports a refused renewal, keeping the grant until it expires', async () => {
     const [home, cleanup] = await tempDir('rok-link-')
     try {
