@@ -255,7 +255,7 @@ export async function openEngine (init: EngineInit): Promise<Engine> {
     if (tierConfig !== undefined) {
       engine.tier = new Tier({
         config: tierConfig,
-        backend: backendFor(tierConfig, init.tierHooks),
+        backend: await backendFor(tierConfig, init.tierHooks),
         catalog: db.sublevel<string, string>('tier', { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as ConstructorParameters<typeof Tier>[0]['catalog'],
         store,
         buckets,

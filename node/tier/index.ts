@@ -14,7 +14,8 @@
  */
 export type { ObjectBackend, ObjectInfo, ByteRange, BackendOptions } from './backend.ts'
 export { localBackend } from './local-backend.ts'
-export { s3Backend, type S3Backend, type S3BackendInit } from './s3-backend.ts'
+// s3-backend.ts is imported on demand by backendFor (it loads the AWS SDK)
+export type { S3Backend, S3BackendInit } from './s3-backend.ts'
 export { withRetry, type RetryInit } from './retry.ts'
 export {
   backendFor, describeTier, parseTierSettings, readTierConfig, writeTierConfig, configPath,

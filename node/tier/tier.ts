@@ -133,7 +133,7 @@ export class Tier {
  */
 export async function configureTier (home: string, input: TierSettingsInput, options: { signal?: AbortSignal, hooks?: BackendHooks } = {}): Promise<TierConfig> {
   const config = parseTierSettings(input)
-  const backend = backendFor(config, options.hooks)
+  const backend = await backendFor(config, options.hooks)
   await backend.check({ signal: options.signal })
   const marker = await backend.head(MARKER_KEY, { signal: options.signal })
   if (marker === undefined) {

@@ -181,7 +181,7 @@ async function checkTier (home: string, signal: AbortSignal, daemon: NodeApiClie
   }
   if (config === undefined) return [skip('tier', "no object-storage tier configured ('rok tier set' keeps versions in S3 as well)")]
   const where = describeTier(config)
-  const backend = backendFor({ ...config, attempts: 2 })
+  const backend = await backendFor({ ...config, attempts: 2 })
   const probe = { signal: AbortSignal.any([signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]) }
   try {
     await backend.check(probe)
