@@ -66,7 +66,7 @@ Example:
     const daemon = await connectToNode(ctx.home)
     ctx.out.result(config, () => {
       ctx.out.line(`tier: ${describeTier(config)} (checked: bucket reachable, credentials accepted)`)
-      if (daemon !== undefined) ctx.out.line("the running node daemon uses it after a restart ('rok node stop', then 'rok node start')")
+      if (daemon !== undefined) ctx.out.line("the running node daemon uses it after a restart (stop it with Ctrl-C or SIGTERM, then 'rok node start' again)")
     })
   }
 }
