@@ -13,6 +13,7 @@
  * removed; a pack is removed only when no index entry points into it. With a grace of 0
  * (tests, or a home no daemon is using) one run marks and sweeps at once.
  */
+import { failpoint } from '../failpoint.ts'
 import type { CID } from '../../protocol/cid.ts'
 import { decodeVersionRecord } from '../../protocol/record.ts'
 import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
@@ -178,6 +179,7 @@ async function runGc (options: GcOptions): Promise<GcReport> {
         if (gone.has(d.block.cid.toString())) { sweptBlocks++; sweptBytes += d.block.location.length } else keep(d.block)
       }
       progress('sweep', sweptBlocks, sweptBytes)
+      failpoint('gc-sweep-slice')
     }
   }
 
@@ -257,6 +259,7 @@ export async function markLive (store: Pick<DiskBlockStore, 'get'>, buckets: Pic
       // and getMany would read the chunk bytes between them too
       const blocks = await Promise.all(batch.map(async c => await store.get(c, { signal })))
       for (let k = 0; k < batch.length; k++) await each(batch[k], blocks[k])
+      failpoint('gc-mark-read')
     }
   }
   const records: CID[] = []
