@@ -265,8 +265,12 @@ export const SyncPeerShare = Type.Object({
   peer: Type.String(),
   blocks: Type.Integer(),
   bytes: Type.Number(),
-  /** Why this peer was asked: the bucket's publisher, a fellow subscriber on the bucket's topic, or a DHT provider of the version. */
-  why: Type.Union([Type.Literal('publisher'), Type.Literal('subscriber'), Type.Literal('provider')]),
+  /**
+   * Why this source was asked: the bucket's publisher, a fellow subscriber on the bucket's
+   * topic, a DHT provider of the version, or (peer 'object-store') this node's
+   * object-storage tier, for blocks no peer had.
+   */
+  why: Type.Union([Type.Literal('publisher'), Type.Literal('subscriber'), Type.Literal('provider'), Type.Literal('object-store')]),
   dropped: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() }))
 })
 export type SyncPeerShare = Static<typeof SyncPeerShare>

@@ -24,7 +24,7 @@ import { SyncErrorCode } from './errors.ts'
 import { askHead, serveHead, type HeadHost } from './head.ts'
 import { peerOfAddr, type Subscription } from './subscriptions.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from './topic.ts'
-import { syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
+import { OBJECT_STORE_SOURCE, syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
 
 /** What the service uses of the libp2p host. */
 export interface SyncHost extends HeadHost {
@@ -55,7 +55,7 @@ export interface SyncRegistry {
 export interface SyncServiceInit {
   /** The registry link; without it buckets are served by allow list only and subscribing needs an address. */
   registry?: SyncRegistry
-  engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot' | 'candidates'>
+  engine: Pick<Engine, 'store' | 'buckets' | 'sync' | 'peerId' | 'snapshot' | 'candidates' | 'tier'>
   host: SyncHost
   /** Ask peers for the head of every subscription this often. @default POLL_INTERVAL_MS (30 s) */
   pollInterval?: number
@@ -399,6 +399,8 @@ export class SyncService {
           signal,
           maxRate: this.init.maxDownloadRate,
           batchBytes: this.init.batchBytes,
+          // blocks no peer has come from the node's object-storage tier, when it has one
+          fallback: this.engine.tier === undefined ? undefined : async (cids, s) => await this.engine.tier!.fillMissing(cids, { signal: s }),
           onProgress: (event) => {
             if (event.type === 'sync:version:start') {
               state.progress = { seq: event.seq, size: event.size, walkedBytes: 0, bytes: 0, storedBytes: 0 }
@@ -415,7 +417,7 @@ export class SyncService {
       const result: SyncReport = {
         ...report,
         seconds: (performance.now() - started) / 1000,
-        peers: report.peers.map(p => ({ ...p, why: why.get(p.peer) ?? 'provider' }))
+        peers: report.peers.map(p => ({ ...p, why: p.peer === OBJECT_STORE_SOURCE ? 'object-store' : why.get(p.peer) ?? 'provider' }))
       }
       state.state = 'idle'
       state.progress = undefined

@@ -25,7 +25,7 @@ import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type { Buckets } from '../buckets/index.ts'
-import type { FetchProgressEvent, FetchReport } from '../p2p/exchange/index.ts'
+import type { FetchProgressEvent, FetchReport, PeerFetchStats } from '../p2p/exchange/index.ts'
 import { manifestBlocks } from '../snapshot/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import {
@@ -94,7 +94,15 @@ export interface ChainSyncInit {
   batchCount?: number
   /** Bytes per second the sync may receive; undefined for no limit. */
   maxRate?: number
+  /**
+   * Where blocks no peer had come from as a last resort (the node's object-storage tier):
+   * stores what it can and says which. Without it such blocks fail the sync.
+   */
+  fallback?: (cids: CID[], signal?: AbortSignal) => Promise<{ stored: CID[], bytes: number }>
 }
+
+/** How the object-storage tier shows in a sync's per-source report. */
+export const OBJECT_STORE_SOURCE = 'object-store'
 
 /** Sync `bucket` up to `target` (a record the caller decoded, verified and attributed to `publisher`). */
 export async function syncChain (target: EncodedRecord, publisher: string, init: ChainSyncInit): Promise<ChainReport> {
@@ -362,10 +370,25 @@ class ChainSync {
   private async fetch (cids: CID[], kind: 'record' | 'node' | 'chunk', options: { peers?: FetchPeer[], partial?: boolean, deadlineMs?: number } = {}): Promise<FetchReport> {
     this.init.signal?.throwIfAborted()
     const peers = options.peers ?? this.init.peers()
-    if (peers.length === 0) throw new RokError(SyncErrorCode.BLOCKS_MISSING, `no peer to fetch ${this.bucket} from`)
-    const report = options.deadlineMs === undefined
-      ? await this.init.fetch(cids, { peers, signal: this.init.signal })
-      : await this.fetchBefore(cids, peers, options.deadlineMs)
+    const fallback = options.partial === true ? undefined : this.init.fallback
+    if (peers.length === 0 && fallback === undefined) throw new RokError(SyncErrorCode.BLOCKS_MISSING, `no peer to fetch ${this.bucket} from`)
+    let report: FetchReport = peers.length === 0
+      ? { blocks: 0, bytes: 0, peers: [], missing: cids }
+      : options.deadlineMs === undefined
+        ? await this.init.fetch(cids, { peers, signal: this.init.signal })
+        : await this.fetchBefore(cids, peers, options.deadlineMs)
+    if (report.missing.length > 0 && fallback !== undefined) {
+      const filled = await fallback(report.missing, this.init.signal)
+      if (filled.stored.length > 0) {
+        const stored = new Set(filled.stored.map(c => c.toString()))
+        report = {
+          blocks: report.blocks + filled.stored.length,
+          bytes: report.bytes + filled.bytes,
+          peers: [...report.peers, { peer: OBJECT_STORE_SOURCE, blocks: filled.stored.length, bytes: filled.bytes } satisfies PeerFetchStats],
+          missing: report.missing.filter(c => !stored.has(c.toString()))
+        }
+      }
+    }
     this.report.blocks += report.blocks
     this.report.bytes += report.bytes
     if (kind === 'record') this.report.recordBytes += report.bytes

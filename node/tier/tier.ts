@@ -3,7 +3,7 @@
  * and the operations on it (push, pull, list, status, verify, read-through, sweep).
  * Created by the engine when the home has a `tier.json`.
  */
-import type { CID } from '../../protocol/cid.ts'
+import { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
 import type { TierStatus } from '../../protocol/tier-api.ts'
 import type { Buckets } from '../buckets/index.ts'
@@ -64,6 +64,21 @@ export class Tier {
   /** Blocks from the tier, verified (see fetch.ts). */
   async fetch (cids: CID[], options: StoreOptions = {}): Promise<Map<string, Uint8Array>> {
     return await fetchBlocks({ backend: this.backend, catalog: this.catalog }, cids, options)
+  }
+
+  /**
+   * What a sync could get from no peer: the blocks of `cids` the tier holds are fetched
+   * (verified) and stored locally. Returns those it stored; the others are still missing.
+   */
+  async fillMissing (cids: CID[], options: StoreOptions = {}): Promise<{ stored: CID[], bytes: number }> {
+    const locations = await this.catalog.locateMany(cids.map(c => c.toString()))
+    const held = cids.filter((_, i) => locations[i] !== undefined)
+    if (held.length === 0) return { stored: [], bytes: 0 }
+    const fetched = await this.fetch(held, options)
+    await this.init.store.putMany([...fetched].map(([c, b]): [CID, Uint8Array] => [CID.parse(c), b]))
+    let bytes = 0
+    for (const b of fetched.values()) bytes += b.length
+    return { stored: held, bytes }
   }
 
   /** The local store, fetching from the tier on a miss. */
