@@ -40,6 +40,8 @@ export interface EngineInit {
 export interface SnapshotRequest {
   bucket: string
   message?: string
+  /** Reuse unchanged files by size, mtime and ctime even if their inode changed (see SnapshotOptions). */
+  ignoreInode?: boolean
   signal?: AbortSignal
   onProgress?: (p: SnapshotProgress) => void
 }
@@ -146,7 +148,7 @@ export class Engine {
     let result: SnapshotResult
     let version
     try {
-      result = await snapshotVolume(path, { store: this.store, parent, filter, recordInodes: tables.write, signal: req.signal, onProgress: req.onProgress })
+      result = await snapshotVolume(path, { store: this.store, parent, filter, recordInodes: tables.write, ignoreInode: req.ignoreInode, signal: req.signal, onProgress: req.onProgress })
       req.signal?.throwIfAborted()
       await this.store.flush()
       version = await this.buckets.append(req.bucket, {

@@ -19,7 +19,7 @@ export function localOperations (engine: Engine, options: { onPolicyChange?: () 
     async peerId () { return engine.peerId },
     async snapshot (body, options = {}) {
       return await engine.snapshot(body.path, {
-        bucket: body.bucket, message: body.message, signal: options.signal,
+        bucket: body.bucket, message: body.message, ignoreInode: body.ignoreInode, signal: options.signal,
         onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, total: p.total, files: p.files })
       })
     },

@@ -71,7 +71,13 @@ export const VersionInfo = Type.Object({
 })
 export type VersionInfo = Static<typeof VersionInfo>
 
-export const SnapshotBody = Type.Object({ path: AbsolutePath, bucket: BucketName, message: Type.Optional(Message) }, { additionalProperties: false })
+export const SnapshotBody = Type.Object({
+  path: AbsolutePath,
+  bucket: BucketName,
+  message: Type.Optional(Message),
+  /** Reuse unchanged files from the last version by size, mtime and ctime alone, whatever their inode (restic's --ignore-inode). */
+  ignoreInode: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
 export type SnapshotBody = Static<typeof SnapshotBody>
 
 export const SnapshotOutcome = Type.Object({

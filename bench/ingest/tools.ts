@@ -42,7 +42,8 @@ export function rok (extraNodeArgs: () => string[] = () => []): Tool {
       execFileSync(NODE, [ROK, 'init', '--home', home(dir), '--json'], { stdio: 'ignore' })
     },
     async snapshot (dir, kind, version, source) {
-      const m = await run(['snapshot', source, '--bucket', `bench/${kind}`, '-m', `v${version}`, '--home', home(dir), '--json'])
+      // --ignore-inode, as for restic: the v2 tree is a second copy (new inodes) moved into place
+      const m = await run(['snapshot', source, '--bucket', `bench/${kind}`, '-m', `v${version}`, '--ignore-inode', '--home', home(dir), '--json'])
       const out = JSON.parse(m.stdout) as { newBytes: number, seq: number }
       if (out.seq !== version) throw new Error(`rok recorded seq ${out.seq}, expected ${version}`)
       return { ...m, ownNewBytes: out.newBytes }

@@ -63,6 +63,13 @@ export interface SnapshotOptions {
    * the manifest: 'auto' once a snapshot has WORKER_MIN_BYTES to read. @default 'auto'
    */
   chunkWorker?: 'auto' | 'always' | 'never'
+  /**
+   * Reuse a file from the parent by size, mtime and ctime whatever its inode, as restic's
+   * --ignore-inode: for filesystems whose inode numbers are not stable, or a volume copied
+   * with its times. Unsafe when another folder with the same names, sizes and mtimes is
+   * snapshotted into the bucket. @default false
+   */
+  ignoreInode?: boolean
   /** Told the inodes of each folder's regular files, for the next snapshot's reuse check. */
   recordInodes?: (rel: string, inodes: FolderInodes) => Promise<void>
 }
@@ -289,7 +296,8 @@ class TreeSnapshot {
   }
 
   private unchangedSinceParent (st: BigIntStats, previous: Entry | undefined, inode: string | undefined): previous is Entry {
-    if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined || inode !== inodeOf(st)) return false
+    if (previous === undefined || previous.kind !== 'file' || this.options.parent === undefined) return false
+    if (this.options.ignoreInode !== true && inode !== inodeOf(st)) return false
     return previous.size === Number(st.size) && sameMtime(previous.mtime, mtimeOf(st)) &&
       st.ctimeNs + CTIME_MARGIN_NS < BigInt(this.options.parent.startedAt) * 1_000_000n
   }

@@ -7,7 +7,7 @@ import { UsageError } from '../../cli/run.ts'
 export const snapshot: Command = {
   name: 'snapshot',
   summary: 'snapshot a folder or block image as the next version of a bucket',
-  usage: 'snapshot PATH --bucket GROUP/NAME [-m MESSAGE]',
+  usage: 'snapshot PATH --bucket GROUP/NAME [-m MESSAGE] [--ignore-inode]',
   description: `Cuts PATH into content-defined chunks, stores only the chunks the node does not have yet,
 and records a signed version of the bucket. PATH is a folder (files, folders, symlinks, hard
 links, modes and mtimes are kept) or an image file / block device.
@@ -16,16 +16,21 @@ Example:
   rok snapshot ./dataset --bucket acme/imagenet-small -m "first cut"`,
   options: {
     bucket: { type: 'string', short: 'b' },
-    message: { type: 'string', short: 'm' }
+    message: { type: 'string', short: 'm' },
+    'ignore-inode': { type: 'boolean' }
   },
-  optionHelp: { bucket: 'bucket to record the version in (group/name)', message: 'version message' },
+  optionHelp: {
+    bucket: 'bucket to record the version in (group/name)',
+    message: 'version message',
+    'ignore-inode': "reuse unchanged files from the bucket's last version by size and times even if their inode changed (as restic's --ignore-inode; for copies and filesystems without stable inodes)"
+  },
   positionals: 1,
   async run (ctx) {
     const bucket = ctx.options.bucket
     if (typeof bucket !== 'string') throw new UsageError('--bucket GROUP/NAME is required')
     const bar = ctx.out.progress('snapshot')
     const result = await withNode(ctx, async node => await node.snapshot(
-      { path: resolve(ctx.args[0]), bucket, message: ctx.options.message as string | undefined },
+      { path: resolve(ctx.args[0]), bucket, message: ctx.options.message as string | undefined, ...(ctx.options['ignore-inode'] === true ? { ignoreInode: true } : {}) },
       { signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.total) }
     ))
     bar.done()
