@@ -5,35 +5,8 @@ import { stat } from 'node:fs/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { collect, rokJson, runRok, spawnRok } from '../fixtures/cli.ts'
-
-/** Start `rok registry start` on a free port; resolves with its URL and first admin token. */
-async function startRegistry (home: string): Promise<{ url: string, adminToken: string, stop: () => Promise<{ code: number | null, stderr: string }> }> {
-  const child = spawnRok(['registry', 'start', '--listen', '127.0.0.1:0', '--home', home, '--log-level', 'warn'])
-  const done = collect(child)
-  let out = ''
-  const ready = await new Promise<{ url: string, adminToken: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`registry did not start: ${out}`)), 20_000)
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      const url = /registry listening on (\S+)/.exec(out)?.[1]
-      const token = /admin token \(shown once, keep it safe\): (\S+)/.exec(out)?.[1]
-      if (url !== undefined && token !== undefined) {
-        clearTimeout(timer)
-        resolve({ url, adminToken: token })
-      }
-    })
-    child.on('exit', code => reject(new Error(`registry exited ${code}`)))
-  })
-  return {
-    ...ready,
-    stop: async () => {
-      child.kill('SIGTERM')
-      const r = await done
-      return { code: r.code, stderr: r.stderr }
-    }
-  }
-}
+import { rokJson, runRok } from '../fixtures/cli.ts'
+import { startRegistry } from '../fixtures/registry.ts'
 
 test('an admin and two users run the registry from the CLI: login, groups, buckets, rules and search', { timeout: 120_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rok-registry-cli-'))
