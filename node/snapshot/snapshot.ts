@@ -5,7 +5,7 @@
  * points at data that is not durable. Any error aborts the whole snapshot: no partial
  * version is ever recorded.
  */
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises'
+import { lstat, open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from '../../protocol/cid.ts'
@@ -136,15 +136,19 @@ async function putNode (store: Pick<BlockStore, 'put'>, node: EncodedNode): Prom
 /** Files up to this size are read whole, a batch at a time, ahead of chunking: small-file trees are bound by I/O latency, not bandwidth. */
 const PRELOAD_MAX = 1024 * 1024
 
-interface Preloaded { bytes: Uint8Array, after: BigIntStats }
-
-async function preloadFile (path: string, st: BigIntStats): Promise<Preloaded> {
-  let fd
+/** Open a file the walk saw; one gone meanwhile stops the snapshot as changed, naming it. */
+async function openForReading (path: string): Promise<FileHandle> {
   try {
-    fd = await open(path, 'r')
+    return await open(path, 'r')
   } catch (err) {
     throw vanished(err, path)
   }
+}
+
+interface Preloaded { bytes: Uint8Array, after: BigIntStats }
+
+async function preloadFile (path: string, st: BigIntStats): Promise<Preloaded> {
+  const fd = await openForReading(path)
   try {
     const bytes = Buffer.allocUnsafe(Number(st.size))
     let off = 0
@@ -196,12 +200,7 @@ async function chunkFile (path: string, st: BigIntStats, options: SnapshotOption
     checkUnchanged(path, st, after, stats.bytes - before)
     return
   }
-  let fd
-  try {
-    fd = await open(path, 'r')
-  } catch (err) {
-    throw vanished(err, path)
-  }
+  const fd = await openForReading(path)
   try {
     await ingest(readAhead(fd, source.buffers, options.signal, st.isFile() ? Number(st.size) : undefined), ingestOptions)
     checkUnchanged(path, st, await fd.stat({ bigint: true }), stats.bytes - before)

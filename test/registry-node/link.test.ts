@@ -52,6 +52,11 @@ function scriptedRegistry (key: PrivateKey, clock: () => number) {
   return { state, client: client as RegistryClient }
 }
 
+/** A link to `client` with in-memory outbox and grants; `extra` sets the clock and timings. */
+async function openLink (home: string, nodeKey: PrivateKey, client: RegistryClient, extra: Partial<Parameters<typeof RegistryLink.open>[0]>): Promise<RegistryLink> {
+  return await RegistryLink.open({ url: client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client, ...extra })
+}
+
 async function until (what: string, probe: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
   const end = Date.now() + ms
   while (!await probe()) {
@@ -94,7 +99,7 @@ describe('registry link', () => {
       const nodeKey = await generateKeyPair('Ed25519')
       const reg = scriptedRegistry(await generateKeyPair('Ed25519'), Date.now)
       reg.state.down = true
-      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, tickMs: 10, retryMinMs: 10, retryMaxMs: 40 })
+      const link = await openLink(home, nodeKey, reg.client, { tickMs: 10, retryMinMs: 10, retryMaxMs: 40 })
       await link.start()
       const one = await link.recordVersion('lab/data', 1, new Uint8Array([1]))
       const two = await link.recordVersion('lab/data', 2, new Uint8Array([2]))
@@ -123,7 +128,7 @@ describe('registry link', () => {
       const nodeKey = await generateKeyPair('Ed25519')
       const reg = scriptedRegistry(await generateKeyPair('Ed25519'), clock)
       const held = async (): Promise<Array<{ bucket: string, seq: number }>> => [{ bucket: 'lab/data', seq: 3 }, { bucket: 'local/scratch', seq: 1 }]
-      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, now: clock, held, tickMs: 10, retryMinMs: 10, retryMaxMs: 2_000 })
+      const link = await openLink(home, nodeKey, reg.client, { now: clock, held, tickMs: 10, retryMinMs: 10, retryMaxMs: 2_000 })
       await link.start()
       await until('the first refresh after registering', () => reg.state.announced.length === 1)
       assert.deepEqual(reg.state.announced, ['lab/data@3'], 'a local-only bucket the registry does not know is skipped')
@@ -151,7 +156,7 @@ describe('registry link', () => {
       const nodeKey = await generateKeyPair('Ed25519')
       const reg = scriptedRegistry(await generateKeyPair('Ed25519'), Date.now)
       reg.state.down = true
-      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, tickMs: 60_000 })
+      const link = await openLink(home, nodeKey, reg.client, { tickMs: 60_000 })
       await link.start()
       assert.equal(await link.tryGrant('lab/data'), false, 'registry down: no grant, no error')
       assert.ok(!link.hasGrant('lab/data'))
@@ -172,7 +177,7 @@ describe('registry link', () => {
       const clock = (): number => now
       const nodeKey = await generateKeyPair('Ed25519')
       const reg = scriptedRegistry(await generateKeyPair('Ed25519'), clock)
-      const link = await RegistryLink.open({ url: reg.client.url, token: 't', home, key: nodeKey, peerId: peerIdFromPrivateKey(nodeKey).toString(), addrs: () => [], host, outbox: memoryKv(), grants: memoryKv(), client: reg.client, now: clock, tickMs: 10, retryMinMs: 10, retryMaxMs: 20 })
+      const link = await openLink(home, nodeKey, reg.client, { now: clock, tickMs: 10, retryMinMs: 10, retryMaxMs: 20 })
       await link.start()
       await until('registration', async () => (await link.status()).registered)
       reg.client.getBucket = async () => ({ latestSeq: 1 } as any)

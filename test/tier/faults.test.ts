@@ -6,14 +6,13 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { collect, spawnRok } from '../fixtures/cli.ts'
 import { startS3Server, type S3Server } from '../fixtures/s3-server.ts'
 import { tempDir, writeSampleTree } from '../fixtures/seeded.ts'
 import { compareTrees } from '../fixtures/tree-compare.ts'
-import { homeWithTier, rok } from './helpers.ts'
+import { homeWithTier, packsInStore, rok } from './helpers.ts'
 
 let s3: S3Server
 let dir: string
@@ -28,16 +27,10 @@ after(async () => {
   await cleanup()
 })
 
-/** Pack objects s3rver has stored so far (it keeps one file per object in its folder). */
-async function packsInStore (): Promise<number> {
-  const files = await readdir(join(s3.directory, s3.bucket, 'packs'), { recursive: true }).catch(() => [] as string[])
-  return files.filter(f => f.endsWith('._S3rver_object')).length
-}
-
 /** Wait until `n` more packs than `base` are in the store (other tests share the bucket). */
 async function waitForPacks (base: number, n: number, child: { exitCode: number | null }): Promise<void> {
   const deadline = Date.now() + 60_000
-  while (await packsInStore() < base + n) {
+  while (await packsInStore(s3) < base + n) {
     assert.equal(child.exitCode, null, 'the push ended before it could be interrupted')
     assert.ok(Date.now() < deadline, 'no packs were uploaded')
     await sleep(10)
@@ -63,7 +56,7 @@ async function restoresFromFreshHome (name: string, data: string): Promise<void>
 
 test('the object store dies mid-upload: retries, a clear error, and the next push resumes', async () => {
   const { home, data } = await setup('down')
-  const base = await packsInStore()
+  const base = await packsInStore(s3)
   const child = spawnRok(['tier', 'push', '--home', home, '--json'], s3.env)
   const done = collect(child)
   await waitForPacks(base, 3, child)
@@ -73,7 +66,7 @@ test('the object store dies mid-upload: retries, a clear error, and the next pus
   assert.equal(failed.code, 1, failed.stdout)
   assert.match(failed.stderr, /gave up after 3 attempts.*\[ERR_TIER_UNREACHABLE\]/)
 
-  const before = await packsInStore()
+  const before = await packsInStore(s3)
   const status = await rok(s3, home, ['tier', 'status'])
   assert.deepEqual(status.unpushedVersions, ['acme/down@1'])
   assert.ok(status.packs >= 3, 'packs uploaded before the failure are recorded')
@@ -81,14 +74,14 @@ test('the object store dies mid-upload: retries, a clear error, and the next pus
   assert.deepEqual(resumed.versions, ['acme/down@1'])
   const total = status.blocks + resumed.blocks
   assert.ok(resumed.blocks < total, 'blocks already in the store were not sent again')
-  assert.ok(await packsInStore() > before)
+  assert.ok(await packsInStore(s3) > before)
   assert.equal((await rok(s3, home, ['verify', '--tier'])).ok, true)
   await restoresFromFreshHome('down', data)
 })
 
 test('kill -9 of rok tier push mid-upload: verify --tier passes, the next push completes, a fresh home restores', async () => {
   const { home, data } = await setup('killed')
-  const base = await packsInStore()
+  const base = await packsInStore(s3)
   const child = spawnRok(['tier', 'push', '--home', home], s3.env)
   const done = collect(child)
   await waitForPacks(base, 6, child)

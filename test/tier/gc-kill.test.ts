@@ -5,14 +5,13 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { collect, runRok, spawnRok } from '../fixtures/cli.ts'
 import { startS3Server, type S3Server } from '../fixtures/s3-server.ts'
 import { tempDir, writeSampleTree } from '../fixtures/seeded.ts'
 import { compareTrees } from '../fixtures/tree-compare.ts'
-import { homeWithTier, rok } from './helpers.ts'
+import { homeWithTier, packsInStore, rok } from './helpers.ts'
 
 let s3: S3Server
 let dir: string
@@ -27,11 +26,6 @@ after(async () => {
   await cleanup()
 })
 
-async function packsInStore (): Promise<number> {
-  const files = await readdir(join(s3.directory, s3.bucket, 'packs'), { recursive: true }).catch(() => [] as string[])
-  return files.filter(f => f.endsWith('._S3rver_object')).length
-}
-
 test('kill -9 during the tier sweep of rok gc leaves a consistent tier', async () => {
   const home = await homeWithTier(dir, 'a', s3, ['--pack-size', String(64 * 1024)])
   const v1 = join(dir, 'v1')
@@ -45,20 +39,20 @@ test('kill -9 during the tier sweep of rok gc leaves a consistent tier', async (
   // first run marks v1's packs; they are deleted by a later run
   const marked = await rok(s3, home, ['gc', '--grace', '0'])
   assert.ok(marked.tier.packsMarked > 10, JSON.stringify(marked.tier))
-  const before = await packsInStore()
+  const before = await packsInStore(s3)
 
   const child = spawnRok(['gc', '--grace', '0', '--home', home], s3.env)
   const done = collect(child)
   const deadline = Date.now() + 60_000
   // kill as soon as the sweep has deleted some packs, but not all
-  while (await packsInStore() > before - 3) {
+  while (await packsInStore(s3) > before - 3) {
     assert.equal(child.exitCode, null, 'gc ended before it could be interrupted')
     assert.ok(Date.now() < deadline)
     await sleep(5)
   }
   child.kill('SIGKILL')
   assert.equal((await done).signal, 'SIGKILL')
-  const midway = await packsInStore()
+  const midway = await packsInStore(s3)
   assert.ok(midway < before, 'the killed gc had deleted some packs')
 
   assert.equal((await rok(s3, home, ['verify'])).ok, true)
@@ -66,7 +60,7 @@ test('kill -9 during the tier sweep of rok gc leaves a consistent tier', async (
   assert.equal(tierCheck.code, 0, tierCheck.stdout + tierCheck.stderr)
   const again = await rok(s3, home, ['gc', '--grace', '0'])
   assert.equal(again.tier.candidatesPending, 0)
-  assert.ok(await packsInStore() <= midway)
+  assert.ok(await packsInStore(s3) <= midway)
   assert.equal((await rok(s3, home, ['verify', '--tier'])).ok, true)
 
   const fresh = await homeWithTier(dir, 'fresh', s3)

@@ -1,5 +1,6 @@
 /** Shared by the tier tests: a home with a tier on a test s3rver, through the real CLI. */
 import assert from 'node:assert/strict'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runRok, rokJson } from '../fixtures/cli.ts'
 import type { S3Server } from '../fixtures/s3-server.ts'
@@ -15,4 +16,10 @@ export async function homeWithTier (dir: string, name: string, s3: S3Server, ext
 
 export async function rok<T = any> (s3: S3Server, home: string, args: string[]): Promise<T> {
   return await rokJson<T>([...args, '--home', home], s3.env)
+}
+
+/** Pack objects s3rver has stored so far (it keeps one file per object in its folder). */
+export async function packsInStore (s3: S3Server): Promise<number> {
+  const files = await readdir(join(s3.directory, s3.bucket, 'packs'), { recursive: true }).catch(() => [] as string[])
+  return files.filter(f => f.endsWith('._S3rver_object')).length
 }
