@@ -13,6 +13,7 @@ import { startS3Server, type S3Server } from '../fixtures/s3-server.ts'
 import { tempDir, writeSampleTree } from '../fixtures/seeded.ts'
 import { compareTrees } from '../fixtures/tree-compare.ts'
 import { homeWithTier, packsInStore, rok } from './helpers.ts'
+import { PUSH_CONCURRENCY } from '../../node/tier/constants.ts'
 
 let s3: S3Server
 let dir: string
@@ -59,7 +60,10 @@ test('the object store dies mid-upload: retries, a clear error, and the next pus
   const base = await packsInStore(s3)
   const child = spawnRok(['tier', 'push', '--home', home, '--json'], s3.env)
   const done = collect(child)
-  await waitForPacks(base, 3, child)
+  // two uploads run at once and each is recorded before its slot frees, so once 3 + 2
+  // objects are stored at least 3 packs are recorded (the store can hold an object whose
+  // answer the pusher has not seen yet)
+  await waitForPacks(base, 3 + PUSH_CONCURRENCY, child)
   await s3.kill()
   const failed = await done
   await s3.restart()
