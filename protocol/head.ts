@@ -19,6 +19,12 @@ import { MAX_RECORD_BYTES } from './record.ts'
 import { frame } from './frame.ts'
 
 export const HEAD_PROTOCOL = '/rok/head/1.0.0'
+/**
+ * The announce protocol, id `/rok/announce/1.0.0`: a publisher pushes a bucket's new head
+ * to each peer it serves the bucket to (never to a topic, where anyone subscribed would
+ * learn it). One frame, a RECORD head response as above, then both sides close.
+ */
+export const ANNOUNCE_PROTOCOL = '/rok/announce/1.0.0'
 
 /** `group/name`: two parts of at most 64 bytes and a slash. */
 export const MAX_BUCKET_BYTES = 129

@@ -43,6 +43,10 @@ export const MAX_PROVIDERS = 16
 export const PROVIDE_TIMEOUT_MS = 10_000
 /** Deadline of a whole head request (open, ask, answer). */
 export const HEAD_TIMEOUT_MS = 10_000
+/** Deadline of pushing a new head to one peer (dial, send, close); a peer that misses it catches up by polling. */
+export const ANNOUNCE_TIMEOUT_MS = 5_000
+/** Deadline of the one dial that tells an unreachable peer from one that failed otherwise, after a fetch dropped it. */
+export const REACH_TIMEOUT_MS = 5_000
 /** Deadline of serving one inbound head request. */
 export const HEAD_SERVE_TIMEOUT_MS = 5_000
 export const HEAD_MAX_INBOUND_STREAMS = 8

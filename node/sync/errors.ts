@@ -20,11 +20,14 @@ export const SyncErrorCode = {
   HEAD_FAILED: 'ERR_HEAD_FAILED',
   /** Subscribing without an address on a node started without --registry. */
   NO_REGISTRY: 'ERR_NO_REGISTRY',
+  /** No connection could be opened to a peer (refused, no route, no address); a sync fails with it when no peer it asked could be reached. */
+  PEER_UNREACHABLE: 'ERR_PEER_UNREACHABLE',
   /** A background sync failed with an error that carries no code (status shows it). */
   SYNC_FAILED: 'ERR_SYNC_FAILED'
 } as const
 
 export const SYNC_ERROR_STATUS: Record<string, number> = {
+  [SyncErrorCode.PEER_UNREACHABLE]: 502,
   [SyncErrorCode.NODE_NOT_RUNNING]: 409,
   [SyncErrorCode.NOT_SUBSCRIBED]: 404,
   [SyncErrorCode.INVALID_PEER]: 400,

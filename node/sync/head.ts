@@ -2,19 +2,22 @@
  * The head protocol's two ends (wire format in protocol/head.ts). The server answers
  * only peers the bucket's allow list names, with one deadline for the whole exchange and
  * a bound on every frame; the client asks one peer with a deadline.
+ *
+ * The announce protocol is its push twin: the publisher sends a new head, unasked, to each
+ * peer it serves the bucket to; the receiver hands the record on (to be verified) and closes.
  */
-import { RokError, ProtocolErrorCode } from '../../protocol/errors.ts'
+import { RokError, ProtocolErrorCode, isRokError } from '../../protocol/errors.ts'
 import {
-  HEAD_PROTOCOL, MAX_HEAD_REQUEST_BODY, MAX_HEAD_RESPONSE_BODY, decodeHeadRequest,
+  ANNOUNCE_PROTOCOL, HEAD_PROTOCOL, MAX_HEAD_REQUEST_BODY, MAX_HEAD_RESPONSE_BODY, decodeHeadRequest,
   decodeHeadResponse, encodeHeadRequest, encodeHeadResponse
 } from '../../protocol/head.ts'
 import { SingleFrameReader } from '../../protocol/frame.ts'
-import { HEAD_MAX_INBOUND_STREAMS, HEAD_MAX_OUTBOUND_STREAMS, HEAD_SERVE_TIMEOUT_MS, HEAD_TIMEOUT_MS } from './constants.ts'
+import { ANNOUNCE_TIMEOUT_MS, HEAD_MAX_INBOUND_STREAMS, HEAD_MAX_OUTBOUND_STREAMS, HEAD_SERVE_TIMEOUT_MS, HEAD_TIMEOUT_MS } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-export { HEAD_PROTOCOL } from '../../protocol/head.ts'
+export { ANNOUNCE_PROTOCOL, HEAD_PROTOCOL } from '../../protocol/head.ts'
 
 /** What the head server and client need from a libp2p host. */
 export interface HeadHost {
@@ -67,21 +70,28 @@ export async function readOneFrame (stream: Stream, maxBody: number, signal: Abo
 }
 
 export async function serveHead (host: HeadHost, init: HeadServerInit): Promise<() => Promise<void>> {
-  const timeout = init.timeout ?? HEAD_SERVE_TIMEOUT_MS
-  await host.handle(HEAD_PROTOCOL, (stream, connection) => {
+  return await serveOneShot(host, HEAD_PROTOCOL, init.timeout ?? HEAD_SERVE_TIMEOUT_MS, init.onError, async (stream, peer, signal) => {
+    const { bucket } = decodeHeadRequest(await readOneFrame(stream, MAX_HEAD_REQUEST_BODY, signal))
+    const bytes = await init.resolve(peer, bucket, signal)
+    stream.send(encodeHeadResponse(bytes === undefined ? { type: 'none' } : { type: 'record', bytes }))
+  })
+}
+
+/** Handle `protocol` with one deadline per inbound stream: `serve` it, then close (or abort with the error). */
+async function serveOneShot (host: HeadHost, protocol: string, timeout: number, onError: ((peer: string, err: Error) => void) | undefined,
+  serve: (stream: Stream, peer: string, signal: AbortSignal) => Promise<void>): Promise<() => Promise<void>> {
+  await host.handle(protocol, (stream, connection) => {
     const peer = connection.remotePeer.toString()
     const signal = AbortSignal.timeout(timeout)
     void (async () => {
-      const { bucket } = decodeHeadRequest(await readOneFrame(stream, MAX_HEAD_REQUEST_BODY, signal))
-      const bytes = await init.resolve(peer, bucket, signal)
-      stream.send(encodeHeadResponse(bytes === undefined ? { type: 'none' } : { type: 'record', bytes }))
+      await serve(stream, peer, signal)
       await stream.close({ signal })
     })().catch((err: Error) => {
-      init.onError?.(peer, err)
+      onError?.(peer, err)
       stream.abort(err)
     })
   }, { maxInboundStreams: HEAD_MAX_INBOUND_STREAMS, maxOutboundStreams: HEAD_MAX_OUTBOUND_STREAMS })
-  return async () => { await host.unhandle(HEAD_PROTOCOL) }
+  return async () => { await host.unhandle(protocol) }
 }
 
 /** Ask `peer` for the head record of `bucket`: its bytes (not yet verified), or undefined. */
@@ -90,7 +100,7 @@ export async function askHead (host: HeadHost, peer: PeerId | Multiaddr, bucket:
   const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline])
   let stream: Stream | undefined
   try {
-    stream = await host.dialProtocol(peer, HEAD_PROTOCOL, { signal })
+    stream = await openStream(host, peer, HEAD_PROTOCOL, signal)
     stream.send(encodeHeadRequest(bucket))
     const response = decodeHeadResponse(await readOneFrame(stream, MAX_HEAD_RESPONSE_BODY, signal))
     await stream.close({ signal }).catch(() => {})
@@ -98,6 +108,46 @@ export async function askHead (host: HeadHost, peer: PeerId | Multiaddr, bucket:
   } catch (cause) {
     stream?.abort(cause as Error)
     options.signal?.throwIfAborted()
+    if (isRokError(cause) && cause.code === SyncErrorCode.PEER_UNREACHABLE) throw cause
     throw new RokError(SyncErrorCode.HEAD_FAILED, `asking ${peer.toString()} for the head of ${bucket} failed: ${(cause as Error).message}`, { cause, details: { peer: peer.toString(), bucket } })
+  }
+}
+
+/** Open a stream to `peer`, or fail with ERR_PEER_UNREACHABLE naming it and why (refused, no route, deadline). */
+async function openStream (host: HeadHost, peer: PeerId | Multiaddr, protocol: string, signal: AbortSignal): Promise<Stream> {
+  try {
+    return await host.dialProtocol(peer, protocol, { signal })
+  } catch (cause) {
+    throw new RokError(SyncErrorCode.PEER_UNREACHABLE, `could not reach ${peer.toString()}: ${(cause as Error).message}`, { cause, details: { peer: peer.toString() } })
+  }
+}
+
+export interface AnnounceServerInit {
+  /** A record `peer` pushed (not yet verified). */
+  onRecord: (peer: string, bytes: Uint8Array) => void
+  /** Deadline for one inbound announcement. @default HEAD_SERVE_TIMEOUT_MS (5 s) */
+  timeout?: number
+  onError?: (peer: string, err: Error) => void
+}
+
+export async function serveAnnouncements (host: HeadHost, init: AnnounceServerInit): Promise<() => Promise<void>> {
+  return await serveOneShot(host, ANNOUNCE_PROTOCOL, init.timeout ?? HEAD_SERVE_TIMEOUT_MS, init.onError, async (stream, peer, signal) => {
+    const response = decodeHeadResponse(await readOneFrame(stream, MAX_HEAD_RESPONSE_BODY, signal))
+    if (response.type !== 'record') throw new RokError(ProtocolErrorCode.INVALID_MESSAGE, 'an announcement carries a record')
+    init.onRecord(peer, response.bytes)
+  })
+}
+
+/** Push the head record `bytes` to `peer`. */
+export async function announceHead (host: HeadHost, peer: PeerId | Multiaddr, bytes: Uint8Array, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<void> {
+  const deadline = AbortSignal.timeout(options.timeout ?? ANNOUNCE_TIMEOUT_MS)
+  const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline])
+  const stream = await openStream(host, peer, ANNOUNCE_PROTOCOL, signal)
+  try {
+    stream.send(encodeHeadResponse({ type: 'record', bytes }))
+    await stream.close({ signal })
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
   }
 }

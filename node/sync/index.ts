@@ -14,9 +14,14 @@
  * - **Reverse index** (refs): which buckets reference which block, written when a version
  *   is recorded. `authorize` asks it whether any bucket the peer is allowed references the
  *   CID; a CID no allowed or granted bucket references is refused (answered DONT_HAVE, like a miss).
- * - **Announcement**: the signed version record block, gossiped on the bucket's topic
- *   `/rok/bucket/1/<group>/<name>`; a topic validator drops anything that does not decode,
- *   verify and match the bucket (and, when followed, its publisher).
+ * - **Announcement**: the signed version record block, pushed by the publisher over
+ *   `/rok/announce/1.0.0` to each peer it serves the bucket to (allow list, presented
+ *   grants), and to nobody else: a peer that may not see the bucket never learns of a
+ *   version. The bucket's gossip topic `/rok/bucket/1/<group>/<name>` is only where
+ *   subscribers find each other (a record still arriving on it is validated and handled
+ *   like a pushed one).
+ * - **Unreachable**: a peer no connection could be opened to; a sync whose every peer is
+ *   unreachable fails with ERR_PEER_UNREACHABLE (reach.ts), not with every block missing.
  * - **Head**: a bucket's newest version record. `/rok/head/1.0.0` asks one peer for it
  *   (allowed peers only): the catch-up after subscribing or restarting, and the fallback
  *   poll when an announcement was missed.
@@ -44,5 +49,6 @@ export { RefIndex } from './refs.ts'
 export { Subscriptions, peerOfAddr, type Subscription } from './subscriptions.ts'
 export { openSyncState, type SyncState } from './state.ts'
 export { announcementValidator, topicOf, bucketOfTopic } from './topic.ts'
-export { askHead, serveHead, HEAD_PROTOCOL } from './head.ts'
+export { announceHead, askHead, serveAnnouncements, serveHead, ANNOUNCE_PROTOCOL, HEAD_PROTOCOL } from './head.ts'
+export { explainUnreachable } from './reach.ts'
 export { SyncErrorCode } from './errors.ts'

@@ -21,7 +21,8 @@ import {
   FELLOW_LOOKUP_MS, FELLOW_REFRESH_MS, FIND_PROVIDERS_TIMEOUT_MS, MAX_PROVIDERS, POLL_INTERVAL_MS, PROVIDE_TIMEOUT_MS
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
-import { askHead, serveHead, type HeadHost } from './head.ts'
+import { announceHead, askHead, serveAnnouncements, serveHead, type HeadHost } from './head.ts'
+import { explainUnreachable } from './reach.ts'
 import { peerOfAddr, type Subscription } from './subscriptions.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from './topic.ts'
 import { OBJECT_STORE_SOURCE, syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
@@ -68,6 +69,9 @@ export interface SyncServiceInit {
 
 type Why = SyncPeerShare['why']
 
+/** Why one peer gave no head: it could not be reached, it had nothing for us, or something else failed. */
+interface HeadFailure { key: string, kind: 'unreachable' | 'refused' | 'other', message: string }
+
 interface BucketState {
   state: 'idle' | 'syncing' | 'error'
   remoteHead: number
@@ -91,6 +95,7 @@ export class SyncService {
   private readonly stopController = new AbortController()
   private pollTimer: NodeJS.Timeout | undefined
   private unhandleHead: (() => Promise<void>) | undefined
+  private unhandleAnnounce: (() => Promise<void>) | undefined
   private readonly onGossip = (evt: CustomEvent<Message>): void => { this.gossip(evt.detail) }
 
   constructor (init: SyncServiceInit) {
@@ -128,6 +133,10 @@ export class SyncService {
       },
       onError: (peer, err) => { this.log(`head request from ${peer} failed: ${err.message}`) }
     })
+    this.unhandleAnnounce = await serveAnnouncements(this.host, {
+      onRecord: (peer, bytes) => { this.announced(bytes, `an announcement from ${peer}`) },
+      onError: (peer, err) => { this.log(`announcement from ${peer} failed: ${err.message}`) }
+    })
     this.host.services.pubsub.addEventListener('message', this.onGossip)
     for (const summary of await buckets.list()) {
       const head = await buckets.head(summary.bucket)
@@ -150,6 +159,7 @@ export class SyncService {
     this.host.services.pubsub.removeEventListener('message', this.onGossip)
     await Promise.allSettled([...this.states.values()].map(async s => await s.tail))
     await this.unhandleHead?.()
+    await this.unhandleAnnounce?.()
   }
 
   // ---- publishing ----
@@ -167,18 +177,43 @@ export class SyncService {
     this.follow(body.bucket, this.engine.peerId)
     const entry = await buckets.get(body.bucket, outcome.seq)
     const bytes = await this.engine.store.get(entry.cid)
-    const published = await this.host.services.pubsub.publish(topicOf(body.bucket), bytes)
-    const [provided, registry] = await Promise.all([
+    const [announcedTo, provided, registry] = await Promise.all([
+      this.announce(body.bucket, bytes),
       this.provide(entry.cid),
       this.init.registry?.recordVersion(body.bucket, outcome.seq, bytes, { signal: options.signal })
     ])
     return {
       ...outcome,
-      announcedTo: published.recipients.map(p => p.toString()),
+      announcedTo,
       provided,
       allowed: sync.allow.peers(body.bucket),
       ...(registry !== undefined ? { registry } : {})
     }
+  }
+
+  /**
+   * Push a new head to the peers this node serves the bucket to (its allow list, and
+   * connected peers that presented a grant for it), each over its own stream: unlike a
+   * gossip topic, a peer that may not see the bucket never learns of the version. Returns
+   * the peers that took it; the others catch up when they poll.
+   */
+  private async announce (bucket: string, bytes: Uint8Array): Promise<string[]> {
+    const targets = new Set(this.engine.sync.allow.peers(bucket))
+    for (const c of this.host.getConnections()) {
+      const key = c.remotePeer.toString()
+      if (this.init.registry?.grantedBuckets(key).includes(bucket) === true) targets.add(key)
+    }
+    targets.delete(this.engine.peerId)
+    const told = await Promise.all([...targets].map(async key => {
+      try {
+        await announceHead(this.host, peerIdFromString(key), bytes, { signal: this.stopController.signal })
+        return key
+      } catch (err) {
+        this.log(`announcing ${bucket} to ${key} failed (it catches up when it polls): ${(err as Error).message}`)
+        return undefined
+      }
+    }))
+    return told.filter(k => k !== undefined).sort()
   }
 
   // ---- following ----
@@ -339,16 +374,24 @@ export class SyncService {
     for (const sub of await this.engine.sync.subscriptions.list()) this.trigger(sub.bucket)
   }
 
+  /** A gossip message from a node that still announces on the topic: handled as a pushed announcement. */
   private gossip (message: Message): void {
     const bucket = bucketOfTopic(message.topic)
     if (bucket === undefined || this.publishers.get(bucket) === this.engine.peerId) return
-    decodeVersionRecord(message.data).then(async encoded => {
+    this.announced(message.data, `a message on ${message.topic}`, bucket)
+  }
+
+  /** A version record pushed to us: sync at once if it is a newer version of a bucket we follow, from its publisher. */
+  private announced (bytes: Uint8Array, from: string, topicBucket?: string): void {
+    decodeVersionRecord(bytes).then(async encoded => {
+      const bucket = encoded.record.bucket
+      if (topicBucket !== undefined && topicBucket !== bucket) return
       const sub = await this.engine.sync.subscriptions.get(bucket)
-      if (sub === undefined || encoded.record.publisher !== sub.publisher || encoded.record.bucket !== bucket) return
+      if (sub === undefined || encoded.record.publisher !== sub.publisher) return
       const head = await this.engine.buckets.head(bucket)
       if (head !== undefined && head.seq >= encoded.record.seq) return
       this.trigger(bucket, encoded)
-    }).catch((err: Error) => { this.log(`bad announcement on ${message.topic}: ${err.message}`) })
+    }).catch((err: Error) => { this.log(`bad record in ${from}: ${err.message}`) })
   }
 
   private async syncOnce (sub: Subscription, hint: EncodedRecord | undefined, options: { signal?: AbortSignal, onProgress?: (e: SyncEvent) => void }): Promise<SyncReport> {
@@ -361,7 +404,7 @@ export class SyncService {
     const presented = new Set<string>()
     try {
       const holders = new Map<string, FetchPeer>()
-      const target = hint ?? await this.findHead(sub, why, holders, presented, signal)
+    const target = hint ?? await this.findHead(sub, why, holders, presented, signal)
       state.remoteHead = Math.max(state.remoteHead, target.record.seq)
       const peers = new Map<string, FetchPeer>([[sub.publisher, this.isConnected(sub.publisher) ? peerIdFromString(sub.publisher) : multiaddr(sub.addr)]])
       // peers that answered the head hold that version: ask them from the start
@@ -392,7 +435,7 @@ export class SyncService {
           store: this.engine.store,
           buckets: this.engine.buckets,
           refs: this.engine.sync.refs,
-          fetch: async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o),
+          fetch: explainUnreachable(this.host, async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o)),
           peers: () => [...peers.values()],
           fellows: () => this.connectedFellows(sub, peers),
           offset: offsetOf(this.engine.peerId),
@@ -474,17 +517,18 @@ export class SyncService {
       asks.push({ key, peer: peerIdFromString(key) })
       if (!why.has(key)) why.set(key, 'subscriber')
     }
-    const failures: string[] = []
+    const failures: HeadFailure[] = []
     const answers = await Promise.all(asks.map(async ({ key, peer }) => {
       try {
         await this.presentGrant(sub.bucket, key, peer, presented, signal)
         const bytes = await askHead(this.host, peer, sub.bucket, { signal })
-        if (bytes === undefined) { failures.push(`${key}: none or not allowed`); return undefined }
+        if (bytes === undefined) { failures.push({ key, kind: 'refused', message: 'has no version for this node (not allowed, or none yet)' }); return undefined }
         const encoded = await decodeVersionRecord(bytes)
-        if (encoded.record.bucket !== sub.bucket || encoded.record.publisher !== sub.publisher) { failures.push(`${key}: answered a record of another bucket or publisher`); return undefined }
+        if (encoded.record.bucket !== sub.bucket || encoded.record.publisher !== sub.publisher) { failures.push({ key, kind: 'other', message: 'answered a record of another bucket or publisher' }); return undefined }
         return { key, peer, encoded }
       } catch (err) {
-        failures.push(`${key}: ${(err as Error).message}`)
+        const unreachable = isRokError(err) && err.code === SyncErrorCode.PEER_UNREACHABLE
+        failures.push({ key, kind: unreachable ? 'unreachable' : 'other', message: (err as Error).message })
         return undefined
       }
     }))
@@ -492,13 +536,24 @@ export class SyncService {
     let best: EncodedRecord | undefined
     for (const a of answers) if (a !== undefined && (best === undefined || a.encoded.record.seq > best.record.seq)) best = a.encoded
     for (const a of answers) if (a !== undefined && best !== undefined && a.encoded.record.seq >= best.record.seq) holders.set(a.key, a.peer)
-    if (best === undefined) {
-      const fix = this.init.registry?.hasGrant(sub.bucket) === true
+    if (best === undefined) throw this.noHead(sub, failures)
+    return best
+  }
+
+  /** ERR_NO_HEAD saying what each peer did, with the fix that fits: start the peer, or allow this node. */
+  private noHead (sub: Subscription, failures: HeadFailure[]): RokError {
+    const said = failures.map(f => f.kind === 'unreachable' ? f.message : `${f.key} ${f.message}`).join('; ')
+    let fix: string
+    if (failures.some(f => f.kind === 'refused')) {
+      fix = this.init.registry?.hasGrant(sub.bucket) === true
         ? 'this node holds a registry grant; the peers may not have reached the registry yet to pin its key'
         : `the publisher must 'rok allow ${sub.bucket} ${this.engine.peerId}', or subscribe through the registry`
-      throw new RokError(SyncErrorCode.NO_HEAD, `no peer gave the head of ${sub.bucket} (${failures.join('; ')}); ${fix}`, { details: { bucket: sub.bucket } })
+    } else if (failures.every(f => f.kind === 'unreachable')) {
+      fix = `no peer could be reached: start the publisher's node ('rok node start' there) or, if it moved, subscribe again with its address ('rok subscribe ${sub.bucket} --peer ADDR'); the sync retries by itself`
+    } else {
+      fix = `'rok sync ${sub.bucket}' retries now; the node also retries by itself`
     }
-    return best
+    return new RokError(SyncErrorCode.NO_HEAD, `no peer gave the head of ${sub.bucket} (${said}); ${fix}`, { details: { bucket: sub.bucket, peers: failures.map(f => ({ peer: f.key, failed: f.kind })) } })
   }
 
   private async findProviders (bucket: string, cid: CID, peers: Map<string, FetchPeer>, why: Map<string, Why>, presented: Set<string>, signal: AbortSignal): Promise<void> {

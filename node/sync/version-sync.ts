@@ -402,6 +402,8 @@ class ChainSync {
       this.shares.set(p.peer, share)
     }
     if (report.missing.length > 0 && options.partial !== true) {
+      // every peer asked failed to open a stream: say so, not that the blocks are missing
+      if (report.peers.length > 0 && report.peers.every(p => p.dropped?.code === SyncErrorCode.PEER_UNREACHABLE)) throw this.unreachable(report.peers)
       const why = report.peers.filter(p => p.dropped !== undefined).map(p => `${p.peer}: ${p.dropped!.message}`).join('; ')
       throw new RokError(SyncErrorCode.BLOCKS_MISSING,
         `${report.missing.length} ${kind}${report.missing.length === 1 ? '' : 's'} of ${this.bucket} could not be fetched from ${peers.length} peer${peers.length === 1 ? '' : 's'}${why === '' ? ' (they refused or do not have them: is this node allowed on the bucket?)' : ` (${why})`}`,
@@ -440,6 +442,13 @@ class ChainSync {
         missing: cids.filter(c => !got.has(c.toString()))
       }
     }
+  }
+
+  private unreachable (peers: PeerFetchStats[]): RokError {
+    const who = peers.length === 1 ? `the peer ${peers[0].peer}` : `any of the ${peers.length} peers`
+    return new RokError(SyncErrorCode.PEER_UNREACHABLE,
+      `could not reach ${who} to fetch ${this.bucket} (${peers.map(p => p.dropped!.message).join('; ')}): is its node running and reachable? The sync resumes from what it stored ('rok sync ${this.bucket}')`,
+      { details: { bucket: this.bucket, peers: peers.map(p => p.peer) } })
   }
 
   private conflict (message: string): RokError {

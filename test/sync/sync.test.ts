@@ -28,6 +28,8 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
   let c: Daemon
   const running = new Set<Daemon>()
   let outsider: TestPeer | undefined
+  /** A node that subscribed to the bucket without being allowed on it. */
+  let unallowed: Daemon | undefined
 
   const start = async (home: string, args: string[] = []): Promise<Daemon> => {
     const d = await startDaemon(home, args)
@@ -124,7 +126,8 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     const status = await d.rok('status')
     assert.equal(status.subscriptions[0].localHead, 0)
     assert.equal(status.subscriptions[0].error.code, 'ERR_NO_HEAD')
-    await stop(d)
+    // D stays up, following the bucket's topic: the next test checks it does not learn of v2
+    unallowed = d
     const human = await runRok(['status', '--home', homes.b])
     assert.equal(human.code, 0, human.stderr)
     assert.match(human.stdout, /following lab\/data from 12D3KooW\S+: @1 of @1 \(lag 0\), idle/)
@@ -136,10 +139,15 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     const published = performance.now()
     v2 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v2')
     assert.equal(v2.seq, 2)
+    assert.deepEqual(v2.announcedTo, [b.peerId, c.peerId].sort(), 'announced to the allowed peers only')
     const seconds = await Promise.all([b, c].map(async d => {
       await waitFor('v2 to arrive', async () => await head(d) === 2 ? true : undefined, 60_000)
       return (performance.now() - published) / 1000
     }))
+    // the node that is not allowed, though it follows the bucket's topic, was not told of v2
+    const outside = (await unallowed!.api.syncStatus()).subscriptions.find(x => x.bucket === BUCKET)!
+    assert.equal(outside.remoteHead, 0, 'an unallowed subscriber learnt of a new version')
+    await stop(unallowed!)
     for (const [name, d] of [['B', b], ['C', c]] as const) {
       const s = await d.rok('status')
       const last = s.subscriptions[0].last
