@@ -20,6 +20,7 @@ import { readAhead, ReadBuffers } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
 import { WorkerChunker, WorkerReadError } from './worker-chunker.ts'
 import { inodeOf, type FolderInodes } from './inodes.ts'
+import { InOrder } from './in-order.ts'
 import { DEFAULT_CHUNKER_PARAMS } from '../chunker/index.ts'
 
 export interface SnapshotProgress extends IngestStats {
@@ -182,8 +183,9 @@ type FileSource =
  * of a file being written would be a version nobody ever had.
  */
 async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, source: FileSource, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void): Promise<void> {
-  const ingestOptions = { store: options.store, stats, params: options.params, signal: options.signal, onChunk, onProgress: progress }
-  const before = stats.bytes
+  // this file's own count: other files are stored at the same time (stats is shared)
+  let read = 0
+  const ingestOptions = { store: options.store, stats, params: options.params, signal: options.signal, onChunk: async (ref: ChunkRef) => { read += ref[1]; await onChunk(ref) }, onProgress: progress }
   if (source.from === 'worker') {
     let end
     try {
@@ -191,19 +193,19 @@ async function chunkFile (path: string, st: BigIntStats, options: SnapshotOption
     } catch (err) {
       throw err instanceof WorkerReadError ? vanished(err, path) : err
     }
-    checkUnchanged(path, st, end, stats.bytes - before)
+    checkUnchanged(path, st, end, read)
     return
   }
   if (source.from === 'preloaded') {
     const { bytes, after } = await source.preloaded
     await ingest((async function * () { yield bytes })(), ingestOptions)
-    checkUnchanged(path, st, after, stats.bytes - before)
+    checkUnchanged(path, st, after, read)
     return
   }
   const fd = await openForReading(path)
   try {
     await ingest(readAhead(fd, source.buffers, options.signal, st.isFile() ? Number(st.size) : undefined), ingestOptions)
-    checkUnchanged(path, st, await fd.stat({ bigint: true }), stats.bytes - before)
+    checkUnchanged(path, st, await fd.stat({ bigint: true }), read)
   } catch (err) {
     if (err instanceof RokError || (err as Error).name === 'AbortError') throw err
     throw fsError(err, path)
@@ -239,6 +241,40 @@ async function snapshotImage (path: string, st: BigIntStats, options: SnapshotOp
 }
 
 const STAT_CONCURRENCY = 32
+/** Subfolders listed ahead of the one being walked. */
+const LIST_AHEAD = 4
+/** Without the worker: small files read whole ahead of the one being stored. */
+const PRELOAD_AHEAD = 32
+
+interface Listing {
+  names: string[]
+  stats: BigIntStats[]
+  /** Which names the filter takes. */
+  wanted: boolean[]
+  /** The parent snapshot's entries of this folder, by name. */
+  previous: Map<string, Entry>
+  previousInodes: FolderInodes | undefined
+}
+
+/** `f` over `items` with at most `limit` calls running; results in order. */
+async function mapLimit<T, R> (items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
+  let next = 0
+  const run = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await f(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run))
+  return out
+}
+/** Files of one folder stored at once (see InOrder). */
+const FILE_CONCURRENCY = 16
+
+function sized (entry: Entry): [Entry, number] {
+  return [entry, entry.size]
+}
 
 class TreeSnapshot {
   private readonly base: string
@@ -262,7 +298,7 @@ class TreeSnapshot {
   async run (rootStat: BigIntStats): Promise<SnapshotResult> {
     let list: CID
     try {
-      list = await this.folder(this.base, '', await this.parentRootList())
+      list = await this.folder(this.base, '', this.list(this.base, '', await this.parentRootList()))
     } finally {
       await this.chunker?.close()
     }
@@ -310,60 +346,109 @@ class TreeSnapshot {
     this.options.onProgress?.({ ...this.stats, files: this.files, path })
   }
 
-  /** Snapshot one folder; returns the root CID of its entry list. */
-  private async folder (abs: string, rel: string, parentList: CID | undefined): Promise<CID> {
-    this.options.signal?.throwIfAborted()
-    const previous = await this.parentEntries(parentList)
-    const previousInodes = parentList === undefined ? undefined : await this.options.parent?.inodes?.(rel)
-    const inodes: FolderInodes = new Map()
-    let names: string[]
-    try {
-      names = await readdir(abs)
-    } catch (err) {
-      throw vanished(err, abs)
-    }
-    for (const name of names) {
-      if (!isSafeName(name)) throw new RokError(SnapshotErrorCode.UNREADABLE, `${join(abs, name)}: name cannot be stored (too long or contains NUL)`, { details: { path: join(abs, name) } })
-    }
-    names.sort(compareNames)
-    const builder = new ListTreeBuilder(ENTRY_LIST, this.sink)
-    for (let i = 0; i < names.length; i += STAT_CONCURRENCY) {
-      const batch = names.slice(i, i + STAT_CONCURRENCY)
-      const stats = await Promise.all(batch.map(async name => {
+  /**
+   * What a folder holds: its names (sorted), their lstat, which the filter wants, and
+   * the parent snapshot's entries and inodes for it. Listings of the next few subfolders
+   * are made while this one is stored (see folder()), so a cold walk's metadata reads
+   * overlap with reading and storing files. Errors surface when the listing is used.
+   */
+  private list (abs: string, rel: string, parentList: CID | undefined): Promise<Listing> {
+    const listing = (async (): Promise<Listing> => {
+      this.options.signal?.throwIfAborted()
+      const previousInodes = parentList === undefined ? undefined : this.options.parent?.inodes?.(rel)
+      const previous = await this.parentEntries(parentList)
+      let names: string[]
+      try {
+        names = await readdir(abs)
+      } catch (err) {
+        throw vanished(err, abs)
+      }
+      for (const name of names) {
+        if (!isSafeName(name)) throw new RokError(SnapshotErrorCode.UNREADABLE, `${join(abs, name)}: name cannot be stored (too long or contains NUL)`, { details: { path: join(abs, name) } })
+      }
+      names.sort(compareNames)
+      const stats = await mapLimit(names, STAT_CONCURRENCY, async name => {
         const p = join(abs, name)
         try { return await lstat(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
-      }))
+      })
       const filter = this.options.filter
-      const wanted = batch.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
-      // regular files read here or by the worker; other links of a multiply-linked file
-      // are decided in entry(), so those are read here
-      for (let j = 0; j < batch.length; j++) if (wanted[j] && stats[j].isFile()) inodes.set(batch[j], inodeOf(stats[j]))
-      const toRead = batch.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name), previousInodes?.get(name)))
-      const chunker = this.chunkerFor(toRead.reduce((n, yes, j) => yes ? n + Number(stats[j].size) : n, 0))
-      const sources: Array<FileSource | undefined> = new Array(batch.length)
-      if (chunker === undefined) {
-        for (let j = 0; j < batch.length; j++) {
-          if (!toRead[j] || stats[j].size > BigInt(PRELOAD_MAX)) continue
-          const preloaded = preloadFile(join(abs, batch[j]), stats[j])
-          preloaded.catch(() => {}) // raised when its entry is reached
-          sources[j] = { from: 'preloaded', preloaded }
-        }
+      const wanted = names.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
+      return { names, stats, wanted, previous, previousInodes: await previousInodes }
+    })()
+    listing.catch(() => {}) // raised when the listing is used
+    return listing
+  }
+
+  /** Snapshot one folder; returns the root CID of its entry list. */
+  private async folder (abs: string, rel: string, listed: Promise<Listing>): Promise<CID> {
+    const { names, stats, wanted, previous, previousInodes } = await listed
+    const inodes: FolderInodes = new Map()
+    const path = (j: number): string => join(abs, names[j])
+    const relOf = (j: number): string => rel === '' ? names[j] : `${rel}/${names[j]}`
+    // regular files read here or by the worker; other links of a multiply-linked file
+    // are decided in entry(), so those are read here
+    for (let j = 0; j < names.length; j++) if (wanted[j] && stats[j].isFile()) inodes.set(names[j], inodeOf(stats[j]))
+    const toRead = names.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name), previousInodes?.get(name)))
+    const chunker = this.chunkerFor(toRead.reduce((n, yes, j) => yes ? n + Number(stats[j].size) : n, 0))
+    const sources: Array<FileSource | undefined> = new Array(names.length)
+    // without the worker, small files are read whole a few ahead of the one being stored
+    let preloadedTo = 0
+    const preloadAhead = (from: number): void => {
+      for (preloadedTo = Math.max(preloadedTo, from); preloadedTo < names.length && preloadedTo < from + PRELOAD_AHEAD; preloadedTo++) {
+        const k = preloadedTo
+        if (!toRead[k] || stats[k].size > BigInt(PRELOAD_MAX)) continue
+        const preloaded = preloadFile(path(k), stats[k])
+        preloaded.catch(() => {}) // raised when its entry is reached
+        sources[k] = { from: 'preloaded', preloaded }
       }
+    }
+    // listings of the next subfolders, made ahead
+    const subfolders = names.map((_, j) => j).filter(j => wanted[j] && stats[j].isDirectory())
+    const listings = new Map<number, Promise<Listing>>()
+    const listAhead = (from: number): void => {
+      for (let n = from; n < subfolders.length && n < from + LIST_AHEAD; n++) {
+        const j = subfolders[n]
+        const prev = previous.get(names[j])
+        if (!listings.has(j)) listings.set(j, this.list(path(j), relOf(j), prev?.kind === 'dir' ? prev.dir : undefined))
+      }
+    }
+    listAhead(0)
+    let nextSubfolder = 0
+    const builder = new ListTreeBuilder(ENTRY_LIST, this.sink)
+    const window = new InOrder<Entry>(FILE_CONCURRENCY, async entry => { await builder.add(entry, entry.size) })
+    try {
       // The worker answers in the order files are queued, so queue only up to the next
       // folder: its files are queued (and consumed) while it is walked, before ours.
       let queuedTo = 0
-      for (let j = 0; j < batch.length; j++) {
+      for (let j = 0; j < names.length; j++) {
         if (!wanted[j]) continue
-        if (chunker !== undefined && toRead[j] && j >= queuedTo) {
+        if (chunker === undefined) preloadAhead(j)
+        else if (toRead[j] && j >= queuedTo) {
           let k = j
-          for (; k < batch.length && !(k > j && wanted[k] && stats[k].isDirectory()); k++) {
-            if (toRead[k]) sources[k] = { from: 'worker', chunker, job: chunker.enqueue(join(abs, batch[k]), Number(stats[k].size)) }
+          for (; k < names.length && !(k > j && wanted[k] && stats[k].isDirectory()); k++) {
+            if (toRead[k]) sources[k] = { from: 'worker', chunker, job: chunker.enqueue(path(k), Number(stats[k].size)) }
           }
           queuedTo = k
         }
-        const entry = await this.entry(join(abs, batch[j]), rel === '' ? batch[j] : `${rel}/${batch[j]}`, batch[j], stats[j], previous.get(batch[j]), previousInodes?.get(batch[j]), sources[j])
-        await builder.add(entry, entry.size)
+        if (stats[j].isDirectory()) {
+          await window.drain()
+          listAhead(++nextSubfolder)
+          const listing = listings.get(j)!
+          listings.delete(j)
+          await builder.add(...sized(await this.entry(path(j), relOf(j), names[j], stats[j], previous.get(names[j]), undefined, undefined, listing)))
+          continue
+        }
+        const entry = (): Promise<Entry> => this.entry(path(j), relOf(j), names[j], stats[j], previous.get(names[j]), previousInodes?.get(names[j]), sources[j])
+        // Files whose bytes come from the worker or a preload, and files reused from the
+        // parent, are stored several at once (their index lookups go together); anything
+        // else (a file read here through the shared buffers) waits its turn.
+        const alongside = sources[j] !== undefined || (stats[j].isFile() && stats[j].nlink === 1n && !toRead[j])
+        if (alongside) await window.push(entry())
+        else { await window.drain(); await builder.add(...sized(await entry())) }
       }
+      await window.drain()
+    } finally {
+      await window.settle()
     }
     this.dirs++
     await this.options.recordInodes?.(rel, inodes)
@@ -379,10 +464,10 @@ class TreeSnapshot {
     return this.chunker
   }
 
-  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, previousInode: string | undefined, source?: FileSource): Promise<Entry> {
+  private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, previousInode: string | undefined, source?: FileSource, listing?: Promise<Listing>): Promise<Entry> {
     const base = { name, mode: modeOf(st), mtime: mtimeOf(st) }
     if (st.isDirectory()) {
-      return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined) }
+      return { ...base, kind: 'dir', size: 0, dir: await this.folder(abs, rel, listing ?? this.list(abs, rel, previous?.kind === 'dir' ? previous.dir : undefined)) }
     }
     if (st.isSymbolicLink()) {
       let target: string

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { CID, bytesMatchCid } from '../../protocol/cid.ts'
 import { ProtocolErrorCode, RokError, isRokError } from '../../protocol/errors.ts'
 import { StoreErrorCode } from './errors.ts'
+import { blockKey } from './block-key.ts'
 import {
   PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName,
   type BlockLocation
@@ -54,6 +55,8 @@ const MAX_OPEN_READERS = 64
 /** getMany reads across gaps this small (entry headers, a skipped block) rather than seek. */
 const MAX_READ_GAP = 64 * 1024
 const MAX_RUN_BYTES = 8 * 1024 * 1024
+/** Callers' lookups merged into one index getMany at most. */
+const MAX_COALESCED_LOOKUPS = 64
 
 interface OpenPack {
   id: number
@@ -90,6 +93,8 @@ export class DiskBlockStore implements BlockStore {
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
   private readonly guard: PresenceGuard | undefined
+  private readonly lookups: Array<{ keys: Uint8Array[], resolve: (v: Array<Uint8Array | undefined>) => void, reject: (err: unknown) => void }> = []
+  private lookingUp = false
 
   constructor (init: DiskStoreInit, nextPackId: number) {
     this.dir = init.dir
@@ -103,7 +108,7 @@ export class DiskBlockStore implements BlockStore {
   }
 
   async has (cid: CID, _options?: StoreOptions): Promise<boolean> {
-    if (this.pending.has(cid.toString())) { this.guard?.touch(cid); return true }
+    if (this.pending.has(blockKey(cid))) { this.guard?.touch(cid); return true }
     return (await this.indexedMany([cid]))[0]
   }
 
@@ -112,7 +117,7 @@ export class DiskBlockStore implements BlockStore {
     const found = await this.indexedMany(cids)
     return found.map((v, i) => {
       if (v) return true
-      if (!this.pending.has(cids[i].toString())) return false
+      if (!this.pending.has(blockKey(cids[i]))) return false
       this.guard?.touch(cids[i])
       return true
     })
@@ -127,11 +132,39 @@ export class DiskBlockStore implements BlockStore {
     const guard = this.guard
     for (;;) {
       const generation = guard?.generation
-      const found = (await this.index.getMany(cids.map(c => c.bytes))).map(v => v !== undefined)
+      const found = (await this.lookup(cids.map(c => c.bytes))).map(v => v !== undefined)
       if (guard === undefined) return found
       if (guard.generation !== generation) continue
       return found.map((f, i) => f && guard.touch(cids[i]))
     }
+  }
+
+  /**
+   * Index lookups, coalesced: while one level getMany is in flight, the lookups asked for
+   * meanwhile wait and then go together in the next one. Callers that store or read many
+   * files at once (a snapshot, a restore) thus pay one index round trip per burst, not
+   * one per file; a lone caller pays nothing extra.
+   */
+  private lookup (keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    return new Promise((resolve, reject) => {
+      this.lookups.push({ keys, resolve, reject })
+      if (!this.lookingUp) void this.runLookups()
+    })
+  }
+
+  private async runLookups (): Promise<void> {
+    this.lookingUp = true
+    while (this.lookups.length > 0) {
+      const waiting = this.lookups.splice(0, MAX_COALESCED_LOOKUPS)
+      try {
+        const values = await this.index.getMany(waiting.length === 1 ? waiting[0].keys : waiting.flatMap(w => w.keys))
+        let at = 0
+        for (const w of waiting) { w.resolve(waiting.length === 1 ? values : values.slice(at, at + w.keys.length)); at += w.keys.length }
+      } catch (err) {
+        for (const w of waiting) w.reject(err)
+      }
+    }
+    this.lookingUp = false
   }
 
   /** The next pack id: packs below it existed (or were being written) before this call. */
@@ -140,7 +173,7 @@ export class DiskBlockStore implements BlockStore {
   }
 
   async locate (cid: CID): Promise<BlockLocation | undefined> {
-    const p = this.pending.get(cid.toString())
+    const p = this.pending.get(blockKey(cid))
     if (p !== undefined) return p.location
     const v = await this.index.get(cid.bytes)
     return v === undefined ? undefined : decodeLocation(v)
@@ -148,7 +181,7 @@ export class DiskBlockStore implements BlockStore {
 
   async get (cid: CID, _options?: StoreOptions): Promise<Uint8Array> {
     this.checkOpen()
-    const pendingEntry = this.pending.get(cid.toString())
+    const pendingEntry = this.pending.get(blockKey(cid))
     if (pendingEntry !== undefined && this.current?.id === pendingEntry.location.pack) {
       await this.serialize(async () => { await this.writeOut() })
     }
@@ -185,12 +218,12 @@ export class DiskBlockStore implements BlockStore {
 
   private async readMany (cids: CID[]): Promise<Uint8Array[]> {
     this.checkOpen()
-    if (cids.some(cid => this.pending.has(cid.toString()))) {
+    if (cids.some(cid => this.pending.has(blockKey(cid)))) {
       await this.serialize(async () => { await this.writeOut() })
     }
-    const found = await this.index.getMany(cids.map(c => c.bytes))
+    const found = await this.lookup(cids.map(c => c.bytes))
     const locations = cids.map((cid, i) => {
-      const loc = this.pending.get(cid.toString())?.location ?? (found[i] === undefined ? undefined : decodeLocation(found[i]!))
+      const loc = this.pending.get(blockKey(cid))?.location ?? (found[i] === undefined ? undefined : decodeLocation(found[i]!))
       if (loc === undefined) throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
       return loc
     })
@@ -240,7 +273,7 @@ export class DiskBlockStore implements BlockStore {
 
   async put (cid: CID, bytes: Uint8Array, _options?: StoreOptions): Promise<boolean> {
     this.checkOpen()
-    const key = cid.toString()
+    const key = blockKey(cid)
     if (this.pending.has(key)) return false
     if ((await this.indexedMany([cid]))[0]) return false
     if (this.pending.has(key)) return false
@@ -257,7 +290,7 @@ export class DiskBlockStore implements BlockStore {
     return await this.serialize(async () => {
       const wrote: boolean[] = []
       for (const [i, [cid, bytes]] of blocks.entries()) {
-        if (found[i] || this.pending.has(cid.toString())) { wrote.push(false); continue }
+        if (found[i] || this.pending.has(blockKey(cid))) { wrote.push(false); continue }
         await this.append(cid, bytes)
         wrote.push(true)
       }
@@ -372,7 +405,7 @@ export class DiskBlockStore implements BlockStore {
     const location: BlockLocation = { pack: pack.id, offset: pack.size + header.length, length: bytes.length }
     await this.bufferBytes(header)
     await this.bufferBytes(bytes)
-    this.pending.set(cid.toString(), { cid, location })
+    this.pending.set(blockKey(cid), { cid, location })
   }
 
   private async bufferBytes (bytes: Uint8Array): Promise<void> {
