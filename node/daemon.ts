@@ -34,6 +34,11 @@ export interface NodeInit {
   maxDownloadRate?: number
   /** Bytes per second the node serves to all peers together. @default unlimited */
   maxUploadRate?: number
+  /**
+   * The exchange's data channel (blocks over a direct TLS socket, libp2p streams as the
+   * fallback): `false` turns it off, `port` fixes its TCP port. @default { port: 0 } (on, any port)
+   */
+  dataChannel?: false | { port?: number }
   /** How often subscriptions ask peers for new versions when no announcement came. @default 30 s */
   pollInterval?: number
   /**
@@ -70,6 +75,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       privateKey: privateKeyFromProtobuf(engine.key.toProtobuf()),
       listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: init.bootstrap,
+      dataChannel: init.dataChannel,
       exchange: { store: engine.store, authorize: async (peer, cid) => await authorize(peer, cid), maxUploadRate: init.maxUploadRate }
     })
     const h = host
@@ -126,7 +132,13 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       sync: syncOperations(service),
       token: await ensureApiToken(init.home),
       metrics,
-      gauges: [['connections', 'open libp2p connections', () => h.getConnections().length]],
+      gauges: [
+        ['connections', 'open libp2p connections', () => h.getConnections().length],
+        ['exchange_data_channel_sockets_accepted', 'data channel sockets this node accepted with a valid ticket', () => h.services.exchange.serveStats().dataChannel?.accepted ?? 0],
+        ['exchange_data_channel_sockets_refused', 'data channel sockets refused (bad, used or expired ticket)', () => h.services.exchange.serveStats().dataChannel?.refused ?? 0],
+        ['exchange_data_channel_bytes_served', 'block bytes this node served over its data channel', () => h.services.exchange.serveStats().dataChannel?.bytes ?? 0],
+        ['exchange_stream_bytes_served', 'block bytes this node served in all (data channel and libp2p streams)', () => h.services.exchange.serveStats().bytes]
+      ],
       logger: init.logger,
       info: {
         id: () => ({ peerId: engine.peerId, addrs: addrs(), api: apiUrl }),

@@ -26,7 +26,7 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'block-kib': { type: 'string', default: '16' },
-    modes: { type: 'string', default: 'exchange-tls,exchange-tls-disk,exchange-noise,stream-noise,stream-tls,raw-tls,helia' },
+    modes: { type: 'string', default: 'exchange-data,exchange-data-disk,exchange-tls,exchange-noise,stream-noise,stream-tls,raw-tls,helia' },
     'nodes-gib': { type: 'string' },
     'node-rounds': { type: 'string', default: '3' },
     /** Share of the folder overwritten for the update (v2). */

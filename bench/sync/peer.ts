@@ -2,7 +2,10 @@
  * One side of a bench/sync transfer, in its own process. argv[2] is JSON:
  *   { role: 'serve' | 'fetch', mode, bytes, blockSize, addr?, certDir? }
  * modes:
- *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p with that encryption
+ *   exchange-data                  the Rok chunk exchange as a node runs it: blocks over the data channel
+ *                                  (a direct TLS 1.3 socket negotiated over a libp2p+TLS connection)
+ *   exchange-data-disk             the same with the node's disk store on both sides
+ *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p streams with that encryption
  *   exchange-tls-worker            the same, hashing on a worker thread instead of the event loop
  *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
@@ -34,7 +37,7 @@ import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
+  mode: 'exchange-data' | 'exchange-data-disk' | 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
   bytes: number
   blockSize: number
   addr?: string
@@ -159,6 +162,7 @@ if (config.mode === 'helia') {
     privateKey: await generateKeyPair('Ed25519'),
     listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [],
     encryption: [encryption],
+    dataChannel: config.mode.startsWith('exchange-data') ? {} : false,
     exchange: { store, authorize: () => true, window: config.window, hashWorker: config.mode.endsWith('-worker') }
   })
   if (serving) {

@@ -17,5 +17,13 @@ export const P2PErrorCode = {
   /** A multiaddr given for listening or bootstrap is malformed. */
   INVALID_MULTIADDR: 'ERR_INVALID_MULTIADDR',
   /** An upload rate cap that is not a positive number of bytes per second. */
-  INVALID_RATE: 'ERR_INVALID_RATE'
+  INVALID_RATE: 'ERR_INVALID_RATE',
+  /**
+   * The exchange's data channel to a peer could not be opened (the peer does not offer
+   * one, its port is unreachable, or the ticket was refused); fetches from that peer use
+   * libp2p streams instead.
+   */
+  DATA_CHANNEL_UNAVAILABLE: 'ERR_DATA_CHANNEL_UNAVAILABLE',
+  /** A data channel server showed a certificate other than the one its peer offered over libp2p. */
+  DATA_CHANNEL_UNTRUSTED: 'ERR_DATA_CHANNEL_UNTRUSTED'
 } as const

@@ -53,6 +53,11 @@ export interface RokHostInit extends AbortOptions {
   /** The chunk exchange's store and authorization hook. */
   exchange: ChunkExchangeInit
   /**
+   * The exchange's data channel (see exchange/data-channel/): listens on the host of the
+   * first IP listen address, on `port`. `false` turns it off. @default { port: 0 }
+   */
+  dataChannel?: false | { port?: number }
+  /**
    * Gossipsub validators by topic, e.g. one that checks a version announcement's signature.
    * More can be added later through `host.services.pubsub.topicValidators`.
    */
@@ -71,6 +76,13 @@ function parseAddrs (addrs: string[], what: string): Multiaddr[] {
       throw new RokError(P2PErrorCode.INVALID_MULTIADDR, `${what} address '${addr}' is not a multiaddr`, { cause, details: { addr } })
     }
   })
+}
+
+/** The exchange's data channel settings: the first IP listen address's host, if the node listens at all. */
+function dataChannelOf (setting: RokHostInit['dataChannel'], listen: string[]): ChunkExchangeInit['dataChannel'] {
+  if (setting === false) return false
+  const host = listen.map(addr => multiaddr(addr).getComponents()[0]).find(c => c?.name === 'ip4' || c?.name === 'ip6')?.value
+  return { host, port: setting?.port ?? 0 }
 }
 
 /** Create and start a Rok libp2p host, then dial the bootstrap peers. */
@@ -135,7 +147,7 @@ export async function createRokHost (init: RokHostInit): Promise<RokHost> {
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         maxOutboundStreams: GOSSIP_MAX_OUTBOUND_STREAMS
       }),
-      exchange: chunkExchange(init.exchange)
+      exchange: chunkExchange({ ...init.exchange, dataChannel: dataChannelOf(init.dataChannel, listen) })
     }
   })
   for (const [topic, validator] of Object.entries(init.topicValidators ?? {})) {

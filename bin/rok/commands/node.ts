@@ -28,6 +28,8 @@ Example:
     bootstrap: { type: 'string', multiple: true },
     'max-download-rate': { type: 'string' },
     'max-upload-rate': { type: 'string' },
+    'data-channel': { type: 'string' },
+    'data-port': { type: 'string' },
     'poll-interval': { type: 'string' },
     registry: { type: 'string' },
     'no-registry': { type: 'boolean' },
@@ -39,6 +41,8 @@ Example:
     bootstrap: 'peer to dial at start (repeatable)',
     'max-download-rate': 'cap on what syncs receive, e.g. 50MB (per second; default unlimited)',
     'max-upload-rate': "cap on what the node serves to all peers together, e.g. 50MB/s, at least 256KiB/s (default unlimited; 'rok status' shows it)",
+    'data-channel': "on (default): move blocks over a direct TLS socket negotiated over libp2p, falling back to libp2p streams; off: libp2p streams only",
+    'data-port': 'TCP port of the data channel (default: any free port; fix it to open it in a firewall)',
     'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)',
     registry: "registry URL (default: the one 'rok login' saved in the home)",
     'no-registry': 'run without a registry even when logged in',
@@ -59,6 +63,7 @@ Example:
       bootstrap: ctx.options.bootstrap as string[] | undefined,
       maxDownloadRate: ctx.options['max-download-rate'] === undefined ? undefined : parseRate(ctx.options['max-download-rate'] as string),
       maxUploadRate: ctx.options['max-upload-rate'] === undefined ? undefined : parseUploadRate(ctx.options['max-upload-rate'] as string),
+      dataChannel: parseDataChannel(ctx.options['data-channel'] as string | undefined, ctx.options['data-port'] as string | undefined),
       pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
       logger: { level: ctx.out.verbose ? 'info' : 'warn' },
       registry: registry === undefined
@@ -104,6 +109,18 @@ function parseUploadRate (text: string): number {
   const rate = parseRate(text)
   if (rate < MIN_UPLOAD_RATE) throw new UsageError(`--max-upload-rate ${text} is below 256KiB/s: a peer waiting that long for a 4 MiB block gives up (30 s)`)
   return rate
+}
+
+/** `--data-channel on|off` and `--data-port N` → the node's data channel setting. */
+function parseDataChannel (mode: string | undefined, port: string | undefined): false | { port?: number } {
+  if (mode !== undefined && mode !== 'on' && mode !== 'off') throw new UsageError(`--data-channel takes 'on' or 'off', not '${mode}'`)
+  const n = port === undefined ? undefined : Number(port)
+  if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 65535)) throw new UsageError(`--data-port ${port} is not a TCP port (0..65535)`)
+  if (mode === 'off') {
+    if (n !== undefined) throw new UsageError('--data-port has no effect with --data-channel off: give one or the other')
+    return false
+  }
+  return { port: n }
 }
 
 function parseSeconds (text: string): number {

@@ -11,7 +11,8 @@ import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
 import { cidKey } from './cid-key.ts'
 import type { BlockVerifier } from './verify.ts'
-import type { ChunkExchangeComponents, FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
+import type { ExchangeStream } from './stream-frames.ts'
+import type { FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
@@ -25,8 +26,13 @@ export function peerKey (peer: PeerId | Multiaddr): string {
   return peer.toString()
 }
 
+/** An exchange stream to a peer, and which transport carries it. */
+export interface OpenedStream { stream: ExchangeStream, channel: 'data' | 'stream' }
+
 export interface FetchSettings {
   store: Pick<BlockStore, 'put' | 'putMany'>
+  /** Opens a session's stream: the data channel when it can, else a libp2p stream. */
+  open: (peer: PeerId | Multiaddr, signal: AbortSignal) => Promise<OpenedStream>
   /** A fixed window in blocks; undefined adapts it to the block sizes seen. */
   window: number | undefined
   openTimeout: number
@@ -51,7 +57,6 @@ export interface WantedBlock {
 
 export class Fetch {
   readonly settings: FetchSettings
-  private readonly components: ChunkExchangeComponents
   private readonly options: FetchOptions
   private readonly entries = new Map<string, WantedBlock>()
   /** Append-only; a requeued entry gets a new slot at the end, its old slot goes stale. */
@@ -72,8 +77,7 @@ export class Fetch {
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
 
-  constructor (components: ChunkExchangeComponents, settings: FetchSettings, cids: Iterable<CID>, options: FetchOptions) {
-    this.components = components
+  constructor (settings: FetchSettings, cids: Iterable<CID>, options: FetchOptions) {
     this.settings = settings
     this.options = options
     for (const cid of cids) {
@@ -97,7 +101,7 @@ export class Fetch {
       const key = peerKey(peer)
       if (seen.has(key)) continue
       seen.add(key)
-      const session = new PeerSession(this, this.components, peer, key)
+      const session = new PeerSession(this, peer, key)
       this.sessions.push(session)
       this.stats.set(session, { peer: key, blocks: 0, bytes: 0 })
     }
@@ -121,6 +125,12 @@ export class Fetch {
       }
     }
     return undefined
+  }
+
+  /** A session's stream is open: its stats say which transport carries it. */
+  sessionOpened (session: PeerSession): void {
+    const stats = this.stats.get(session)
+    if (stats !== undefined && session.channel !== undefined) stats.channel = session.channel
   }
 
   /** A session gave an entry back (refused, or the session died): offer it to the others. */

@@ -17,7 +17,7 @@
 import { ChunkExchangeService } from './exchange.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
-import type { AbortOptions, ComponentLogger, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, PeerId, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { EXCHANGE_PROTOCOL } from '../../../protocol/exchange.ts'
@@ -34,6 +34,15 @@ export interface ChunkExchangeInit {
    * @default () => false (serve nobody)
    */
   authorize?: AuthorizeFn
+  /**
+   * The bulk data channel (see data-channel/): block payloads move over a direct TLS 1.3
+   * socket negotiated over libp2p, with libp2p streams as the fallback. `false` turns it
+   * off both ways (this node neither offers nor uses one). Without `host` the node only
+   * uses peers' channels and offers none (e.g. a node that does not listen).
+   *
+   * @default { host: undefined, port: 0 } (on; see DATA_CHANNEL_ENABLED)
+   */
+  dataChannel?: false | { host?: string, port?: number }
   /** @default EXCHANGE_MAX_INBOUND_STREAMS (16) per connection */
   maxInboundStreams?: number
   /** @default EXCHANGE_MAX_OUTBOUND_STREAMS (16) per connection */
@@ -78,6 +87,7 @@ export interface ChunkExchangeComponents {
   }
   connectionManager: {
     openStream: (peer: PeerId | Multiaddr, protocol: string, options?: AbortOptions) => Promise<Stream>
+    openConnection: (peer: PeerId | Multiaddr, options?: AbortOptions) => Promise<Connection>
   }
   logger: ComponentLogger
 }
@@ -100,6 +110,8 @@ export interface PeerFetchStats {
   bytes: number
   /** Why the peer was dropped from this fetch, if it was. */
   dropped?: { code: string, message: string }
+  /** What carried the blocks: the data channel or a libp2p stream (absent when no stream opened). */
+  channel?: 'data' | 'stream'
 }
 
 export interface FetchReport {
@@ -121,6 +133,17 @@ export interface ServeStats {
   rejectedStreams: number
   /** The upload cap in bytes per second, when one is set. */
   maxUploadRate?: number
+  /** The data channel this node offers (absent when it offers none). */
+  dataChannel?: {
+    /** TCP port it listens on. */
+    port: number
+    /** Sockets accepted with a valid ticket, and refused (bad, used or expired ticket, or none in time). */
+    accepted: number
+    refused: number
+    /** Of the blocks and bytes above, those served over the data channel. */
+    blocks: number
+    bytes: number
+  }
 }
 
 export interface ChunkExchange {

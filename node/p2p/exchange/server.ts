@@ -11,13 +11,13 @@ import { P2PErrorCode } from '../errors.ts'
 import { cidKey } from './cid-key.ts'
 import { handleCancel } from './handlers/cancel.ts'
 import { handleWant } from './handlers/want.ts'
-import { readFrames, type FrameReader } from './stream-frames.ts'
+import { readFrames, type ExchangeStream, type FrameReader } from './stream-frames.ts'
 import type { UploadLimit } from './upload-limit.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { AuthorizeFn, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
 import type { BlockStore } from '../../store/types.ts'
-import type { Logger, PeerId, Stream } from '@libp2p/interface'
+import type { Logger, PeerId } from '@libp2p/interface'
 
 /** Queued outgoing bytes that are written at once rather than at the end of the turn. */
 const COALESCE_BYTES = 1024 * 1024
@@ -37,6 +37,8 @@ export interface ServerStreamOptions {
   wantTimeout: number
   idleTimeout: number
   stats: ServeStats
+  /** Counts this stream's blocks and bytes again when it is a data channel socket. */
+  channelStats?: { blocks: number, bytes: number }
   /** The node's upload cap, shared by every stream it serves; undefined for none. */
   uploadLimit: UploadLimit | undefined
   log: Logger
@@ -44,7 +46,7 @@ export interface ServerStreamOptions {
 
 export class ServerStream {
   readonly peer: PeerId
-  private readonly stream: Stream
+  private readonly stream: ExchangeStream
   private readonly options: ServerStreamOptions
   /** Pending wants in arrival order; a cancelled want becomes `undefined` in place. */
   private readonly queue: Array<WantEntry | undefined> = []
@@ -76,7 +78,7 @@ export class ServerStream {
   private capTurn: Promise<void> = Promise.resolve()
   private readonly done: PromiseWithResolvers<void> = Promise.withResolvers()
 
-  constructor (stream: Stream, peer: PeerId, options: ServerStreamOptions) {
+  constructor (stream: ExchangeStream, peer: PeerId, options: ServerStreamOptions) {
     this.stream = stream
     this.peer = peer
     this.options = options
@@ -226,6 +228,10 @@ export class ServerStream {
       this.servedBytes += bytes.byteLength
       this.options.stats.blocks++
       this.options.stats.bytes += bytes.byteLength
+      if (this.options.channelStats !== undefined) {
+        this.options.channelStats.blocks++
+        this.options.channelStats.bytes += bytes.byteLength
+      }
     }
   }
 

@@ -4,17 +4,16 @@
  * failure, protocol violation, a bad block, silence past the idle deadline) drops the
  * peer from this fetch and hands its wants back to the fetch.
  */
-import { EXCHANGE_PROTOCOL, encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE, type ExchangeMessage } from '../../../protocol/exchange.ts'
+import { encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE, type ExchangeMessage } from '../../../protocol/exchange.ts'
 import { RokError } from '../../../protocol/errors.ts'
 import { EXCHANGE_WANT_BATCH_DIVISOR } from '../constants.ts'
 import { P2PErrorCode } from '../errors.ts'
 import { handleBlock } from './handlers/block.ts'
 import { handleDontHave } from './handlers/dont-have.ts'
 import { handleHave } from './handlers/have.ts'
-import { readFrames, type FrameReader } from './stream-frames.ts'
+import { readFrames, type ExchangeStream, type FrameReader } from './stream-frames.ts'
 import type { Fetch, WantedBlock } from './fetch.ts'
-import type { ChunkExchangeComponents } from './index.ts'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export class PeerSession {
@@ -25,31 +24,31 @@ export class PeerSession {
   /** Wants sent and not yet answered, by cidKey. */
   readonly inflight = new Map<string, WantedBlock>()
   readonly fetch: Fetch
-  private readonly components: ChunkExchangeComponents
   private readonly peer: PeerId | Multiaddr
-  private stream: Stream | undefined
+  private stream: ExchangeStream | undefined
+  /** 'data' when the session runs over the data channel, 'stream' over a libp2p stream. */
+  channel: 'data' | 'stream' | undefined
   private reader: FrameReader | undefined
   private idleTimer: NodeJS.Timeout | undefined
   private closing = false
 
-  constructor (fetch: Fetch, components: ChunkExchangeComponents, peer: PeerId | Multiaddr, key: string) {
+  constructor (fetch: Fetch, peer: PeerId | Multiaddr, key: string) {
     this.fetch = fetch
-    this.components = components
     this.peer = peer
     this.key = key
   }
 
   start (signal?: AbortSignal): void {
     const timeout = AbortSignal.timeout(this.fetch.settings.openTimeout)
-    const opened = this.components.connectionManager.openStream(this.peer, EXCHANGE_PROTOCOL, {
-      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
-    })
-    opened.then((stream) => {
+    const opened = this.fetch.settings.open(this.peer, signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
+    opened.then(({ stream, channel }) => {
       if (!this.alive || this.closing) {
         stream.abort(new RokError(P2PErrorCode.TIMEOUT, 'fetch ended before the stream opened'))
         return
       }
       this.stream = stream
+      this.channel = channel
+      this.fetch.sessionOpened(this)
       this.reader = readFrames(stream, {
         onMessage: (message) => { this.onMessage(message) },
         onInvalid: (err) => { this.drop(err) },
@@ -136,6 +135,13 @@ export class PeerSession {
       return
     }
     const pending = [...this.inflight.values()].map(e => e.cid)
+    // nothing in flight: a pooled data channel socket goes back for the next fetch
+    if (pending.length === 0 && stream.release !== undefined) {
+      this.alive = false
+      this.reader?.detach()
+      stream.release()
+      return
+    }
     for (let i = 0; i < pending.length; i += MAX_CIDS_PER_MESSAGE) {
       stream.send(encodeCancel(pending.slice(i, i + MAX_CIDS_PER_MESSAGE)))
     }

@@ -4,7 +4,29 @@
  * the stream's own backpressure signal.
  */
 import { FrameDecoder, type ExchangeMessage } from '../../../protocol/exchange.ts'
-import type { Stream } from '@libp2p/interface'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+type StreamEvent = 'message' | 'close' | 'remoteCloseWrite'
+
+/**
+ * What the exchange needs of a transport: the part of a libp2p `Stream` it uses, which
+ * a data-channel socket (data-channel/socket-stream.ts) provides as well.
+ */
+export interface ExchangeStream {
+  readonly writeStatus: string
+  send: (data: Uint8Array | Uint8ArrayList) => boolean
+  onDrain: (options?: AbortOptions) => Promise<void>
+  close: (options?: AbortOptions) => Promise<void>
+  abort: (err: Error) => void
+  addEventListener: (type: StreamEvent, listener: (evt: any) => void) => void
+  removeEventListener: (type: StreamEvent, listener: (evt: any) => void) => void
+  /**
+   * Hands the transport back for another fetch instead of closing it (a pooled data
+   * channel socket). Only called when nothing is in flight on it.
+   */
+  release?: () => void
+}
 
 export interface FrameReader {
   /** Stops listening; the stream itself is left as it is. */
@@ -19,7 +41,7 @@ export interface FrameHandlers {
   onEnd: (err?: Error) => void
 }
 
-export function readFrames (stream: Stream, handlers: FrameHandlers): FrameReader {
+export function readFrames (stream: ExchangeStream, handlers: FrameHandlers): FrameReader {
   const decoder = new FrameDecoder()
   let failed = false
   const feed = (piece: Uint8Array): void => {

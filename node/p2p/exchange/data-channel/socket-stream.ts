@@ -1,0 +1,115 @@
+/**
+ * A data-channel TLS socket seen as an ExchangeStream, so the exchange's server and
+ * client run over it unchanged: 'message' per received piece, 'remoteCloseWrite' when
+ * the peer ends its side, 'close' when the socket is gone; `send` writes a list of
+ * pieces as one corked write and reports backpressure past WRITE_BUFFER_BYTES.
+ */
+import { RokError } from '../../../../protocol/errors.ts'
+import { P2PErrorCode } from '../../errors.ts'
+import type { ExchangeStream } from '../stream-frames.ts'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Socket } from 'node:net'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * Bytes queued in the socket before `send` says stop. Far above a socket's 16 KiB
+ * highWaterMark: the server coalesces 1 MiB per write and should not stall after each.
+ */
+const WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+
+type StreamEvent = 'message' | 'close' | 'remoteCloseWrite'
+type Listener = (evt: any) => void
+
+export class SocketStream implements ExchangeStream {
+  readonly socket: Socket
+  release: (() => void) | undefined
+  private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
+  private error: Error | undefined
+
+  /** @param release - hands the socket back to its pool instead of closing it (client side) */
+  constructor (socket: Socket, release?: (stream: SocketStream) => void) {
+    this.socket = socket
+    this.release = release === undefined ? undefined : () => { release(this) }
+    socket.on('data', (data: Buffer) => {
+      const listeners = this.listeners.message
+      // nothing may arrive while no exchange uses the socket (e.g. pooled): the peer broke the protocol
+      if (listeners.size === 0) {
+        this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, 'peer sent data on an idle data channel'))
+        return
+      }
+      for (const l of listeners) l({ data })
+    })
+    socket.on('end', () => { for (const l of this.listeners.remoteCloseWrite) l({}) })
+    socket.on('error', (err: Error) => { this.error ??= err })
+    socket.on('close', () => { for (const l of this.listeners.close) l({ error: this.error }) })
+  }
+
+  get writeStatus (): string {
+    if (this.socket.destroyed) return 'closed'
+    return this.socket.writable ? 'writable' : 'closing'
+  }
+
+  /** True while the socket is open both ways and may carry another fetch. */
+  get reusable (): boolean {
+    return !this.socket.destroyed && this.socket.writable && this.socket.readable && this.error === undefined
+  }
+
+  send (data: Uint8Array | Uint8ArrayList): boolean {
+    const socket = this.socket
+    if (data instanceof Uint8Array) {
+      socket.write(data)
+    } else {
+      socket.cork()
+      for (const piece of data) socket.write(piece)
+      socket.uncork()
+    }
+    return socket.writableLength < WRITE_BUFFER_BYTES
+  }
+
+  async onDrain (options: AbortOptions = {}): Promise<void> {
+    const socket = this.socket
+    if (socket.writableLength < WRITE_BUFFER_BYTES) return
+    await waitFor(socket, 'drain', options.signal)
+  }
+
+  async close (options: AbortOptions = {}): Promise<void> {
+    const socket = this.socket
+    if (socket.destroyed || socket.writableFinished) return
+    const finished = waitFor(socket, 'finish', options.signal)
+    socket.end()
+    await finished
+  }
+
+  abort (err: Error): void {
+    this.error ??= err
+    this.socket.destroy()
+  }
+
+  addEventListener (type: StreamEvent, listener: Listener): void {
+    this.listeners[type].add(listener)
+  }
+
+  removeEventListener (type: StreamEvent, listener: Listener): void {
+    this.listeners[type].delete(listener)
+  }
+}
+
+/** Resolves on `event`; rejects when the socket closes first or `signal` aborts. */
+async function waitFor (socket: Socket, event: 'drain' | 'finish', signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      socket.off(event, onEvent)
+      socket.off('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+      if (err === undefined) resolve()
+      else reject(err)
+    }
+    const onEvent = (): void => { done() }
+    const onClose = (): void => { done(new RokError(P2PErrorCode.PEER_GONE, `data channel closed while waiting for '${event}'`)) }
+    const onAbort = (): void => { done(signal?.reason as Error) }
+    socket.on(event, onEvent)
+    socket.on('close', onClose)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
