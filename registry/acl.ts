@@ -123,6 +123,11 @@ export interface BucketRule {
 
 /** Memoized decisions kept at once; the memo is dropped whole on any policy change. */
 const MAX_DECISIONS = 200_000
+/** Users whose search read checks are kept at once. */
+const MAX_READERS = 10_000
+
+/** May this user read bucket `bucket` (`G/N`) of group `group`, the bucket being `visibility`? */
+export type BucketReader = (group: string, bucket: string, visibility: Visibility) => boolean
 
 export class Acl {
   private readonly enforcer: Enforcer
@@ -136,21 +141,27 @@ export class Acl {
    */
   private readonly decisions = new Map<string, boolean>()
   /** bucket → number of rules naming it */
-  private readonly ruled = new Map<string, number>()
+  private ruled = new Map<string, number>()
   /** user → their groups, and the buckets allow rules name for them (search pre-filter) */
   private readonly reach = new Map<string, { groups: Set<string>, buckets: Set<string> }>()
+  /** user → their read check for search (see `readerOf`) */
+  private readonly readers = new Map<string, BucketReader>()
 
   private constructor (enforcer: Enforcer) {
     this.enforcer = enforcer
   }
 
   private async policyChanged (): Promise<void> {
+    // Build the new rule count before swapping it in: a request in between must never
+    // see an empty one (it would decide a bucket with a deny rule like its group).
+    const ruled = new Map<string, number>()
+    for (const [sub, , obj] of await this.enforcer.getPolicy()) {
+      if (obj !== '*' && !sub.startsWith('role:')) ruled.set(obj, (ruled.get(obj) ?? 0) + 1)
+    }
+    this.ruled = ruled
     this.decisions.clear()
     this.reach.clear()
-    this.ruled.clear()
-    for (const [sub, , obj] of await this.enforcer.getPolicy()) {
-      if (obj !== '*' && !sub.startsWith('role:')) this.ruled.set(obj, (this.ruled.get(obj) ?? 0) + 1)
-    }
+    this.readers.clear()
   }
 
   static async open (store: RegistryStore): Promise<Acl> {
@@ -180,6 +191,33 @@ export class Acl {
       this.decisions.set(key, allowed)
     }
     return allowed
+  }
+
+  /**
+   * `can(user, group, bucket, 'read', visibility)` for one user, as search calls it on a
+   * page of candidates in a row: a bucket that no rule names is decided once per group and
+   * visibility and kept in a small per-user table, with no memo key to build per bucket.
+   * Dropped, like the memo, on every policy change.
+   */
+  readerOf (user: string): BucketReader {
+    let reader = this.readers.get(user)
+    if (reader === undefined) {
+      // group → bits: 1 public decided, 2 public allowed, 4 private decided, 8 private allowed
+      const byGroup = new Map<string, number>()
+      reader = (group, bucket, visibility) => {
+        if (this.ruled.has(bucket)) return this.can(user, group, bucket, 'read', visibility)
+        const decided = visibility === 'public' ? 1 : 4
+        let bits = byGroup.get(group) ?? 0
+        if ((bits & decided) === 0) {
+          bits |= decided | (this.can(user, group, `${group}/*`, 'read', visibility) ? decided << 1 : 0)
+          byGroup.set(group, bits)
+        }
+        return (bits & (decided << 1)) !== 0
+      }
+      if (this.readers.size >= MAX_READERS) this.readers.clear()
+      this.readers.set(user, reader)
+    }
+    return reader
   }
 
   async roleOf (user: string, group: string): Promise<Role | undefined> {

@@ -15,10 +15,10 @@ export const CHALLENGE_TTL_MS = 60_000
 export const MAX_PENDING_CHALLENGES = 10_000
 /** Persist a token's last-use time at most this often (a write per request would be waste). */
 export const TOKEN_TOUCH_INTERVAL_MS = 60_000
+/** Token hashes kept in memory (known tokens only), so a request does not hash its token again. */
+export const MAX_CACHED_TOKEN_HASHES = 10_000
 export const DEFAULT_SEARCH_LIMIT = 20
 export const DEFAULT_VERSION_LIST_LIMIT = 100
 export const DEFAULT_AUDIT_LIMIT = 100
 export const SHUTDOWN_TIMEOUT_MS = 10_000
 export const REQUEST_TIMEOUT_MS = 15_000
-/** Extra ranked candidates per search page, for ones the ACL turns down after ranking. */
-export const SEARCH_SLACK = 16

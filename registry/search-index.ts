@@ -2,14 +2,22 @@
  * Full-text index over buckets: an inverted index from terms (words of the bucket name,
  * group, description and tags) to buckets, searched by prefix so `image` finds
  * `imagenet`. Pure and in memory — it knows nothing of access control; the search route
- * hands it a predicate that pre-filters what the caller could possibly read.
+ * hands it a predicate that decides what the caller may read.
  *
  * Ranking: every query term must match; a bucket scores the sum over query terms of the
  * best field weight it matched (exact word worth twice a prefix); ties go to the most
- * recently updated. Only the best `limit` are ranked (a bounded heap, not a full sort).
+ * recently updated, then to the bucket key.
  *
- * Buckets are numbered internally: integer-keyed maps and sets are several times faster
- * than string-keyed ones, and a search walks thousands of candidates per request.
+ * Every posting list (a term's buckets, a group's, a tag's, and the list of all buckets)
+ * also keeps its buckets in ranking order, so a one-word query, a tag or a group walks
+ * its list from the top and stops at a full page instead of ranking every match: the
+ * cost follows the page size, not the number of matches. That order is sorted when a
+ * list is first searched and kept in place by each insert or removal after that.
+ * Several words are ranked by walking the smallest candidate list into a bounded top-k
+ * heap, scoring each candidate by lookups in the other words' lists.
+ *
+ * Buckets are numbered internally: integer-keyed maps are several times faster than
+ * string-keyed ones.
  */
 
 export interface SearchDoc {
@@ -28,7 +36,11 @@ export interface SearchOptions {
   query: string
   group?: string
   tag?: string
-  /** Called for each candidate that matched the text and filters and would rank. */
+  /**
+   * Decides whether a candidate that matched the text and filters may be returned. Called
+   * in ranking order (one-word, tag and group queries) or only for candidates that would
+   * make the page, so it is asked about little more than a page of buckets.
+   */
   accept: (doc: SearchDoc) => boolean
   /** Return only the best `limit`. @default all */
   limit?: number
@@ -46,8 +58,11 @@ const MAX_QUERY_TERMS = 8
 const MIN_PREFIX_CHARS = 3
 /** A prefix expands to at most this many index words (the first in alphabetical order). */
 const MAX_PREFIX_TERMS = 256
-/** Filter sets up to this size are walked directly; larger ones by scanning recency order. */
-const SMALL_SET = 1000
+/** An exact word match is worth this many times a prefix match. */
+const EXACT = 2
+const PREFIX = 1
+/** Merged prefix lists kept at once, in buckets summed over lists (about 30 bytes each). */
+const MAX_PREFIX_LIST_ENTRIES = 1_000_000
 
 export function tokenize (text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(t => t.length > 0)
@@ -62,132 +77,281 @@ function docTerms (doc: SearchDoc): Array<[Field, string[]]> {
   ]
 }
 
+/** Ranking order: higher score, then more recently updated, then key. Negative: a first. */
+function order (aScore: number, a: SearchDoc, bScore: number, b: SearchDoc): number {
+  return bScore - aScore || b.updatedAt - a.updatedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+}
+
+/** What ordering lists needs: the buckets, and their order by recency alone. */
+interface Ranking {
+  docs: Docs
+  /** All bucket ids newest first, and each id's position there. */
+  recency: () => { ids: number[], rankOf: Int32Array }
+}
+
+/** Sort keys pack (weight, recency position) into one number: weights stay below this. */
+const MAX_SORT_WEIGHT = 64
+const RANK_SPAN = 2 ** 32
+
+/**
+ * The buckets of one term, group or tag, each with its weight there (0 for groups and
+ * tags); once asked for, the same ids in ranking order (weight, then recency) and in
+ * ascending order (for intersecting lists).
+ */
+class Posting {
+  readonly weights = new Map<number, number>()
+  private ranked: number[] | null = null
+  private ascending: Int32Array | null = null
+  /** The list of all buckets, which defines recency order, is sorted by comparing records. */
+  private readonly definesRecency: boolean
+
+  constructor (definesRecency = false) {
+    this.definesRecency = definesRecency
+  }
+
+  get size (): number {
+    return this.weights.size
+  }
+
+  /** Adds `id` (not yet in the list) with `weight`. */
+  add (id: number, weight: number, docs: Docs): void {
+    this.weights.set(id, weight)
+    if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 0, id)
+    this.ascending = null
+  }
+
+  /** Raises the weight of `id` (already in the list) to `weight`. */
+  raise (id: number, weight: number, docs: Docs): void {
+    this.delete(id, docs)
+    this.add(id, weight, docs)
+  }
+
+  /** Removes `id`; its doc must still be in `docs`, as the list is ordered by it. */
+  delete (id: number, docs: Docs): void {
+    const weight = this.weights.get(id)
+    if (weight === undefined) return
+    if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 1)
+    this.weights.delete(id)
+    this.ascending = null
+  }
+
+  /** Ids best first. */
+  rankedIds (r: Ranking): number[] {
+    if (this.ranked === null) {
+      const w = this.weights
+      const docs = r.docs
+      if (this.definesRecency) {
+        this.ranked = [...w.keys()].sort((a, b) => order(0, docs[a]!, 0, docs[b]!))
+      } else {
+        // A numeric sort of packed keys: several times faster than comparing records.
+        const { ids, rankOf } = r.recency()
+        const keys = new Float64Array(w.size)
+        let i = 0
+        w.forEach((weight, id) => { keys[i++] = (MAX_SORT_WEIGHT - weight) * RANK_SPAN + rankOf[id] })
+        keys.sort()
+        const ranked = new Array<number>(keys.length)
+        for (let j = 0; j < keys.length; j++) ranked[j] = ids[keys[j] % RANK_SPAN]
+        this.ranked = ranked
+      }
+    }
+    return this.ranked
+  }
+
+  /** Ids in ascending order. */
+  ascendingIds (): Int32Array {
+    return this.ascending ??= Int32Array.from(this.weights.keys()).sort()
+  }
+
+  /** Where `id` with `weight` sits (or would sit) in the ranked list. */
+  private position (id: number, weight: number, docs: Docs): number {
+    const ranked = this.ranked!
+    const doc = docs[id]!
+    let lo = 0
+    let hi = ranked.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      const other = ranked[mid]
+      if (order(this.weights.get(other)!, docs[other]!, weight, doc) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+type Docs = Array<SearchDoc | undefined>
+
+/** One query word: the list of the buckets it matches, each score being `factor` × weight. */
+interface TermMatch {
+  posting: Posting
+  factor: number
+}
+
 export class SearchIndex {
   private readonly ids = new Map<string, number>()
-  private readonly docs: Array<SearchDoc | undefined> = []
+  private readonly docs: Docs = []
   private readonly free: number[] = []
-  /** term → doc id → best field weight of that term in the doc */
-  private readonly postings = new Map<string, Map<number, number>>()
-  private readonly byGroup = new Map<string, Set<number>>()
-  private readonly byTag = new Map<string, Set<number>>()
+  private readonly postings = new Map<string, Posting>()
+  private readonly byGroup = new Map<string, Posting>()
+  private readonly byTag = new Map<string, Posting>()
+  /** Every bucket: the ranking order of queries without text or filters (newest first). */
+  private readonly all = new Posting(true)
+  /** id → position in `all`'s order; rebuilt after a change. */
+  private rankOf: Int32Array | null = null
+  private readonly ranking: Ranking = {
+    docs: this.docs,
+    recency: () => {
+      const ids = this.all.rankedIds(this.ranking)
+      if (this.rankOf === null) {
+        const rankOf = new Int32Array(this.docs.length)
+        for (let r = 0; r < ids.length; r++) rankOf[ids[r]] = r
+        this.rankOf = rankOf
+      }
+      return { ids, rankOf: this.rankOf }
+    }
+  }
   private sortedTerms: string[] | null = null
   /**
-   * Doc ids newest first (ranking order for queries without text), rebuilt lazily. An
-   * update that makes a bucket the newest — the usual one: a new version — moves it to
-   * the front in place instead of forcing a rebuild.
+   * Merged lists of prefixes that match several index words (each bucket with its best
+   * score over them), most recently used last; a write drops those of its words' prefixes.
    */
-  private recency: number[] | null = null
+  private readonly prefixLists = new Map<string, Posting>()
+  private prefixEntries = 0
 
   get size (): number {
     return this.ids.size
   }
 
   upsert (doc: SearchDoc): void {
-    const recency = this.recency
-    const oldId = this.ids.get(doc.key)
-    const newest = recency !== null && (recency.length === 0 || order(0, doc, 0, this.docs[recency[0]]!) < 0)
     this.remove(doc.key)
     const id = this.free.pop() ?? this.docs.length
-    if (newest) {
-      if (oldId !== undefined) recency.splice(recency.indexOf(oldId), 1)
-      recency.unshift(id)
-      this.recency = recency
-    } else {
-      this.recency = null
-    }
-    this.docs[id] = doc
+    const docs = this.docs
+    docs[id] = doc
     this.ids.set(doc.key, id)
     for (const [field, terms] of docTerms(doc)) {
       for (const term of terms) {
+        this.dropPrefixLists(term)
         let posting = this.postings.get(term)
         if (posting === undefined) {
-          posting = new Map()
+          posting = new Posting()
           this.postings.set(term, posting)
           this.sortedTerms = null
         }
-        posting.set(id, Math.max(posting.get(id) ?? 0, WEIGHT[field]))
+        const had = posting.weights.get(id)
+        if (had === undefined) posting.add(id, WEIGHT[field], docs)
+        else if (had < WEIGHT[field]) posting.raise(id, WEIGHT[field], docs)
       }
     }
-    addTo(this.byGroup, doc.group, id)
-    for (const tag of doc.tags) addTo(this.byTag, tag, id)
+    this.all.add(id, 0, docs)
+    this.rankOf = null
+    listOf(this.byGroup, doc.group).add(id, 0, docs)
+    for (const tag of new Set(doc.tags)) listOf(this.byTag, tag).add(id, 0, docs)
   }
 
   remove (key: string): void {
     const id = this.ids.get(key)
     if (id === undefined) return
     const doc = this.docs[id]!
-    this.ids.delete(key)
-    this.docs[id] = undefined
-    this.free.push(id)
-    this.recency = null
+    const docs = this.docs
     for (const [, terms] of docTerms(doc)) {
       for (const term of terms) {
+        this.dropPrefixLists(term)
         const posting = this.postings.get(term)
         if (posting === undefined) continue
-        posting.delete(id)
+        posting.delete(id, docs)
         if (posting.size === 0) {
           this.postings.delete(term)
           this.sortedTerms = null
         }
       }
     }
-    this.byGroup.get(doc.group)?.delete(id)
-    for (const tag of doc.tags) this.byTag.get(tag)?.delete(id)
+    this.all.delete(id, docs)
+    this.rankOf = null
+    dropFrom(this.byGroup, doc.group, id, docs)
+    for (const tag of new Set(doc.tags)) dropFrom(this.byTag, tag, id, docs)
+    this.ids.delete(key)
+    docs[id] = undefined
+    this.free.push(id)
   }
 
   /** Ranked matches, best first. */
   search (options: SearchOptions): Ranked[] {
-    const queryTerms = [...new Set(tokenize(options.query))].slice(0, MAX_QUERY_TERMS)
-    let candidates: Scores | null = null
-    for (const q of queryTerms) {
-      const scores = this.matchPrefix(q)
-      if (candidates === null) {
-        candidates = scores
-      } else {
-        const next = new Map<number, number>()
-        const { map, factor } = candidates
-        map.forEach((score, id) => {
-          const s = scores.map.get(id)
-          if (s !== undefined) next.set(id, score * factor + s * scores.factor)
-        })
-        candidates = { map: next, factor: 1 }
-      }
-      if (candidates.map.size === 0) return []
+    const limit = options.limit ?? Infinity
+    const filters: Posting[] = []
+    if (options.group !== undefined) filters.push(this.byGroup.get(options.group) ?? new Posting())
+    if (options.tag !== undefined) filters.push(this.byTag.get(options.tag) ?? new Posting())
+    const terms: TermMatch[] = []
+    for (const q of [...new Set(tokenize(options.query))].slice(0, MAX_QUERY_TERMS)) {
+      const match = this.matchPrefix(q)
+      if (match === null) return []
+      terms.push(match)
     }
-    const narrowing: Array<Set<number>> = []
-    if (options.group !== undefined) narrowing.push(this.byGroup.get(options.group) ?? new Set())
-    if (options.tag !== undefined) narrowing.push(this.byTag.get(options.tag) ?? new Set())
-    const best = new TopK(options.limit ?? Infinity)
-    const consider = (id: number, score: number, skip: Set<number> | null): void => {
-      for (const set of narrowing) if (set !== skip && !set.has(id)) return
-      const doc = this.docs[id]!
-      if (best.wouldKeep(score, doc) && options.accept(doc)) best.push({ doc, score })
+    const smallestFilter = filters.reduce<Posting | null>((a, b) => a === null || b.size < a.size ? b : a, null)
+    if (smallestFilter?.size === 0 || limit <= 0) return []
+
+    // No text: the smallest filter's list (or all buckets) is already in ranking order.
+    if (terms.length === 0) {
+      const driver = smallestFilter ?? this.all
+      return this.walk({ posting: driver, factor: 0 }, filters, driver, options.accept, limit)
     }
+    // One word: walk its list in ranking order, unless a filter is so narrow that the walk
+    // would pass more buckets (about limit × all / filter) than the filter holds.
+    const word = terms[0].posting
+    if (terms.length === 1 && (smallestFilter === null || limit * this.size / smallestFilter.size < Math.min(smallestFilter.size, word.size))) {
+      return this.walk(terms[0], filters, null, options.accept, limit)
+    }
+    return this.rankCandidates(terms, filters, options.accept, limit)
+  }
+
+  /** Walks `list` in ranking order, skipping buckets outside a filter or not accepted, until `limit` are found. */
+  private walk (list: TermMatch, filters: Posting[], skip: Posting | null, accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
+    const docs = this.docs
+    const out: Ranked[] = []
+    const ids = list.posting.rankedIds(this.ranking)
+    const weights = list.posting.weights
+    candidates: for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]
+      for (const f of filters) if (f !== skip && !f.weights.has(id)) continue candidates
+      const doc = docs[id]!
+      if (!accept(doc)) continue
+      out.push({ doc, score: weights.get(id)! * list.factor })
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  /**
+   * Several words (or one word within a narrow filter): intersect the lists, smallest
+   * first, score what is left and keep the best `limit`.
+   */
+  private rankCandidates (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
+    const docs = this.docs
+    const lists = [...terms.map(t => t.posting), ...filters].sort((a, b) => a.size - b.size)
+    let ids: ArrayLike<number> = lists[0].ascendingIds()
+    for (let l = 1; l < lists.length && ids.length > 0; l++) ids = intersect(ids, lists[l].ascendingIds())
+    const best = new TopK(limit)
     // Newest ids first: ids grow with creation, which tracks recency, so on equal scores
     // most later candidates fail `wouldKeep` at once instead of churning the heap.
-    if (candidates !== null) {
-      const { map, factor } = candidates
-      const ids = new Array<number>(map.size)
-      const scores = new Array<number>(map.size)
-      let n = 0
-      map.forEach((score, id) => { ids[n] = id; scores[n++] = score * factor })
-      for (let i = n - 1; i >= 0; i--) consider(ids[i], scores[i], null)
-    } else {
-      const smallest = narrowing.length === 0 ? null : narrowing.reduce((a, b) => a.size <= b.size ? a : b)
-      if (smallest !== null && smallest.size <= SMALL_SET) {
-        const ids = Array.from(smallest)
-        for (let i = ids.length - 1; i >= 0; i--) consider(ids[i], 0, smallest)
-      } else {
-        // No text: every score is 0, so ranking is recency order; stop at a full page.
-        const recency = this.recency ??= [...this.ids.values()].sort((a, b) => order(0, this.docs[a]!, 0, this.docs[b]!))
-        for (let i = 0; i < recency.length && !best.full(); i++) consider(recency[i], 0, null)
-      }
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const id = ids[i]
+      let score = 0
+      for (const t of terms) score += t.posting.weights.get(id)! * t.factor
+      const doc = docs[id]!
+      if (best.wouldKeep(score, doc) && accept(doc)) best.push({ doc, score })
     }
     return best.sorted()
   }
 
-  /** Scores of the docs matching `prefix`; a single matching word's posting is used as is. */
-  private matchPrefix (prefix: string): Scores {
+  /**
+   * The buckets matching `prefix`: the list of the one index word it matches, or the
+   * merged lists of the several it starts (only the word itself when it is short).
+   */
+  private matchPrefix (prefix: string): TermMatch | null {
+    const cached = this.prefixLists.get(prefix)
+    if (cached !== undefined) {
+      this.prefixLists.delete(prefix)
+      this.prefixLists.set(prefix, cached)
+      return { posting: cached, factor: 1 }
+    }
     const terms = this.sortedTerms ??= [...this.postings.keys()].sort()
     let lo = 0
     let hi = terms.length
@@ -196,97 +360,170 @@ export class SearchIndex {
       if (terms[mid] < prefix) lo = mid + 1
       else hi = mid
     }
-    const matched: Array<[Map<number, number>, number]> = []
+    const matched: TermMatch[] = []
     const end = Math.min(lo + MAX_PREFIX_TERMS, terms.length)
     for (let i = lo; i < end && terms[i].startsWith(prefix); i++) {
       const exact = terms[i] === prefix
       if (!exact && prefix.length < MIN_PREFIX_CHARS) break
-      matched.push([this.postings.get(terms[i])!, exact ? 2 : 1])
+      matched.push({ posting: this.postings.get(terms[i])!, factor: exact ? EXACT : PREFIX })
     }
-    // The common case, one word: no copy (the caller only reads it).
-    if (matched.length === 1) return { map: matched[0][0], factor: matched[0][1] }
-    const scores = new Map<number, number>()
-    for (const [posting, factor] of matched) {
-      posting.forEach((weight, id) => {
+    if (matched.length <= 1) return matched[0] ?? null
+    const merged = new Posting()
+    for (const { posting, factor } of matched) {
+      posting.weights.forEach((weight, id) => {
         const s = weight * factor
-        if (s > (scores.get(id) ?? 0)) scores.set(id, s)
+        if (s > (merged.weights.get(id) ?? 0)) merged.weights.set(id, s)
       })
     }
-    return { map: scores, factor: 1 }
+    this.prefixLists.set(prefix, merged)
+    this.prefixEntries += merged.size
+    for (const [p, list] of this.prefixLists) {
+      if (this.prefixEntries <= MAX_PREFIX_LIST_ENTRIES) break
+      this.prefixLists.delete(p)
+      this.prefixEntries -= list.size
+    }
+    return { posting: merged, factor: 1 }
+  }
+
+  /** Forgets the merged lists of every prefix of `term`: a bucket with it came or went. */
+  private dropPrefixLists (term: string): void {
+    if (this.prefixLists.size === 0) return
+    for (let n = MIN_PREFIX_CHARS; n <= term.length; n++) {
+      const p = term.slice(0, n)
+      const list = this.prefixLists.get(p)
+      if (list === undefined) continue
+      this.prefixLists.delete(p)
+      this.prefixEntries -= list.size
+    }
   }
 }
 
-/** Doc id → score, each multiplied by `factor` (so a posting can be used without copying). */
-interface Scores {
-  map: Map<number, number>
-  factor: number
-}
-
-function addTo (map: Map<string, Set<number>>, key: string, value: number): void {
-  let set = map.get(key)
-  if (set === undefined) {
-    set = new Set()
-    map.set(key, set)
+/** The ids in both ascending lists, ascending: walks `a`, galloping through `b`. */
+function intersect (a: ArrayLike<number>, b: ArrayLike<number>): number[] {
+  const out: number[] = []
+  let j = 0
+  for (let i = 0; i < a.length && j < b.length; i++) {
+    const id = a[i]
+    // Gallop: double the step until past `id`, then binary search the last step.
+    let lo = j
+    let step = 1
+    let hi = j
+    while (hi < b.length && b[hi] < id) {
+      lo = hi + 1
+      hi += step
+      step *= 2
+    }
+    if (hi > b.length) hi = b.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (b[mid] < id) lo = mid + 1
+      else hi = mid
+    }
+    j = lo
+    if (j < b.length && b[j] === id) out.push(id)
   }
-  set.add(value)
+  return out
 }
 
-/** Ranking order: higher score, then more recently updated, then key. Negative: a first. */
-function order (aScore: number, a: SearchDoc, bScore: number, b: SearchDoc): number {
-  return bScore - aScore || b.updatedAt - a.updatedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
+function listOf (map: Map<string, Posting>, key: string): Posting {
+  let list = map.get(key)
+  if (list === undefined) {
+    list = new Posting()
+    map.set(key, list)
+  }
+  return list
+}
+
+function dropFrom (map: Map<string, Posting>, key: string, id: number, docs: Docs): void {
+  const list = map.get(key)
+  if (list === undefined) return
+  list.delete(id, docs)
+  if (list.size === 0) map.delete(key)
 }
 
 function compare (a: Ranked, b: Ranked): number {
   return order(a.score, a.doc, b.score, b.doc)
 }
 
-/** The best `k` items seen, as a heap whose root is the worst kept item. */
-class TopK {
-  private readonly k: number
-  private readonly heap: Ranked[] = []
+/** A binary heap whose top is the item for which `before` holds against all others. */
+class MinHeap<T> {
+  private readonly items: T[] = []
+  private readonly before: (a: T, b: T) => boolean
 
-  constructor (k: number) {
-    this.k = k
+  constructor (before: (a: T, b: T) => boolean) {
+    this.before = before
   }
 
-  full (): boolean {
-    return this.heap.length >= this.k
+  get size (): number {
+    return this.items.length
   }
 
-  /** Cheap pre-check so the caller skips work for items that would be dropped anyway. */
-  wouldKeep (score: number, doc: SearchDoc): boolean {
-    return this.heap.length < this.k || order(score, doc, this.heap[0].score, this.heap[0].doc) < 0
+  top (): T {
+    return this.items[0]
   }
 
-  push (item: Ranked): void {
-    const h = this.heap
-    if (h.length < this.k) {
-      h.push(item)
-      let i = h.length - 1
-      while (i > 0) {
-        const parent = (i - 1) >> 1
-        if (compare(h[i], h[parent]) <= 0) break
-        ;[h[i], h[parent]] = [h[parent], h[i]]
-        i = parent
-      }
-      return
+  push (item: T): void {
+    const h = this.items
+    h.push(item)
+    let i = h.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.before(h[i], h[parent])) break
+      ;[h[i], h[parent]] = [h[parent], h[i]]
+      i = parent
     }
-    if (this.k === 0 || compare(item, h[0]) >= 0) return
+  }
+
+  pop (): void {
+    const last = this.items.pop()!
+    if (this.items.length > 0) this.replaceTop(last)
+  }
+
+  /** Puts `item` at the top and sifts it down to its place. */
+  replaceTop (item: T): void {
+    const h = this.items
     h[0] = item
     let i = 0
     while (true) {
       const l = 2 * i + 1
       const r = l + 1
-      let worst = i
-      if (l < h.length && compare(h[l], h[worst]) > 0) worst = l
-      if (r < h.length && compare(h[r], h[worst]) > 0) worst = r
-      if (worst === i) break
-      ;[h[i], h[worst]] = [h[worst], h[i]]
-      i = worst
+      let first = i
+      if (l < h.length && this.before(h[l], h[first])) first = l
+      if (r < h.length && this.before(h[r], h[first])) first = r
+      if (first === i) break
+      ;[h[i], h[first]] = [h[first], h[i]]
+      i = first
     }
+  }
+}
+
+/** The best `k` items seen: a heap whose top is the worst kept item. */
+class TopK {
+  private readonly k: number
+  private readonly heap = new MinHeap<Ranked>((a, b) => compare(a, b) > 0)
+
+  constructor (k: number) {
+    this.k = k
+  }
+
+  /** Cheap pre-check so the caller skips work for items that would be dropped anyway. */
+  wouldKeep (score: number, doc: SearchDoc): boolean {
+    if (this.heap.size < this.k) return true
+    const worst = this.heap.top()
+    return order(score, doc, worst.score, worst.doc) < 0
+  }
+
+  push (item: Ranked): void {
+    if (this.heap.size < this.k) this.heap.push(item)
+    else if (this.k > 0 && compare(item, this.heap.top()) < 0) this.heap.replaceTop(item)
   }
 
   sorted (): Ranked[] {
-    return [...this.heap].sort(compare)
+    const out: Ranked[] = []
+    while (this.heap.size > 0) {
+      out.push(this.heap.top())
+      this.heap.pop()
+    }
+    return out.reverse()
   }
 }

@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { RokError } from '../../protocol/errors.ts'
 import { ANONYMOUS_CALLER, type Caller } from '../access.ts'
-import { TOKEN_TOUCH_INTERVAL_MS } from '../constants.ts'
+import { MAX_CACHED_TOKEN_HASHES, TOKEN_TOUCH_INTERVAL_MS } from '../constants.ts'
 import { RegistryErrorCode } from '../errors.ts'
 import { hashToken, type RegistryState } from '../state.ts'
 
@@ -19,11 +19,33 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,256})$/
 
-export function authenticate (state: RegistryState, header: string | undefined): Caller {
+/**
+ * Token → its hash, for tokens the registry knows, so a client's every request does not
+ * hash it again. Only the hashing is saved: the token's record (revoked or not, its user)
+ * is looked up on every request, so a revocation takes effect on the next one.
+ */
+export class TokenHashes {
+  private readonly hashes = new Map<string, string>()
+
+  hash (state: RegistryState, token: string): string {
+    let hash = this.hashes.get(token)
+    if (hash === undefined) {
+      hash = hashToken(token)
+      // Only known tokens are kept, so guessed ones cannot crowd out the real ones.
+      if (state.tokens.has(hash)) {
+        if (this.hashes.size >= MAX_CACHED_TOKEN_HASHES) this.hashes.clear()
+        this.hashes.set(token, hash)
+      }
+    }
+    return hash
+  }
+}
+
+export function authenticate (state: RegistryState, header: string | undefined, hashes = new TokenHashes()): Caller {
   if (header === undefined) return ANONYMOUS_CALLER
   const match = BEARER.exec(header)
   if (match === null) throw new RokError(RegistryErrorCode.UNAUTHENTICATED, "the Authorization header must be 'Bearer TOKEN'")
-  const hash = hashToken(match[1])
+  const hash = hashes.hash(state, match[1])
   const token = state.tokens.get(hash)
   const user = token === undefined ? undefined : state.users.get(token.user)
   if (token === undefined || token.revokedAt !== null || user === undefined) {
@@ -35,10 +57,11 @@ export function authenticate (state: RegistryState, header: string | undefined):
 export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { state: RegistryState }) {
   const { state } = opts
   app.decorateRequest('caller', null as unknown as Caller)
+  const hashes = new TokenHashes()
   // preParsing, not onRequest: route-level onRequest hooks (the per-route rate limits, such
   // as the one on login) must run first, so failed logins are counted and limited.
   app.addHook('preParsing', async (request, _reply, payload) => {
-    request.caller = authenticate(state, request.headers.authorization)
+    request.caller = authenticate(state, request.headers.authorization, hashes)
     const hash = request.caller.tokenHash
     if (hash === null) return payload
     const token = state.tokens.get(hash)!

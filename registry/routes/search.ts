@@ -1,18 +1,18 @@
 /**
- * Search and the audit log. Search ranks matches from the text index, pre-filtered to
- * buckets the caller could possibly read (public, their groups', or named in a rule for
- * them), then confirms each with the ACL in rank order until the page is full — so a
- * caller never sees, or learns the count of, what they may not read.
+ * Search and the audit log. Search walks matches from the text index in ranking order
+ * and asks, of each, whether the caller may read it (public, their groups', or named in a
+ * rule for them, then confirmed by the ACL) until the page is full — so a caller never
+ * sees, or learns the count of, what they may not read.
  */
 import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
-import { API_PREFIX, AuditList, AuditQuery, SearchQuery, SearchResult } from '../../protocol/registry-api.ts'
-import { isAnonymous, mayOnBucket, readableGroup, requireOnGroup, requireUser } from '../access.ts'
-import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT, SEARCH_SLACK } from '../constants.ts'
+import { API_PREFIX, AuditList, AuditQuery, Bucket, SearchQuery, SearchResult } from '../../protocol/registry-api.ts'
+import { isAnonymous, readableGroup, requireOnGroup, requireUser } from '../access.ts'
+import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT } from '../constants.ts'
 import { forbidden } from '../errors.ts'
 import type { AuditRec } from '../state.ts'
 import type { SearchDoc } from '../search-index.ts'
-import { auditView, bucketView } from '../views.ts'
+import { auditView, bucketJson } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
 export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): Promise<void> {
@@ -25,48 +25,37 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
       querystring: SearchQuery,
       response: { 200: SearchResult, ...ERROR_RESPONSES }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { caller } = request
     const q = request.query
     const limit = q.limit ?? DEFAULT_SEARCH_LIMIT
     const offset = q.offset ?? 0
     const since = q.updatedSince === undefined ? undefined : Date.parse(q.updatedSince)
-    let possible: (key: string, group: string) => boolean
+    let mayRead: (doc: SearchDoc) => boolean
     if (caller.admin) {
-      possible = () => true
-    } else if (isAnonymous(caller)) {
-      possible = () => false
+      mayRead = () => true
     } else {
-      const reach = await state.acl.reachOf(caller.user)
-      possible = (key, group) => reach.groups.has(group) || reach.buckets.has(key)
+      // Beyond public buckets, only the caller's groups and buckets named in a rule for
+      // them can be readable: everything else is turned down without asking the ACL.
+      const reach = isAnonymous(caller) ? null : await state.acl.reachOf(caller.user)
+      const reads = state.acl.readerOf(caller.user)
+      mayRead = doc => (doc.visibility === 'public' || (reach !== null && (reach.groups.has(doc.group) || reach.buckets.has(doc.key)))) &&
+        reads(doc.group, doc.key, doc.visibility)
     }
-    const accept = (doc: SearchDoc): boolean => {
-      if (q.visibility !== undefined && doc.visibility !== q.visibility) return false
-      if (since !== undefined && doc.updatedAt < since) return false
-      return doc.visibility === 'public' || possible(doc.key, doc.group)
-    }
-    // Rank only as many as the page needs (plus slack for candidates the ACL then turns
-    // down); widen and rank again in the rare case that was not enough.
-    const needed = offset + limit + 1
-    let want = needed + SEARCH_SLACK
-    while (true) {
-      const ranked = state.index.search({ query: q.q ?? '', group: q.group, tag: q.tag, accept, limit: want })
-      const results = []
-      let seen = 0
-      let next: number | null = null
-      for (const { doc, score } of ranked) {
-        const bucket = state.buckets.get(doc.key)!
-        if (!mayOnBucket(state, caller, bucket, 'read')) continue
-        if (seen++ < offset) continue
-        if (results.length === limit) {
-          next = offset + limit
-          break
-        }
-        results.push({ ...bucketView(bucket), score })
-      }
-      if (next !== null || ranked.length < want) return { results, next }
-      want *= 4
-    }
+    const accept = (doc: SearchDoc): boolean =>
+      (q.visibility === undefined || doc.visibility === q.visibility) &&
+      (since === undefined || doc.updatedAt >= since) &&
+      mayRead(doc)
+    // The index asks `accept` in ranking order (or only of what would make the page), so
+    // it returns exactly the best readable matches: the page, and one more to tell if
+    // there is a next page.
+    const ranked = state.index.search({ query: q.q ?? '', group: q.group, tag: q.tag, accept, limit: offset + limit + 1 })
+    const page = ranked.slice(offset, offset + limit)
+    const next = ranked.length > offset + limit ? offset + limit : null
+    // Each bucket's JSON is made once through the response schema and kept with its record.
+    const json = bucketJson(reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string)
+    const results = page.map(({ doc, score }) => `${json(state.buckets.get(doc.key)!).slice(0, -1)},"score":${score}}`)
+    return await reply.type('application/json; charset=utf-8').send(`{"results":[${results.join(',')}],"next":${next}}`)
   })
 
   app.get<{ Querystring: Static<typeof AuditQuery> }>(`${API_PREFIX}/audit`, {

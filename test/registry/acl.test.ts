@@ -38,6 +38,9 @@ function decisions (acl: Acl): string {
       }
     }
     for (const group of GROUPS) for (const act of ACTS) out.push(acl.can(user, group, `${group}/*`, act, 'private') ? '1' : '0')
+    // Search's per-user read check must agree too, warm or not.
+    const reads = acl.readerOf(user)
+    for (const bucket of BUCKETS) for (const vis of ['public', 'private'] as const) out.push(reads(bucket.split('/')[0], bucket, vis) ? '1' : '0')
   }
   return out.join('')
 }

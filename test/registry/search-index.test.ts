@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { SearchIndex, tokenize } from '../../registry/search-index.ts'
+import { SearchIndex, tokenize, type SearchDoc } from '../../registry/search-index.ts'
 
 function index (): SearchIndex {
   const ix = new SearchIndex()
@@ -81,4 +81,74 @@ test('queries without text list newest first, also after updates, inserts and re
   const full = ix.search({ query: '', accept: () => true }).map(r => r.doc.updatedAt)
   assert.deepEqual(full, [...full].sort((a, b) => b - a))
   assert.equal(full.length, 3000)
+})
+
+/** The ranking the index promises, computed the slow way: score every bucket, sort them all. */
+function reference (docs: Map<string, SearchDoc>, o: { query: string, group?: string, tag?: string, limit: number, accept: (d: SearchDoc) => boolean }): Array<[string, number]> {
+  const weights = { name: 4, tag: 3, group: 2, description: 1 }
+  const words = [...new Set(tokenize(o.query))].slice(0, 8)
+  const allTerms = [...new Set([...docs.values()].flatMap(d => [...tokenize(d.name), ...tokenize(d.group), ...tokenize(d.description), ...d.tags.flatMap(tokenize)]))].sort()
+  const out: Array<[SearchDoc, number]> = []
+  for (const d of docs.values()) {
+    if (o.group !== undefined && d.group !== o.group) continue
+    if (o.tag !== undefined && !d.tags.includes(o.tag)) continue
+    const fields: Array<[number, string[]]> = [[weights.name, tokenize(d.name)], [weights.group, tokenize(d.group)], [weights.description, tokenize(d.description)], [weights.tag, d.tags.flatMap(tokenize)]]
+    let score = 0
+    let all = true
+    for (const w of words) {
+      // A word matches the first 256 index words it starts (alphabetically), or only itself when short.
+      const matched = new Set(allTerms.filter(t => t === w || (w.length >= 3 && t.startsWith(w))).slice(0, 256))
+      let best = 0
+      for (const [weight, terms] of fields) for (const t of terms) if (matched.has(t)) best = Math.max(best, weight * (t === w ? 2 : 1))
+      if (best === 0) { all = false; break }
+      score += best
+    }
+    if (all && o.accept(d)) out.push([d, score])
+  }
+  out.sort(([a, as], [b, bs]) => bs - as || b.updatedAt - a.updatedAt || (a.key < b.key ? -1 : 1))
+  return out.slice(0, o.limit).map(([d, s]) => [d.key, s])
+}
+
+test('search ranks exactly like scoring and sorting every bucket, through random inserts, updates and removals', () => {
+  let seed = 7
+  const rand = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 }
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
+  const words = ['kalo', 'kalomi', 'kaloner', 'mi', 'miner', 'tovas', 'to', 'vasri', 'ri', 'quon', 'quondel', 'del', 'sa', 'sabu']
+  const tags = ['t1', 't2', 't3', 'kalo']
+  const groups = ['ga', 'gb', 'kalo']
+  const ix = new SearchIndex()
+  const docs = new Map<string, SearchDoc>()
+  const put = (): void => {
+    const group = pick(groups)
+    const name = `${pick(words)}-${pick(words)}`
+    const doc: SearchDoc = { key: `${group}/${name}`, group, name, description: Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(words)).join(' '), tags: [...new Set([pick(tags), pick(tags)])].slice(0, Math.floor(rand() * 3)), visibility: rand() < 0.5 ? 'public' : 'private', updatedAt: Math.floor(rand() * 50) }
+    ix.upsert(doc)
+    docs.set(doc.key, doc)
+  }
+  const queries = ['', 'kalo', 'kal', 'mi', 'min', 'kalo mi', 'kal ri', 'miner kalomi', 'quon', 'sabu del', 'zzz', 'kalo kalo', 'ga', 'to vas']
+  for (let step = 0; step < 400; step++) {
+    const r = rand()
+    if (r < 0.6 || docs.size < 5) put()
+    else if (r < 0.8) {
+      const key = pick([...docs.keys()])
+      ix.remove(key)
+      docs.delete(key)
+    } else {
+      // A new version: the same bucket, updated later.
+      const d = docs.get(pick([...docs.keys()]))!
+      const newer = { ...d, updatedAt: d.updatedAt + 1 + Math.floor(rand() * 60) }
+      ix.upsert(newer)
+      docs.set(d.key, newer)
+    }
+    const o = {
+      query: pick(queries),
+      group: rand() < 0.3 ? pick(groups) : undefined,
+      tag: rand() < 0.3 ? pick(tags) : undefined,
+      limit: pick([1, 3, 10, 1000]),
+      accept: rand() < 0.5 ? () => true : (d: SearchDoc) => d.visibility === 'public'
+    }
+    const got = ix.search(o).map(r => [r.doc.key, r.score])
+    assert.deepEqual(got, reference(docs, o), `step ${step}: ${JSON.stringify({ ...o, accept: String(o.accept) })}`)
+  }
+  assert.equal(ix.size, docs.size)
 })

@@ -1,0 +1,85 @@
+/**
+ * Search keeps per-caller read checks, sorted lists and each bucket's JSON between
+ * requests; these tests prove that every change of who may read what shows in the very
+ * next search, and that the answer is exactly what the response schema describes.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { addUser, expectOk, startTestRegistry, type TestRegistry } from './helpers.ts'
+
+async function found (r: TestRegistry, query: string, token?: string): Promise<string[]> {
+  return (await expectOk(r.call('GET', `/v1/search?${query}`, { token }))).results.map((x: any) => x.bucket)
+}
+
+test('a member removed from a group stops finding its private buckets in the very next search', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    const alice = await addUser(r, 'alice')
+    const bob = await addUser(r, 'bob')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'acme', visibility: 'private' } }), 201)
+    await expectOk(r.call('POST', '/v1/groups/acme/buckets', { token: alice, body: { name: 'secret-weights', tags: ['llm'] } }), 201)
+    assert.deepEqual(await found(r, 'q=secret', bob), [])
+    await expectOk(r.call('PUT', '/v1/groups/acme/members/bob', { token: alice, body: { role: 'reader' } }))
+    // Searched several ways, so whatever search keeps per caller is warm.
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await found(r, 'q=secret', bob), ['acme/secret-weights'])
+      assert.deepEqual(await found(r, 'tag=llm', bob), ['acme/secret-weights'])
+      assert.deepEqual(await found(r, 'q=weights&group=acme', bob), ['acme/secret-weights'])
+    }
+    await expectOk(r.call('DELETE', '/v1/groups/acme/members/bob', { token: alice }))
+    assert.deepEqual(await found(r, 'q=secret', bob), [])
+    assert.deepEqual(await found(r, 'tag=llm', bob), [])
+    assert.deepEqual(await found(r, 'q=weights&group=acme', bob), [])
+    assert.deepEqual(await found(r, 'q=secret', alice), ['acme/secret-weights'], 'the owner still finds it')
+  } finally { await cleanup() }
+})
+
+test('a deny rule hides a bucket from the next search, and removing it shows the bucket again', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    const alice = await addUser(r, 'alice')
+    const bob = await addUser(r, 'bob')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'open', visibility: 'public' } }), 201)
+    await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats' } }), 201)
+    await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats-small' } }), 201)
+    assert.deepEqual(await found(r, 'q=cats', bob), ['open/cats-small', 'open/cats'])
+    const rule = { subject: 'user:bob', right: 'read', effect: 'deny' }
+    await expectOk(r.call('POST', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
+    assert.deepEqual(await found(r, 'q=cats', bob), ['open/cats-small'])
+    assert.deepEqual(await found(r, 'q=cats'), ['open/cats-small', 'open/cats'], 'others still find it')
+    await expectOk(r.call('DELETE', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
+    assert.deepEqual(await found(r, 'q=cats', bob), ['open/cats-small', 'open/cats'])
+  } finally { await cleanup() }
+})
+
+test('a revoked token is refused on its next search, however often it was used before', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    await addUser(r, 'alice')
+    const extra = await expectOk(r.call('POST', '/v1/tokens', { token: await addUser(r, 'bob') }), 201)
+    for (let i = 0; i < 5; i++) assert.deepEqual(await found(r, 'q=anything', extra.token), [])
+    await expectOk(r.call('DELETE', `/v1/tokens/${extra.id}`, { token: extra.token }))
+    const refused = await r.call('GET', '/v1/search?q=anything', { token: extra.token })
+    assert.equal(refused.status, 401)
+    assert.equal(refused.body.code, 'ERR_UNAUTHENTICATED')
+  } finally { await cleanup() }
+})
+
+test('a search hit is the bucket as GET shows it plus its score, special characters and all', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    const alice = await addUser(r, 'alice')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'open', visibility: 'public' } }), 201)
+    const description = 'say "hi" \\ back — 画像 \u2028 done'
+    await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'quotes', description, tags: ['a', 'b'] } }), 201)
+    const bucket = await expectOk(r.call('GET', '/v1/buckets/open/quotes'))
+    const res = await r.app.inject({ method: 'GET', url: '/v1/search?q=quotes' })
+    assert.match(String(res.headers['content-type']), /^application\/json/)
+    const body = res.json()
+    assert.deepEqual(body, { results: [{ ...bucket, score: 8 }], next: null })
+    assert.equal(body.results[0].description, description)
+    // A later change to the bucket shows in the next search, not the JSON made before it.
+    await expectOk(r.call('PATCH', '/v1/buckets/open/quotes', { token: alice, body: { description: 'plain' } }))
+    assert.equal((await expectOk(r.call('GET', '/v1/search?q=quotes'))).results[0].description, 'plain')
+  } finally { await cleanup() }
+})
