@@ -121,6 +121,8 @@ class Restorer {
   private readonly manifest: ManifestRoot
   private readonly get: (cid: CID) => Promise<Uint8Array>
   private readonly restoredFiles = new Set<string>()
+  /** The process's umask, read once (files whose mode it would change are chmod-ed). */
+  private readonly umask = readUmask()
 
   constructor (options: RestoreOptions, manifest: ManifestRoot) {
     this.options = options
@@ -213,7 +215,10 @@ class Restorer {
 
   /** Write a file's chunks, then its mode and mtime through the same handle. */
   private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string, mode: number, time: number): Promise<void> {
-    const fd = await open(abs, 'wx', 0o600)
+    // created with its mode when the umask leaves it whole (the restore folder is private
+    // until it is renamed into place), saving a chmod per file
+    const createdWithMode = (mode & ~0o777) === 0 && (mode & this.umask) === 0
+    const fd = await open(abs, 'wx', createdWithMode ? mode : 0o600)
     try {
       let position = 0
       let pending: Uint8Array[] = []
@@ -249,12 +254,17 @@ class Restorer {
       }
       // Only a trailing hole (zero chunks skipped at the end) needs the size set.
       if (holeAtEnd) await fd.truncate(size)
-      await fd.chmod(mode)
+      if (!createdWithMode) await fd.chmod(mode)
       await fd.utimes(time, time)
     } finally {
       await fd.close()
     }
   }
+}
+
+/** Read without setting it: a set-and-restore would race with files being created meanwhile. */
+function readUmask (): number {
+  return process.umask()
 }
 
 async function * iterate<T> (items: T[]): AsyncGenerator<T> {

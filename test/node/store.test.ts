@@ -105,3 +105,24 @@ test('a missing block is a clear not-found error', async () => {
     await cleanup()
   }
 })
+
+test('puts and reads asked at the same time each get their own answer: a shared block is written once', async () => {
+  const [dir, cleanup] = await tempDir()
+  const [store, close] = await fixture(dir)
+  try {
+    const blocks = Array.from({ length: 400 }, (_, i) => { const b = seededBytes(1000 + i, 500 + i * 7); return [chunkCid(b), b] as [ReturnType<typeof chunkCid>, Uint8Array] })
+    // 40 callers at once, each putting an overlapping slice (every block is in two slices)
+    const slices = Array.from({ length: 40 }, (_, k) => [...blocks.slice(k * 10, k * 10 + 10), ...blocks.slice(((k + 1) % 40) * 10, ((k + 1) % 40) * 10 + 10)])
+    const wrote = await Promise.all(slices.map(async s => await store.putMany(s)))
+    assert.equal(wrote.flat().filter(Boolean).length, blocks.length, 'each distinct block written exactly once')
+    await store.flush()
+    // and 40 readers at once, each asking for its own slice in reverse order
+    const read = await Promise.all(slices.map(async s => await store.getMany(s.map(([cid]) => cid).reverse())))
+    for (const [k, s] of slices.entries()) assert.deepEqual(read[k], s.map(([, bytes]) => bytes).reverse())
+    const found = await Promise.all(blocks.map(async ([cid]) => await store.has(cid)))
+    assert.ok(found.every(Boolean))
+  } finally {
+    await close()
+    await cleanup()
+  }
+})
