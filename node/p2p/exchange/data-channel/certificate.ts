@@ -3,6 +3,8 @@
  * self-signed certificate per node start. Nobody trusts it by a CA; a client trusts it
  * because its SHA-256 came over the authenticated libp2p stream (protocol/data-channel.ts).
  */
+// @peculiar/x509's CommonJS build throws on load without this polyfill (as @libp2p/tls loads it too)
+import 'reflect-metadata'
 import { createHash, webcrypto } from 'node:crypto'
 import * as x509 from '@peculiar/x509'
 

@@ -51,8 +51,8 @@ export class DataChannelClient {
       throw new RokError(P2PErrorCode.DATA_CHANNEL_UNAVAILABLE, `the data channel to ${key} failed recently; using libp2p streams`)
     }
     try {
-      const offer = await readOffer(connection, signal)
-      const socket = await openPinned(hostOf(connection.remoteAddr), offer, signal)
+      const offer = await requestOffer(connection, signal)
+      const socket = await connectPinned(hostOf(connection.remoteAddr), offer, signal)
       const stream = new SocketStream(socket, (s) => { this.giveBack(key, s) })
       this.open.add(stream)
       socket.once('close', () => { this.open.delete(stream); this.forget(key, stream) })
@@ -117,7 +117,8 @@ function hostOf (addr: Multiaddr): string {
   return first.value
 }
 
-async function readOffer (connection: Connection, signal: AbortSignal): Promise<DataChannelOffer> {
+/** Asks the peer at the other end of `connection` for a data channel offer. */
+export async function requestOffer (connection: Connection, signal: AbortSignal): Promise<DataChannelOffer> {
   const stream = await connection.newStream(DATA_CHANNEL_PROTOCOL, { signal })
   const onAbort = (): void => { stream.abort(signal.reason as Error) }
   signal.addEventListener('abort', onAbort, { once: true })
@@ -144,7 +145,7 @@ async function readOffer (connection: Connection, signal: AbortSignal): Promise<
 }
 
 /** TLS to `host:offer.port`, pinned to the offered certificate; resolves once the ticket is accepted. */
-async function openPinned (host: string, offer: DataChannelOffer, signal: AbortSignal): Promise<TLSSocket> {
+export async function connectPinned (host: string, offer: DataChannelOffer, signal: AbortSignal): Promise<TLSSocket> {
   signal.throwIfAborted()
   // not verified against a CA: pinned to the offered fingerprint below, before the ticket leaves
   const socket = connect({ host, port: offer.port, minVersion: 'TLSv1.3', rejectUnauthorized: false })
@@ -157,7 +158,8 @@ async function openPinned (host: string, offer: DataChannelOffer, signal: AbortS
   const onAbort = (): void => { fail(signal.reason as Error) }
   signal.addEventListener('abort', onAbort, { once: true })
   socket.on('error', fail)
-  socket.once('close', () => { fail(new Error('closed before the ticket was accepted')) })
+  let ticketSent = false
+  socket.once('close', () => { fail(new Error(ticketSent ? 'the peer did not accept the ticket' : 'closed before TLS was set up')) })
   socket.once('secureConnect', () => {
     const der = socket.getPeerCertificate(false)?.raw
     if (der === undefined || !timingSafeEqual(fingerprintOf(der), offer.fingerprint)) {
@@ -166,6 +168,7 @@ async function openPinned (host: string, offer: DataChannelOffer, signal: AbortS
       return
     }
     socket.write(offer.ticket)
+    ticketSent = true
     socket.once('data', (answer: Buffer) => {
       if (answer.byteLength !== 1 || answer[0] !== ACCEPT_BYTE) { fail(new Error('the peer did not accept the ticket')); return }
       resolve(socket)

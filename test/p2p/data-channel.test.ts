@@ -1,0 +1,225 @@
+/**
+ * The exchange's data channel: blocks over a direct TLS socket negotiated over libp2p,
+ * between real processes. A serving test peer runs in its own process; the fetching
+ * node runs in the test process. The last suite runs two `rok node start` daemons in
+ * network namespaces and firewalls the publisher's data port.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { bytesMatchCid } from '../../protocol/cid.ts'
+import { isRokError } from '../../protocol/errors.ts'
+import { connectPinned, requestOffer } from '../../node/p2p/exchange/data-channel/client.ts'
+import { P2PErrorCode } from '../../node/p2p/errors.ts'
+import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
+import { MemoryBlockStore } from '../../node/store/memory.ts'
+import { blockCids, generateBlocks } from './fixtures/blocks.ts'
+import { spawnPeer, type TestPeer } from './fixtures/spawn.ts'
+import { createWan, netnsUnavailable, type Wan } from '../fixtures/netns.ts'
+import { tempDir } from '../fixtures/seeded.ts'
+import { rokJsonIn, startNodeIn, synced, type NsNode } from '../multicloud/cluster.ts'
+import { initHome, startDaemon, writeDataset, type Daemon } from '../sync/daemons.ts'
+
+const TIMEOUT = 180_000
+const spec = { seed: 23, count: 64, size: 64 * 1024 }
+
+interface Client { host: RokHost, store: MemoryBlockStore }
+
+async function client (): Promise<Client> {
+  const store = new MemoryBlockStore()
+  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store } })
+  return { host, store }
+}
+
+async function assertStoredIntact (store: MemoryBlockStore): Promise<void> {
+  for (const { cid } of generateBlocks(spec)) {
+    assert.ok(bytesMatchCid(cid, await store.get(cid)), `stored ${cid.toString()} does not match its CID`)
+  }
+}
+
+/** Rejects with the error `connectPinned` gives, or fails the test when it connects. */
+async function refusedWith (promise: Promise<{ destroy: () => void }>): Promise<Error> {
+  try {
+    const socket = await promise
+    socket.destroy()
+  } catch (err) {
+    return err as Error
+  }
+  assert.fail('the data channel opened')
+}
+
+describe('exchange data channel between processes', { timeout: TIMEOUT }, () => {
+  let server: TestPeer
+  let corrupt: TestPeer
+  let streamsOnly: TestPeer
+  const clients: Client[] = []
+
+  before(async () => {
+    [server, corrupt, streamsOnly] = await Promise.all([
+      spawnPeer({ blocks: [spec], allow: 'all' }),
+      spawnPeer({ blocks: [spec], allow: 'all', corrupt: true }),
+      spawnPeer({ blocks: [spec], allow: 'all', dataChannel: false })
+    ])
+  })
+
+  after(async () => {
+    await Promise.all(clients.map(async c => { await c.host.stop() }))
+    await Promise.all([server, corrupt, streamsOnly].map(async p => { await p?.stop() }))
+  })
+
+  it('moves every block over the data channel, verified and stored, and the next fetch reuses the socket', async () => {
+    const c = await client()
+    clients.push(c)
+    const cids = blockCids(spec)
+    const first = await c.host.services.exchange.fetchBlocks(cids.slice(0, 32), { peers: [multiaddr(server.addr)], signal: AbortSignal.timeout(TIMEOUT) })
+    const second = await c.host.services.exchange.fetchBlocks(cids.slice(32), { peers: [multiaddr(server.addr)], signal: AbortSignal.timeout(TIMEOUT) })
+    for (const report of [first, second]) {
+      assert.equal(report.missing.length, 0)
+      assert.equal(report.peers[0].channel, 'data')
+    }
+    assert.equal(c.store.size, spec.count)
+    await assertStoredIntact(c.store)
+    const served = (await server.request('stats')).serve
+    assert.equal(served.dataChannel.bytes, spec.count * spec.size, 'every block went over the data channel')
+    assert.equal(served.dataChannel.accepted, 1, 'the second fetch reused the first one\'s socket')
+    assert.equal(served.dataChannel.refused, 0)
+  })
+
+  it('falls back to a libp2p stream when the peer offers no data channel', async () => {
+    const c = await client()
+    clients.push(c)
+    const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), { peers: [multiaddr(streamsOnly.addr)], signal: AbortSignal.timeout(TIMEOUT) })
+    assert.equal(report.missing.length, 0)
+    assert.equal(report.peers[0].channel, 'stream')
+    await assertStoredIntact(c.store)
+    assert.equal((await streamsOnly.request('stats')).serve.dataChannel, undefined)
+  })
+
+  it('drops a peer that sends corrupted bytes over the data channel, and stores nothing wrong', async () => {
+    const c = await client()
+    clients.push(c)
+    const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
+      peers: [multiaddr(corrupt.addr), multiaddr(server.addr)], signal: AbortSignal.timeout(TIMEOUT)
+    })
+    assert.equal(report.missing.length, 0)
+    const bad = report.peers.find(p => p.peer === corrupt.peerId)!
+    assert.equal(bad.channel, 'data')
+    assert.equal(bad.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
+    assert.equal(bad.blocks, 0)
+    await assertStoredIntact(c.store)
+  })
+
+  it('refuses a wrong ticket and a ticket used twice, and a client refuses a certificate it was not offered', async () => {
+    const c = await client()
+    clients.push(c)
+    const connection = await c.host.dial(multiaddr(server.addr))
+    const signal = AbortSignal.timeout(30_000)
+    const before = (await server.request('stats')).serve.dataChannel
+
+    // a ticket the server never issued: TLS opens (the certificate is the offered one), the ticket is refused
+    const offer = await requestOffer(connection, signal)
+    const wrong = await refusedWith(connectPinned('127.0.0.1', { ...offer, ticket: randomBytes(32) }, signal))
+    assert.ok(isRokError(wrong, P2PErrorCode.DATA_CHANNEL_UNAVAILABLE), wrong.message)
+    assert.match(wrong.message, /did not accept the ticket/)
+
+    // the issued ticket works once
+    const socket = await connectPinned('127.0.0.1', offer, signal)
+    socket.destroy()
+    const reused = await refusedWith(connectPinned('127.0.0.1', offer, signal))
+    assert.match(reused.message, /did not accept the ticket/)
+
+    // another certificate than the offered one: the client stops before its ticket leaves
+    const other = await requestOffer(connection, signal)
+    const untrusted = await refusedWith(connectPinned('127.0.0.1', { ...other, fingerprint: randomBytes(32) }, signal))
+    assert.ok(isRokError(untrusted, P2PErrorCode.DATA_CHANNEL_UNTRUSTED), untrusted.message)
+    // and that ticket, never presented, is still good
+    ;(await connectPinned('127.0.0.1', other, signal)).destroy()
+
+    const after = (await server.request('stats')).serve.dataChannel
+    assert.equal(after.refused - before.refused, 2, 'the wrong ticket and the reused one')
+    assert.equal(after.accepted - before.accepted, 2)
+  })
+})
+
+describe('data channel between two rok node daemons', { timeout: 300_000 }, () => {
+  let dir: string
+  let cleanup: () => Promise<void>
+  const running: Daemon[] = []
+
+  before(async () => { [dir, cleanup] = await tempDir('rok-data-channel-') })
+  after(async () => {
+    await Promise.all(running.map(async d => { await d.kill() }))
+    await cleanup()
+  })
+
+  it('a sync takes its chunks over the data channel (the publisher counts them in its metrics)', async () => {
+    const [ha, hb] = [join(dir, 'a'), join(dir, 'b')]
+    await Promise.all([initHome(ha), initHome(hb)])
+    const a = await startDaemon(ha)
+    running.push(a)
+    const b = await startDaemon(hb, ['--bootstrap', a.addr])
+    running.push(b)
+    const src = join(dir, 'src')
+    await writeDataset(src, 5, 8, 1024 * 1024)
+    await a.rok('allow', 'lab/dc', b.peerId)
+    const v1 = await a.rok('publish', src, '--bucket', 'lab/dc')
+    await b.rok('subscribe', 'lab/dc', '--peer', a.addr)
+    const report = await b.rok('sync', 'lab/dc')
+    assert.equal(report.toSeq, 1)
+    const metrics = await metricsOf(a)
+    assert.ok(metrics.exchange_data_channel_sockets_accepted >= 1, 'B opened a data channel to A')
+    assert.ok(metrics.exchange_data_channel_bytes_served >= v1.newBytes, `A served ${metrics.exchange_data_channel_bytes_served} bytes over the data channel for ${v1.newBytes} new bytes`)
+    assert.equal(metrics.exchange_data_channel_bytes_served, metrics.exchange_stream_bytes_served, 'nothing went over libp2p streams')
+  })
+})
+
+async function metricsOf (d: Daemon): Promise<Record<string, number>> {
+  const info = JSON.parse(await (await import('node:fs/promises')).readFile(join(d.home, 'node.json'), 'utf8')) as { api: string }
+  const text = await (await fetch(`${info.api}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(/^rok_node_(\w+) (\S+)$/gm)) out[m[1]] = Number(m[2])
+  return out
+}
+
+const skip = await netnsUnavailable()
+
+describe('data channel behind a firewall (network namespaces)', { skip: skip ?? false, timeout: 300_000 }, () => {
+  let wan: Wan
+  let dir: string
+  let cleanup: () => Promise<void>
+  let a: NsNode
+  let b: NsNode
+  const DATA_PORT = 4710
+
+  before(async () => {
+    [dir, cleanup] = await tempDir('rok-dc-wan-')
+    wan = await createWan({ clouds: 2, rateMbit: 1000 })
+    const [ha, hb] = [join(dir, 'a'), join(dir, 'b')]
+    await Promise.all([rokJsonIn(wan, wan.clouds[0], ['init', '--home', ha]), rokJsonIn(wan, wan.clouds[1], ['init', '--home', hb])])
+    a = await startNodeIn(wan, wan.clouds[0], ha, 4701, ['--data-port', String(DATA_PORT)])
+    b = await startNodeIn(wan, wan.clouds[1], hb, 4702, ['--bootstrap', `/ip4/${wan.clouds[0].ip}/tcp/4701`])
+  })
+
+  after(async () => {
+    await wan?.destroy()
+    await cleanup?.()
+  })
+
+  it('a sync completes over libp2p streams when the data port drops every packet', async () => {
+    // the firewall drops (no RST): the client's connect can only time out
+    const fw = await wan.run(wan.clouds[0], 'iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(DATA_PORT), '-j', 'DROP'])
+    assert.equal(fw.code, 0, fw.stderr)
+    const src = join(dir, 'src')
+    await writeDataset(src, 9, 4, 1024 * 1024)
+    await a.rok('allow', 'lab/fw', b.peerId)
+    const v1 = await a.rok('publish', src, '--bucket', 'lab/fw')
+    await b.rok('subscribe', 'lab/fw', '--peer', a.addr)
+    const last = await synced(b, 'lab/fw', 1)
+    assert.ok(last.chunkBytes >= v1.newBytes * 0.99, `B received ${last.chunkBytes} of ${v1.newBytes} new bytes`)
+    const status = await a.status()
+    assert.ok(status.served.bytes >= v1.newBytes, 'A served the chunks over libp2p streams')
+  })
+})
