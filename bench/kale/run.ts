@@ -7,8 +7,10 @@
  *
  * Variants, each timed end to end as a user would (wall clock, medians over runs):
  *   plain      one `python3 script.py` running every step's code in order, in memory
- *   kale       `kale run NOTEBOOK --no-snapshot`: one process per step, the array
- *              saved as .npy after each step and loaded by the next
+ *   kale       `kale run NOTEBOOK --no-snapshot`: one process per step (forked from a
+ *              warm interpreter), the array saved as .npy after each step and mapped by
+ *              the next
+ *   kale fresh the same with `--fresh-python`: a new python3 (and numpy import) per step
  *   kale+rok   the same with a Rok home: every step's data folder snapshotted before
  *              and after it by the node engine
  *   tiny       plain and kale for the same steps passing one small int, which isolates
@@ -91,13 +93,14 @@ async function main (): Promise<void> {
   const engine = await openEngine({ home: rokHome, create: true })
   await engine.close()
   const env = { ...process.env, KALE_HOME: join(dir, 'kale-home'), KALE_PYTHON: python }
-  const results: Record<string, number[]> = { plain: [], kale: [], 'kale+rok': [], 'tiny plain': [], 'tiny kale': [] }
+  const results: Record<string, number[]> = { plain: [], kale: [], 'kale fresh': [], 'kale+rok': [], 'tiny plain': [], 'tiny kale': [] }
   const bigFiles = await prepare(big)
   const tinyFiles = await prepare(tiny)
   for (let r = 1; r <= runs; r++) {
     log(`run ${r}/${runs}`)
     results.plain.push(time(python, [bigFiles.script]))
     results.kale.push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--home', rokHome], env))
+    results['kale fresh'].push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--fresh-python', '--home', rokHome], env))
     if (!values['no-snapshot-variant']) results['kale+rok'].push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--home', rokHome], env))
     results['tiny plain'].push(time(python, [tinyFiles.script]))
     results['tiny kale'].push(time(process.execPath, [KALE, 'run', tinyFiles.nb, '--no-snapshot', '--home', rokHome], env))

@@ -58,6 +58,8 @@ export interface RunPaths {
   dir: string
   record: string
   data: string
+  /** Values of steps still running (moved into `data` when a step succeeds). */
+  pending: string
   scripts: string
   logs: string
 }
@@ -72,7 +74,7 @@ export function newRunId (now = new Date()): string {
 export function runPaths (kaleHome: string, id: string): RunPaths {
   if (!RUN_ID.test(id)) throw kaleError(KaleErrorCode.RUN_NOT_FOUND, `'${id}' is not a run id (they look like 20261128-150102-a1b2c3; see 'kale runs')`, { details: { run: id } })
   const dir = join(kaleHome, 'runs', id)
-  return { dir, record: join(dir, 'run.json'), data: join(dir, 'data'), scripts: join(dir, 'steps'), logs: join(dir, 'logs') }
+  return { dir, record: join(dir, 'run.json'), data: join(dir, 'data'), pending: join(dir, 'pending'), scripts: join(dir, 'steps'), logs: join(dir, 'logs') }
 }
 
 export async function saveRun (kaleHome: string, run: RunRecord): Promise<void> {

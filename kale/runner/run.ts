@@ -10,12 +10,14 @@ import { DEFAULT_PARALLEL } from '../constants.ts'
 import { generateStepScript } from '../codegen/step.ts'
 import { KaleErrorCode, kaleError } from '../errors.ts'
 import { descendantsInclusive } from '../graph.ts'
-import type { Pipeline } from '../model.ts'
+import type { Pipeline, PipelineSpec } from '../model.ts'
 import { resolvePython } from '../python.ts'
-import { loadRun, newRunId, runPaths, saveRun, type RunRecord, type SnapshotRef, type StepRecord } from './records.ts'
+import { runData } from './publish.ts'
+import { loadRun, newRunId, runPaths, saveRun, type RunPaths, type RunRecord, type SnapshotRef, type StepRecord } from './records.ts'
 import { runDag } from './scheduler.ts'
 import type { StepSnapshots } from './snapshots.ts'
 import { runStepProcess } from './step-process.ts'
+import { WarmPython, spawnStep, type StepLauncher } from './warm-python.ts'
 
 export type RunEvent =
   | { type: 'run:start', run: RunRecord }
@@ -35,6 +37,14 @@ export interface RunOptions {
   /** Take a snapshot of the run's data folder before and after every step. */
   snapshots?: StepSnapshots
   parallel?: number
+  /**
+   * Start every step as a fresh `python3` instead of forking it from one warm
+   * interpreter that has imported the pipeline's imports once (for libraries that do not
+   * survive a fork). Fork needs Linux; elsewhere steps always start fresh. @default false
+   */
+  freshPython?: boolean
+  /** How steps are started, when the caller already has a launcher (e.g. a warm interpreter it started early). */
+  launch?: StepLauncher
   /** Stop a step that runs longer than this (ms). @default no limit */
   stepTimeoutMs?: number
   env?: NodeJS.ProcessEnv
@@ -50,7 +60,43 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
   const id = newRunId(now())
   const paths = runPaths(o.kaleHome, id)
   const started = performance.now()
-  const python = await resolvePython(o.python, o.signal)
+  const cwd = dirname(resolve(pipeline.source))
+  const env = o.env ?? process.env
+  const warm = o.launch !== undefined ? undefined : startWarmPython(pipeline, o)
+  warm?.catch(() => {})
+  try {
+    const python = await resolvePython(o.python, o.signal)
+    const launch = o.launch ?? (await warm)?.launch ?? spawnStep(python, env)
+    return await runSteps(pipeline, o, { id, paths, python, cwd, launch, now, emit, started })
+  } finally {
+    await (await warm?.catch(() => undefined))?.close()
+  }
+}
+
+/**
+ * The interpreter a run forks its steps from, importing the prelude's imports — or
+ * undefined when steps start as fresh python3 processes (`freshPython`, or not Linux:
+ * elsewhere system libraries do not survive fork). Start it as soon as the notebook is
+ * read, so the imports load while it is analysed; pass its `launch` to runPipeline and
+ * close it after.
+ */
+export function startWarmPython (spec: Pick<PipelineSpec, 'source' | 'prelude'>, o: Pick<RunOptions, 'python' | 'env' | 'freshPython'>): Promise<WarmPython> | undefined {
+  if (o.freshPython === true || process.platform !== 'linux') return undefined
+  return WarmPython.start({ python: o.python, cwd: dirname(resolve(spec.source)), env: o.env ?? process.env, prelude: spec.prelude.map(c => c.code) })
+}
+
+interface RunContext {
+  id: string
+  paths: RunPaths
+  python: string
+  cwd: string
+  launch: StepLauncher
+  now: () => Date
+  emit: (e: RunEvent) => void
+  started: number
+}
+
+async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python, cwd, launch, now, emit, started }: RunContext): Promise<RunRecord> {
   const run: RunRecord = {
     id,
     pipeline: pipeline.name,
@@ -66,6 +112,7 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     snapshotBucket: o.snapshots?.bucket
   }
   await mkdir(paths.data, { recursive: true })
+  await mkdir(paths.pending, { recursive: true })
   await mkdir(paths.scripts, { recursive: true })
   await mkdir(paths.logs, { recursive: true })
   const reused = o.from !== undefined ? await reuseEarlierRun(pipeline, run, o) : new Set<string>()
@@ -77,18 +124,22 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
   // Records are saved after each step; chain the writes so they land in order.
   let saving: Promise<void> = Promise.resolve()
   const persist = (): Promise<void> => (saving = saving.then(async () => await saveRun(o.kaleHome, run)))
-
-  // Steps that ended so far. A "before" snapshot taken when no step has ended since the
-  // last snapshot would capture the same folder again, so that version is reused: in a
-  // linear pipeline "before step N+1" is exactly "after step N".
-  let ended = 0
-  let last: { ref: SnapshotRef, ended: number } | undefined
-  const snapshot = async (name: string, when: 'before' | 'after'): Promise<SnapshotRef> => {
-    if (when === 'before' && last !== undefined && last.ended === ended) return last.ref
-    const at = ended
-    const ref = await o.snapshots!.take(paths.data, `run ${id}: ${when} step ${name}`, o.signal)
-    if (last === undefined || ref.seq > last.ref.seq) last = { ref, ended: at }
-    return ref
+  const data = runData({ data: paths.data, pending: paths.pending, snapshots: o.snapshots, runId: id, signal: o.signal })
+  // A failed snapshot stops the run like a failed step: nothing new starts.
+  const stop = new AbortController()
+  const snapshotted = (name: string, when: 'before' | 'after', ref: SnapshotRef | undefined): void => {
+    if (ref === undefined) return
+    const rec = record(name)
+    rec.snapshots = when === 'before' ? { before: ref, ...rec.snapshots } : { ...rec.snapshots, after: ref }
+    emit({ type: 'step:snapshot', step: name, when, ref })
+  }
+  const snapshotFailed = (name: string, err: Error): void => {
+    const rec = record(name)
+    rec.status = 'failed'
+    rec.error = { message: `step '${name}': ${err.message}`, traceback: '' }
+    stop.abort()
+    emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs ?? 0, error: rec.error })
+    void persist()
   }
 
   const runOne = async (name: string): Promise<'succeeded' | 'failed'> => {
@@ -98,16 +149,13 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     const scriptPath = join(paths.scripts, `${name}.py`)
     await writeFile(scriptPath, script.code)
     const metricsFile = join(paths.dir, 'metrics.json')
-    const args = ['--output', join(paths.data, name)]
+    const args = ['--output', join(paths.pending, name)]
     for (const producer of new Set(step.inputs.map(i => i.from))) args.push('--input', `${producer}=${join(paths.data, producer)}`)
     for (const p of step.parameters) args.push('--param', `${p}=${String(o.params[p])}`)
     if (step.metrics.length > 0) args.push('--metrics-json', metricsFile)
 
-    if (o.snapshots !== undefined) {
-      const ref = await snapshot(name, 'before')
-      rec.snapshots = { before: ref }
-      emit({ type: 'step:snapshot', step: name, when: 'before', ref })
-    }
+    // The version of the data folder this step starts from (taken in the background).
+    data.current().then(ref => { snapshotted(name, 'before', ref) }, err => { snapshotFailed(name, err as Error) })
     rec.status = 'running'
     rec.startedAt = now().toISOString()
     emit({ type: 'step:start', step: name })
@@ -117,11 +165,10 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     let result: Awaited<ReturnType<typeof runStepProcess>>
     try {
       result = await runStepProcess({
-        python,
+        launch,
         script: scriptPath,
         args,
-        cwd: dirname(resolve(pipeline.source)),
-        env: o.env ?? process.env,
+        cwd,
         logFile: join(paths.logs, `${name}.log`),
         lineMap: script.lineMap,
         sourceName: basename(pipeline.source),
@@ -131,7 +178,6 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
     } catch (err) {
       // Interrupted (the process was killed) or python3 could not be started.
       rec.durationMs = Math.round(performance.now() - t0)
-      ended++
       rec.status = 'failed'
       const why = o.signal?.aborted === true
         ? 'was interrupted'
@@ -144,7 +190,6 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
       return 'failed'
     }
     rec.durationMs = Math.round(performance.now() - t0)
-    ended++
     rec.exitCode = result.exitCode
     rec.status = result.exitCode === 0 ? 'succeeded' : 'failed'
     if (rec.status === 'failed') {
@@ -157,23 +202,24 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
         line: at?.line,
         traceback: result.stderrTail
       }
-    } else if (step.metrics.length > 0) {
-      run.metrics = JSON.parse(await readFile(metricsFile, 'utf8')) as Record<string, number>
-    }
-    if (o.snapshots !== undefined && rec.status === 'succeeded') {
-      const ref = await snapshot(name, 'after')
-      rec.snapshots = { ...rec.snapshots, after: ref }
-      emit({ type: 'step:snapshot', step: name, when: 'after', ref })
+    } else {
+      if (step.metrics.length > 0) run.metrics = JSON.parse(await readFile(metricsFile, 'utf8')) as Record<string, number>
+      // Later steps may start once the values are in data/; the snapshot goes on meanwhile.
+      const { published, after } = data.publish(name)
+      after.then(ref => { snapshotted(name, 'after', ref); void persist() }, err => { snapshotFailed(name, err as Error) })
+      await published
     }
     emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs, error: rec.error })
     await persist()
     return rec.status
   }
 
-  const outcome = await runDag(pipeline.steps, runOne, { parallel: o.parallel ?? DEFAULT_PARALLEL, done: reused, signal: o.signal })
+  const signal = AbortSignal.any([stop.signal, ...(o.signal !== undefined ? [o.signal] : [])])
+  const outcome = await runDag(pipeline.steps, runOne, { parallel: o.parallel ?? DEFAULT_PARALLEL, done: reused, signal })
+  await data.settled()
   for (const [name, result] of outcome) {
     const rec = record(name)
-    if (result === 'skipped') rec.status = 'skipped'
+    if (result === 'skipped' && rec.status === 'pending') rec.status = 'skipped'
     else if (rec.status === 'running' || rec.status === 'pending') rec.status = 'failed'
   }
   run.status = run.steps.every(s => s.status === 'succeeded' || s.status === 'reused') ? 'succeeded' : 'failed'

@@ -1,21 +1,21 @@
 /**
- * One step as one python3 process: output streamed line by line (tracebacks rewritten
+ * One step as one python3 process (started fresh or forked from the run's warm
+ * interpreter, see warm-python.ts): output streamed line by line (tracebacks rewritten
  * to notebook cells), a copy in the step's log file, and the tail of stderr kept to
  * explain a failure.
  */
-import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { STDERR_TAIL_BYTES } from '../constants.ts'
 import type { LineOrigin } from '../codegen/step.ts'
 import { tracebackMapper, type MappedFrame } from './traceback.ts'
+import type { StepLauncher } from './warm-python.ts'
 
 export interface StepProcessOptions {
-  python: string
+  launch: StepLauncher
   script: string
   args: string[]
   cwd: string
-  env: NodeJS.ProcessEnv
   logFile: string
   lineMap: Array<LineOrigin | null>
   sourceName: string
@@ -31,12 +31,11 @@ export interface StepProcessResult {
 }
 
 export async function runStepProcess (o: StepProcessOptions): Promise<StepProcessResult> {
-  const child = spawn(o.python, ['-u', o.script, ...o.args], {
-    cwd: o.cwd,
-    env: { ...o.env, PYTHONUNBUFFERED: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    signal: o.signal
-  })
+  o.signal?.throwIfAborted()
+  const child = await o.launch({ script: o.script, args: o.args, cwd: o.cwd })
+  const stop = (): void => { child.kill('SIGTERM') }
+  o.signal?.addEventListener('abort', stop, { once: true })
+  if (o.signal?.aborted === true) stop()
   const log = createWriteStream(o.logFile)
   const mapper = tracebackMapper(o.script, o.lineMap, o.sourceName)
   let tail = ''
@@ -51,11 +50,12 @@ export async function runStepProcess (o: StepProcessOptions): Promise<StepProces
       o.onLine(stream, line)
     }
   }
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', code => resolve(code))
-  })
-  const [exitCode] = await Promise.all([exited, pump('stdout', child.stdout), pump('stderr', child.stderr)])
-  await new Promise<void>(resolve => log.end(resolve))
-  return { exitCode, stderrTail: tail, failedAt: mapper.lastFrame() }
+  try {
+    const [exit] = await Promise.all([child.done, pump('stdout', child.stdout), pump('stderr', child.stderr)])
+    o.signal?.throwIfAborted()
+    return { exitCode: exit.code, stderrTail: tail, failedAt: mapper.lastFrame() }
+  } finally {
+    o.signal?.removeEventListener('abort', stop)
+    await new Promise<void>(resolve => log.end(resolve))
+  }
 }

@@ -13,7 +13,8 @@ export const runCommand: Command = {
   usage: 'run NOTEBOOK.ipynb|MODULE.py [--param NAME=VALUE]... [--from STEP --run RUN_ID]',
   description: `
 Steps run in dependency order, independent branches in parallel; their output is
-streamed with the step name in front. Values a later step reads are saved in the run's
+streamed with the step name in front. Each step is its own process, forked from one
+python3 that imported the imports cell once (--fresh-python: a new python3 per step). Values a later step reads are saved in the run's
 data folder (pickle, or .npy / pandas / joblib when those libraries are in use).
 A failing step's traceback points at the notebook cell and line.
 
@@ -34,6 +35,7 @@ Examples:
     run: { type: 'string' },
     snapshot: { type: 'boolean' },
     'no-snapshot': { type: 'boolean' },
+    'fresh-python': { type: 'boolean' },
     parallel: { type: 'string' },
     timeout: { type: 'string' }
   },
@@ -44,13 +46,15 @@ Examples:
     run: 'the earlier run whose other steps are reused',
     snapshot: 'snapshot every step before and after it runs (default when a Rok home exists)',
     'no-snapshot': 'do not snapshot steps',
+    'fresh-python': 'start every step as a new python3 instead of forking it from one interpreter that imported the imports cell once (for libraries that do not survive fork)',
     parallel: `most steps running at once (default ${DEFAULT_PARALLEL})`,
     timeout: 'stop a step that runs longer than this many seconds (default: no limit)'
   },
   async run (ctx) {
-    const { loadPipeline } = await import('../../../kale/load.ts')
+    const { readPipelineSpec } = await import('../../../kale/load.ts')
+    const { analyzePipeline } = await import('../../../kale/analysis.ts')
     const { parseParamArgs } = await import('../../../kale/params.ts')
-    const { runPipeline } = await import('../../../kale/runner/run.ts')
+    const { runPipeline, startWarmPython } = await import('../../../kale/runner/run.ts')
     const settings = kaleSettings(ctx)
     const fromStep = ctx.options.from as string | undefined
     const fromRun = ctx.options.run as string | undefined
@@ -61,20 +65,30 @@ Examples:
     const timeout = ctx.options.timeout === undefined ? undefined : Number(ctx.options.timeout)
     if (timeout !== undefined && !(timeout > 0)) throw new UsageError('--timeout must be a number of seconds > 0')
 
-    const pipeline = await loadPipeline(ctx.args[0], { python: settings.python, signal: ctx.signal })
-    for (const w of pipeline.warnings) ctx.out.note(`warning: ${pipeline.source}${w.cell !== undefined ? `, cell ${w.cell}` : ''}${w.line !== undefined ? `, line ${w.line}` : ''}: ${w.message}`)
-    const params = parseParamArgs((ctx.options.param as string[] | undefined) ?? [], pipeline.parameters)
-
+    const spec = await readPipelineSpec(ctx.args[0], { python: settings.python, signal: ctx.signal })
+    // The steps' interpreter imports the imports cell while the notebook is analysed.
+    const warm = startWarmPython(spec, { python: settings.python, env: ctx.env, freshPython: ctx.options['fresh-python'] === true })
+    warm?.catch(() => {})
+    // So does the Rok snapshot engine.
     const wantSnapshots = ctx.options['no-snapshot'] === true ? false : ctx.options.snapshot === true ? 'required' : existsSync(ctx.home) ? 'optional' : false
-    const snap = wantSnapshots === false ? undefined : await openStepSnapshots(ctx.home, pipeline.name, wantSnapshots === 'required', ctx.out)
-    const say = (text: string): void => { if (ctx.out.json) ctx.out.note(text); else ctx.out.line(text) }
+    const opening = wantSnapshots === false ? undefined : openStepSnapshots(ctx.home, spec.name, wantSnapshots === 'required', ctx.out)
+    opening?.catch(() => {})
     try {
+      const pipeline = await analyzePipeline(spec, { python: settings.python, signal: ctx.signal })
+      const launch = (await warm)?.launch
+      const snap = await opening
+      for (const w of pipeline.warnings) ctx.out.note(`warning: ${pipeline.source}${w.cell !== undefined ? `, cell ${w.cell}` : ''}${w.line !== undefined ? `, line ${w.line}` : ''}: ${w.message}`)
+      const params = parseParamArgs((ctx.options.param as string[] | undefined) ?? [], pipeline.parameters)
+
+      const say = (text: string): void => { if (ctx.out.json) ctx.out.note(text); else ctx.out.line(text) }
       const run = await runPipeline(pipeline, {
         python: settings.python,
         kaleHome: settings.kaleHome,
         params,
         from: fromStep !== undefined ? { step: fromStep, run: fromRun! } : undefined,
         snapshots: snap?.snapshots,
+        freshPython: ctx.options['fresh-python'] === true,
+        launch,
         parallel,
         stepTimeoutMs: timeout !== undefined ? timeout * 1000 : undefined,
         env: ctx.env,
@@ -99,7 +113,8 @@ Examples:
         return EXIT_FAILURE
       }
     } finally {
-      await snap?.close()
+      await (await opening?.catch(() => undefined))?.close()
+      await (await warm?.catch(() => undefined))?.close()
     }
   }
 }
