@@ -11,6 +11,7 @@
  * versions recorded while it was not running). `rok forget` removes a forgotten version's
  * marker and the references no kept version of the bucket shares (removeVersion).
  */
+import { base32 } from 'multiformats/bases/base32'
 import type { CID } from '../../protocol/cid.ts'
 import { manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
 import { REF_BATCH } from './constants.ts'
@@ -29,11 +30,20 @@ export class RefIndex {
 
   /** Index every block of a version (its record, manifest nodes, chunks) as referenced by `bucket`. */
   async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return await this.addBlocks(bucket, record, (async function * () { for await (const block of manifestBlocks(get, root)) yield block.cid })(), options)
+  }
+
+  /**
+   * Index `blocks` (a version's manifest nodes and chunks, listed by the caller, as CIDs or
+   * CID bytes) and its record as referenced by `bucket`.
+   */
+  async addBlocks (bucket: string, record: CID, blocks: Iterable<CID | Uint8Array> | AsyncIterable<CID | Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<number> {
     if (await this.indexed(bucket, record)) return 0
     let ops: Array<{ type: 'put', key: string, value: string }> = [{ type: 'put', key: `r!${record.toString()}!${bucket}`, value: '' }]
     let count = 1
-    for await (const block of manifestBlocks(get, root)) {
-      ops.push({ type: 'put', key: `r!${block.cid.toString()}!${bucket}`, value: '' })
+    for await (const cid of blocks) {
+      // the CID's text (base32, as CID#toString writes a CIDv1) without building a CID per chunk
+      ops.push({ type: 'put', key: `r!${cid instanceof Uint8Array ? base32.encode(cid) : cid.toString()}!${bucket}`, value: '' })
       count++
       if (ops.length >= REF_BATCH) {
         options.signal?.throwIfAborted()

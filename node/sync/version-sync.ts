@@ -7,26 +7,26 @@
  *    local head, each verified (same bucket, same publisher, seq one less, signature).
  * 2. Oldest first, each version's manifest is walked level by level, fetching the nodes
  *    of a level that are missing in one exchange call (a subtree already here costs
- *    local reads only).
- * 3. Its blocks are indexed as referenced by the bucket as soon as the manifest is here,
- *    so this node serves what it already holds of the version to fellow subscribers (the
- *    record was verified: the publisher signed that the bucket references them).
- * 4. Its chunks are listed off the (now local) manifest in bounded batches (their CIDs
- *    packed: about 40 bytes a chunk) and fetched in the order of a BatchOrder: from this
+ *    local reads only). The same walk lists the version's chunks and sorts them against
+ *    the store (chunk-list.ts): only the missing ones are cut into batches, so an update
+ *    asks for its few changed chunks in a few want lists.
+ * 3. Its blocks are indexed as referenced by the bucket while the chunks arrive, so this
+ *    node serves what it holds of the version to fellow subscribers (the record was
+ *    verified: the publisher signed that the bucket references them).
+ * 4. The missing chunks are fetched batch by batch in the order of a BatchOrder: from this
  *    node's own offset, fellow subscribers first, the publisher for what they lack. Each
- *    batch flushes the store, so a killed sync resumes without fetching again what a
- *    finished batch stored.
+ *    batch flushes the store (manifest nodes fetched before it too), so a killed sync
+ *    resumes without fetching again what a finished batch stored.
  * 5. The version is recorded.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { cidFromBytes, type CID } from '../../protocol/cid.ts'
+import type { CID } from '../../protocol/cid.ts'
 import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type { Buckets } from '../buckets/index.ts'
 import type { FetchProgressEvent, FetchReport, PeerFetchStats } from '../p2p/exchange/index.ts'
-import { manifestBlocks } from '../snapshot/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import {
   BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, FELLOW_ASK_TIMEOUT_MS, FELLOW_WAIT_FACTOR, FELLOW_WAIT_MIN_MS, FELLOW_WAIT_POLL_MS,
@@ -34,6 +34,7 @@ import {
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
 import { BatchOrder, type BatchTurn } from './batch-order.ts'
+import { ChunkSorter, packedCidBytes, unpackCids } from './chunk-list.ts'
 import type { RefIndex } from './refs.ts'
 
 export type FetchPeer = PeerId | Multiaddr
@@ -70,9 +71,9 @@ export interface ChainReport {
 }
 
 export interface ChainSyncInit {
-  store: Pick<BlockStore, 'get' | 'has' | 'flush'> & { hasMany: (cids: CID[]) => Promise<boolean[]> }
+  store: Pick<BlockStore, 'get' | 'getMany' | 'has' | 'flush'> & { hasMany: (cids: CID[]) => Promise<boolean[]> }
   buckets: Pick<Buckets, 'head' | 'get' | 'record'>
-  refs: Pick<RefIndex, 'addVersion'>
+  refs: Pick<RefIndex, 'addBlocks'>
   fetch: FetchFn
   /** The peers to ask, read again before each exchange call (lookups may add some). */
   peers: () => FetchPeer[]
@@ -178,22 +179,39 @@ class ChainSync {
   private async syncVersion (version: EncodedRecord): Promise<void> {
     const { record } = version
     this.emit({ type: 'sync:version:start', bucket: this.bucket, seq: record.seq, size: record.size, cid: version.cid.toString() })
-    await this.fetchNodes(record.seq, record.root)
-    // indexed before the chunks arrive: fellow subscribers may fetch each chunk from here once it is stored
-    await this.init.refs.addVersion(this.bucket, version.cid, record.root, async cid => await this.init.store.get(cid), { signal: this.init.signal })
-    await this.fetchChunks(record.seq, record.root, record.size)
+    const walk = await this.walkManifest(record.seq, record.root, record.size)
+    // indexed while the chunks arrive (not after: fellow subscribers may fetch each chunk from
+    // here once it is stored; not before: an update would wait on indexing its unchanged blocks)
+    const blocks = function * (): Iterable<CID | Uint8Array> {
+      yield * walk.nodes
+      for (const group of walk.chunks.all) yield * packedCidBytes(group)
+    }
+    const indexing = this.init.refs.addBlocks(this.bucket, version.cid, blocks(), { signal: this.init.signal })
+    const [indexed, fetched] = await Promise.allSettled([indexing, this.fetchChunks(record.seq, walk.chunks, record.size)])
+    if (fetched.status === 'rejected') throw fetched.reason
+    if (indexed.status === 'rejected') throw indexed.reason
     // the record goes last: a version is recorded only once everything under it is durable
+    await this.init.store.flush({ signal: this.init.signal })
     await this.init.buckets.record(version)
     this.report.versions++
     this.emit({ type: 'sync:version:done', bucket: this.bucket, seq: record.seq, cid: version.cid.toString() })
   }
 
-  /** Breadth-first over the manifest: one exchange call per level for the missing nodes. */
-  private async fetchNodes (seq: number, root: CID): Promise<void> {
+  /**
+   * Breadth-first over the manifest: one exchange call per level for the missing nodes.
+   * Returns the manifest's nodes, and its chunks sorted into those here and the batches of
+   * those to fetch (one walk serves the fetch and the reverse index).
+   */
+  private async walkManifest (seq: number, root: CID, size: number): Promise<{ nodes: CID[], chunks: ChunkSorter }> {
     type Kind = 'root' | 'entries' | 'chunks'
+    const batchBytes = this.init.batchBytes ?? Math.min(CHUNK_BATCH_BYTES, Math.max(MIN_CHUNK_BATCH_BYTES, Math.ceil(size / BATCHES_PER_VERSION)))
+    const chunks = new ChunkSorter(async cids => await this.init.store.hasMany(cids), batchBytes, this.init.batchCount ?? CHUNK_BATCH_COUNT)
+    const nodes: CID[] = []
     let level: Array<{ cid: CID, kind: Kind }> = [{ cid: root, kind: 'root' }]
     let depth = 0
     while (level.length > 0) {
+      this.init.signal?.throwIfAborted()
+      for (const n of level) nodes.push(n.cid)
       if (++depth > MAX_MANIFEST_LEVELS) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: deeper than ${MAX_MANIFEST_LEVELS} levels`)
       const before = this.report.nodeBytes
       let fetched = 0
@@ -206,13 +224,12 @@ class ChainSync {
           fetched += report.blocks
         }
       }
-      if (fetched > 0) {
-        await this.init.store.flush({ signal: this.init.signal })
-        this.emit({ type: 'sync:nodes:fetched', bucket: this.bucket, seq, nodes: fetched, bytes: this.report.nodeBytes - before })
-      }
+      // not flushed here: the store reads blocks it has not flushed yet, and the first chunk batch's flush makes them durable
+      if (fetched > 0) this.emit({ type: 'sync:nodes:fetched', bucket: this.bucket, seq, nodes: fetched, bytes: this.report.nodeBytes - before })
       const next: typeof level = []
-      for (const node of level) {
-        const bytes = await this.init.store.get(node.cid)
+      const blocks = await this.readLevel(level.map(n => n.cid))
+      for (const [i, node] of level.entries()) {
+        const bytes = blocks[i]
         if (node.kind === 'root') {
           const manifest = decodeRoot(bytes)
           next.push({ cid: manifest.list, kind: manifest.kind === 'image' ? 'chunks' : 'entries' })
@@ -223,15 +240,30 @@ class ChainSync {
             for (const e of list.leaf) {
               if (e.kind === 'dir') next.push({ cid: e.dir!, kind: 'entries' })
               else if (e.kind === 'file' && e.dataTree !== undefined) next.push({ cid: e.dataTree, kind: 'chunks' })
+              else if (e.kind === 'file' && e.data !== undefined) for (const [c, n] of e.data) await chunks.add(c, n)
             }
           }
         } else {
           const list = decodeListNode(bytes, decodeChunkRef)
           if ('branch' in list) for (const [child] of list.branch) next.push({ cid: child, kind: 'chunks' })
+          else for (const [c, n] of list.leaf) await chunks.add(c, n)
         }
       }
       level = next
     }
+    await chunks.finish()
+    return { nodes, chunks }
+  }
+
+  /** The bytes of a level's nodes, NODE_BATCH_COUNT at a time, with one store call each where the store can. */
+  private async readLevel (cids: CID[]): Promise<Uint8Array[]> {
+    const { store } = this.init
+    const out: Uint8Array[] = []
+    for (let i = 0; i < cids.length; i += NODE_BATCH_COUNT) {
+      const slice = cids.slice(i, i + NODE_BATCH_COUNT)
+      out.push(...(store.getMany !== undefined ? await store.getMany(slice, { signal: this.init.signal }) : await Promise.all(slice.map(async c => await store.get(c)))))
+    }
+    return out
   }
 
   /**
@@ -240,10 +272,10 @@ class ChainSync {
    * flush, overlaps the next one's start). Each batch asks the fellows first; what they
    * lack comes from the publisher, unless the order puts the batch off for later.
    */
-  private async fetchChunks (seq: number, root: CID, size: number): Promise<void> {
-    const batches = await this.listBatches(root, size)
+  private async fetchChunks (seq: number, list: ChunkSorter, size: number): Promise<void> {
+    const { batches, presentBytes } = list
     const order = new BatchOrder(batches.length, this.init.offset ?? 0)
-    let walkedBytes = 0
+    let walkedBytes = presentBytes
     let storedBytes = 0
     let chunks = 0
     let failure: unknown
@@ -315,30 +347,6 @@ class ChainSync {
       missing = r.missing
     }
     return { missing, bytes }
-  }
-
-  /** The version's chunks in batches of at most batchBytes / batchCount, CIDs packed. */
-  private async listBatches (root: CID, size: number): Promise<PackedBatch[]> {
-    const batchBytes = this.init.batchBytes ?? Math.min(CHUNK_BATCH_BYTES, Math.max(MIN_CHUNK_BATCH_BYTES, Math.ceil(size / BATCHES_PER_VERSION)))
-    const batchCount = this.init.batchCount ?? CHUNK_BATCH_COUNT
-    const get = async (cid: CID): Promise<Uint8Array> => await this.init.store.get(cid)
-    const batches: PackedBatch[] = []
-    let cids: Uint8Array[] = []
-    let bytes = 0
-    const close = (): void => {
-      batches.push(packCids(cids, bytes))
-      cids = []
-      bytes = 0
-    }
-    for await (const block of manifestBlocks(get, root)) {
-      if (block.type !== 'chunk') continue
-      this.init.signal?.throwIfAborted()
-      cids.push(block.cid.bytes)
-      bytes += block.size ?? 0
-      if (bytes >= batchBytes || cids.length >= batchCount) close()
-    }
-    if (cids.length > 0) close()
-    return batches
   }
 
   /** Keep the average receive rate under `maxRate` by pausing before a batch starts. */
@@ -463,31 +471,4 @@ class ChainSync {
     this.report.peers = [...this.shares.values()].sort((a, b) => b.bytes - a.bytes)
     return this.report
   }
-}
-
-/** A batch's chunk CIDs as one buffer (each CID's length, then its bytes): flat memory per chunk. */
-interface PackedBatch { packed: Uint8Array, count: number, bytes: number }
-
-function packCids (cids: Uint8Array[], bytes: number): PackedBatch {
-  let length = 0
-  for (const c of cids) length += 1 + c.byteLength
-  const packed = new Uint8Array(length)
-  let at = 0
-  for (const c of cids) {
-    // every CID here passed checkCid: 36 bytes (CIDv1, sha2-256), so one length byte is plenty
-    packed[at++] = c.byteLength
-    packed.set(c, at)
-    at += c.byteLength
-  }
-  return { packed, count: cids.length, bytes }
-}
-
-function unpackCids (batch: PackedBatch): CID[] {
-  const out: CID[] = []
-  for (let at = 0; at < batch.packed.byteLength;) {
-    const length = batch.packed[at++]
-    out.push(cidFromBytes(batch.packed.subarray(at, at + length)))
-    at += length
-  }
-  return out
 }

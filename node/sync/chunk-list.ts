@@ -1,0 +1,95 @@
+/**
+ * The chunks of a version as the manifest walk finds them, sorted against the local store
+ * into those this node has and those it lacks. The lacking ones are cut into batches of at
+ * most `batchBytes` / `batchCount` (what the sync fetches), and every chunk is kept for the
+ * reverse index; both as packed CIDs (each CID's length, then its bytes: about 37 bytes a
+ * chunk), so memory stays flat per chunk.
+ */
+import { cidFromBytes, type CID } from '../../protocol/cid.ts'
+
+/** Chunk CIDs as one buffer, with their count and the bytes of their chunks. */
+export interface PackedBatch { packed: Uint8Array, count: number, bytes: number }
+
+/** Chunks looked up in the store at once. */
+const SORT_COUNT = 1024
+
+export class ChunkSorter {
+  /** Batches of chunks this node lacks, in the order the walk found them. */
+  readonly batches: PackedBatch[] = []
+  /** Every chunk of the version (present or not), in groups. */
+  readonly all: PackedBatch[] = []
+  /** Bytes of the chunks this node has already. */
+  presentBytes = 0
+  private readonly hasMany: (cids: CID[]) => Promise<boolean[]>
+  private readonly batchBytes: number
+  private readonly batchCount: number
+  private pending: Array<{ cid: CID, size: number }> = []
+  private missing: Uint8Array[] = []
+  private missingBytes = 0
+
+  constructor (hasMany: (cids: CID[]) => Promise<boolean[]>, batchBytes: number, batchCount: number) {
+    this.hasMany = hasMany
+    this.batchBytes = batchBytes
+    this.batchCount = batchCount
+  }
+
+  async add (cid: CID, size: number): Promise<void> {
+    this.pending.push({ cid, size })
+    if (this.pending.length >= SORT_COUNT) await this.sort()
+  }
+
+  /** Sort what is pending and close the last batch. */
+  async finish (): Promise<void> {
+    await this.sort()
+    if (this.missing.length > 0) this.close()
+  }
+
+  private async sort (): Promise<void> {
+    if (this.pending.length === 0) return
+    const pending = this.pending
+    this.pending = []
+    this.all.push(packCids(pending.map(p => p.cid.bytes), pending.reduce((n, p) => n + p.size, 0)))
+    const have = await this.hasMany(pending.map(p => p.cid))
+    for (const [i, { cid, size }] of pending.entries()) {
+      if (have[i]) { this.presentBytes += size; continue }
+      this.missing.push(cid.bytes)
+      this.missingBytes += size
+      if (this.missingBytes >= this.batchBytes || this.missing.length >= this.batchCount) this.close()
+    }
+  }
+
+  private close (): void {
+    this.batches.push(packCids(this.missing, this.missingBytes))
+    this.missing = []
+    this.missingBytes = 0
+  }
+}
+
+export function packCids (cids: Uint8Array[], bytes: number): PackedBatch {
+  let length = 0
+  for (const c of cids) length += 1 + c.byteLength
+  const packed = new Uint8Array(length)
+  let at = 0
+  for (const c of cids) {
+    // every CID here passed checkCid: 36 bytes (CIDv1, sha2-256), so one length byte is plenty
+    packed[at++] = c.byteLength
+    packed.set(c, at)
+    at += c.byteLength
+  }
+  return { packed, count: cids.length, bytes }
+}
+
+/** The CIDs of a packed batch, as their bytes (views into the batch, no copies). */
+export function * packedCidBytes (batch: PackedBatch): Generator<Uint8Array> {
+  for (let at = 0; at < batch.packed.byteLength;) {
+    const length = batch.packed[at++]
+    yield batch.packed.subarray(at, at + length)
+    at += length
+  }
+}
+
+export function unpackCids (batch: PackedBatch): CID[] {
+  const out: CID[] = []
+  for (const bytes of packedCidBytes(batch)) out.push(cidFromBytes(bytes))
+  return out
+}
