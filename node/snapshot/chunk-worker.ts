@@ -113,8 +113,9 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
     let fd: FileHandle | undefined
     try {
       fd = await open(job.path, 'r')
-      // its own ArrayBuffer (not Node's shared pool), so it can be transferred
-      const bytes = new Uint8Array(job.size)
+      // its own ArrayBuffer (not Node's shared pool), so it can be transferred; not
+      // cleared first: every byte kept is read over
+      const bytes = new Uint8Array(Buffer.allocUnsafeSlow(job.size).buffer, 0, job.size)
       let off = 0
       while (off < bytes.length) {
         const { bytesRead } = await fd.read(bytes, off, bytes.length - off, off)

@@ -262,7 +262,8 @@ export class DiskBlockStore implements BlockStore {
   /** Reads a block's bytes without verifying them (verify reports instead of throwing). */
   async readAt (location: BlockLocation, cid?: CID): Promise<Uint8Array> {
     const fd = await this.reader(location.pack, cid)
-    const bytes = new Uint8Array(location.length)
+    // not zero-filled first: every byte is read over (or the read fails below)
+    const bytes = uninitialized(location.length)
     const { bytesRead } = await fd.read(bytes, 0, location.length, location.offset)
     if (bytesRead !== location.length) {
       throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(location.pack)} is truncated: block ${cid?.toString() ?? ''} is missing; run 'rok verify'`,
@@ -542,6 +543,12 @@ export async function openDiskStore (init: DiskStoreInit): Promise<DiskBlockStor
   const ids = (await readdir(init.dir)).map(parsePackFileName).filter((id): id is number => id !== undefined)
   const next = ids.length === 0 ? 1 : Math.max(...ids) + 1
   return new DiskBlockStore(init, next)
+}
+
+/** A Uint8Array of its own memory, not cleared (large ones outside Node's shared pool). */
+function uninitialized (length: number): Uint8Array {
+  const buf = length >= 4096 ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length)
+  return new Uint8Array(buf.buffer, buf.byteOffset, length)
 }
 
 async function writeFully (fd: FileHandle, buf: Uint8Array, n: number, position: number): Promise<void> {
