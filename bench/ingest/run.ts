@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { makeDataSet, type DataSet } from './data.ts'
-import { dropCaches, duBytes, median } from './measure.ts'
+import { dropCaches, duBytes, median, type Measured } from './measure.ts'
 import { casync, restic, rok, type Kind, type Tool } from './tools.ts'
 
 const { values } = parseArgs({
@@ -68,6 +68,8 @@ interface Row {
   repoAfterV1: number
   peakRss: number
   rss: { snap1: number, snap2: number, restore: number }
+  /** The phases' resident set at its sampled peak, split anonymous / file-mapped (measure.ts). */
+  rssAtPeak: { snap1?: Measured['rssAtPeak'], snap2?: Measured['rssAtPeak'], restore?: Measured['rssAtPeak'] }
   seconds: { snap1: number, snap2: number, restore: number }
   /** CPU seconds (user+system) per GB of volume, per phase. */
   cpuPerGB: { snap1: number, snap2: number, restore: number }
@@ -153,10 +155,13 @@ async function main (): Promise<void> {
           repoAfterV1,
           peakRss: Math.max(s1.peakRss, s2.peakRss, r.peakRss),
           rss: { snap1: s1.peakRss, snap2: s2.peakRss, restore: r.peakRss },
+          rssAtPeak: { snap1: s1.rssAtPeak, snap2: s2.rssAtPeak, restore: r.rssAtPeak },
           seconds: { snap1: s1.seconds, snap2: s2.seconds, restore: r.seconds },
           cpuPerGB: { snap1: s1.cpuSeconds / (size1 / 1e9), snap2: s2.cpuSeconds / (size2 / 1e9), restore: r.cpuSeconds / (size2 / 1e9) }
         }
         rows.push(row)
+        const parts = (p?: Measured['rssAtPeak']): string => p === undefined ? '?' : `${(p.total / 2 ** 20).toFixed(0)} (anon ${(p.anon / 2 ** 20).toFixed(0)}, file ${(p.file / 2 ** 20).toFixed(0)}) at ${p.atSeconds.toFixed(1)} s`
+        log(`run ${run} ${kind} ${tool.name}: sampled peak RSS MiB snap1 ${parts(row.rssAtPeak.snap1)}, snap2 ${parts(row.rssAtPeak.snap2)}, restore ${parts(row.rssAtPeak.restore)}`)
         log(`run ${run} ${kind} ${tool.name}: snap1 ${row.snap1MBs.toFixed(0)} MB/s, snap2 ${row.snap2MBs.toFixed(0)} MB/s, restore ${row.restoreMBs.toFixed(0)} MB/s, v2 added ${(row.added / 1e6).toFixed(1)} MB (own ${(row.ownAdded / 1e6).toFixed(1)} MB), peak RSS ${(row.peakRss / 2 ** 20).toFixed(0)} MiB, CPU s/GB ${row.cpuPerGB.snap1.toFixed(2)}/${row.cpuPerGB.snap2.toFixed(2)}/${row.cpuPerGB.restore.toFixed(2)}`)
         if (!values.keep) await rm(dir, { recursive: true, force: true })
       }
