@@ -13,7 +13,7 @@ import { loadPipeline } from '../../kale/load.ts'
 import { runPaths } from '../../kale/runner/records.ts'
 import { runPipeline } from '../../kale/runner/run.ts'
 import { stepSnapshots } from '../../kale/runner/snapshots.ts'
-import { EXAMPLES, PYTHON, kale, tempDir } from './helpers.ts'
+import { EXAMPLES, PYTHON, kale, tempDir, writeNotebook } from './helpers.ts'
 
 let dir: string
 let cleanup: () => Promise<void>
@@ -70,6 +70,66 @@ describe('step snapshots', () => {
     assert.equal(second.steps[0].status, 'reused')
     assert.deepEqual(second.from?.restored, first.steps.at(-1)!.snapshots!.after)
     assert.deepEqual(second.metrics, { total: 300 })
+  })
+})
+
+describe('step snapshots in the background', () => {
+  let engine: Engine
+  const kaleHome = () => join(dir, 'kale-bg')
+  before(async () => { engine = await openEngine({ home: join(dir, 'rok-bg'), create: true }) })
+  after(async () => { await engine.close() })
+
+  it('snapshots a step while the next one runs, holding only finished steps, and reads only new values', async () => {
+    // a saves 4 MiB; b runs for a while (its snapshot-to-be must not see its values
+    // early); c comes long enough after a that a's file is settled for reuse.
+    const nb = await writeNotebook(dir, 'bg.ipynb', [
+      { tags: ['imports'], code: 'import os, time' },
+      { tags: ['step:a'], code: 'blob = os.urandom(4 << 20)' },
+      { tags: ['step:b', 'prev:a'], code: 'time.sleep(1.5)\nsize = len(blob)' },
+      { tags: ['step:c', 'prev:b'], code: 'print(size)' }
+    ])
+    const pipeline = await loadPipeline(nb, { python: PYTHON })
+    const taken: Array<{ message: string, start: number, end: number, reusedBytes: number }> = []
+    const timed = {
+      snapshot: async (path: string, o: { bucket: string, message?: string, signal?: AbortSignal }) => {
+        const start = performance.now()
+        const out = await engine.snapshot(path, o)
+        taken.push({ message: o.message ?? '', start, end: performance.now(), reusedBytes: out.reusedBytes })
+        return out
+      },
+      restore: engine.restore.bind(engine)
+    }
+    const ends = new Map<string, number>()
+    const run = await runPipeline(pipeline, {
+      python: PYTHON, kaleHome: kaleHome(), params: {}, snapshots: stepSnapshots(timed, pipeline.name),
+      onEvent: e => { if (e.type === 'step:end') ends.set(e.step, performance.now()) }
+    })
+    assert.equal(run.status, 'succeeded')
+    const afterA = taken.find(t => t.message.endsWith('after step a'))!
+    assert.ok(afterA.end < ends.get('b')!, 'the snapshot after a finished while b was still running')
+    const restored = join(dir, 'bg-after-a')
+    await engine.restore({ bucket: 'kale/bg', seq: run.steps[0].snapshots!.after!.seq, dest: restored })
+    assert.deepEqual(await readdir(restored), ['a'])
+    const afterC = taken.find(t => t.message.endsWith('after step c'))!
+    assert.ok(afterC.reusedBytes >= 4 << 20, `a's saved value reused, not read again (${afterC.reusedBytes} bytes reused)`)
+    assert.deepEqual(run.steps.map(s => [s.snapshots?.before?.seq, s.snapshots?.after?.seq]), [[1, 2], [2, 3], [3, 4]])
+  })
+
+  it('a failed snapshot fails the run: the step says why and nothing new starts', async () => {
+    const pipeline = await loadPipeline(join(EXAMPLES, 'linear.ipynb'), { python: PYTHON })
+    let calls = 0
+    const failing = {
+      snapshot: async (path: string, o: { bucket: string, message?: string, signal?: AbortSignal }) => {
+        if (++calls === 2) throw new Error('disk full')
+        return await engine.snapshot(path, o)
+      },
+      restore: engine.restore.bind(engine)
+    }
+    const run = await runPipeline(pipeline, { python: PYTHON, kaleHome: kaleHome(), params: { n: 3, scale: 1 }, snapshots: stepSnapshots(failing, pipeline.name) })
+    assert.equal(run.status, 'failed')
+    assert.equal(run.steps[0].status, 'failed')
+    assert.match(run.steps[0].error!.message, /step 'load': snapshot of .* into kale\/linear failed: disk full/)
+    assert.ok(run.steps.slice(1).some(s => s.status === 'skipped'), JSON.stringify(run.steps.map(s => s.status)))
   })
 })
 

@@ -5,6 +5,7 @@
  * python3 per step) keeps working and behaves the same.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { loadPipeline } from '../../kale/load.ts'
@@ -117,6 +118,18 @@ describe('steps forked from a warm interpreter', () => {
     ])
     assert.equal(record.status, 'succeeded')
     assert.notEqual(output(events, 'a')[0], output(events, 'b')[0])
+  })
+
+  it('a numpy array from an earlier step keeps shape, dtype and order, can be changed in place, and its saved file stays as saved', { skip: skipUnless('numpy') }, async () => {
+    const { record, events } = await run([
+      { tags: ['imports'], code: 'import numpy as np' },
+      { tags: ['step:a'], code: 'm = np.arange(12, dtype=np.int32).reshape(3, 4)\nf = np.asfortranarray(np.arange(6.0).reshape(2, 3))\nz = np.zeros((0, 3))\nr = np.array([(1, 2.5)], dtype=[("k", "i4"), ("v", "f8")])' },
+      { tags: ['step:b', 'prev:a'], code: 'm += 1\nm[0, 0] = 100\nf[1, 2] = -1\nprint(m.tolist(), m.dtype, f.flags.f_contiguous, f.tolist(), z.shape, r.tolist(), r.dtype.names)' }
+    ])
+    assert.equal(record.status, 'succeeded', JSON.stringify(record.steps.map(s => s.error)))
+    assert.deepEqual(output(events, 'b'), ["[[100, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]] int32 True [[0.0, 1.0, 2.0], [3.0, 4.0, -1.0]] (0, 3) [(1, 2.5)] ('k', 'v')"])
+    const saved = join(dir, 'kale', 'runs', record.id, 'data', 'a', 'm.npy')
+    assert.equal(execFileSync(PYTHON, ['-c', `import numpy as np; print(np.load(${JSON.stringify(saved)}).tolist())`], { encoding: 'utf8' }).trim(), '[[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]')
   })
 
   it('a failing import in the imports cell fails the step with Python’s own error, at the cell', async () => {
