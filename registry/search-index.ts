@@ -61,6 +61,8 @@ const MAX_PREFIX_TERMS = 256
 /** An exact word match is worth this many times a prefix match. */
 const EXACT = 2
 const PREFIX = 1
+/** Several words expected to share more buckets than this are ranked by `walkScoring`. */
+const MANY_MATCHES = 1000
 /** Merged prefix lists kept at once, in buckets summed over lists (about 30 bytes each). */
 const MAX_PREFIX_LIST_ENTRIES = 1_000_000
 
@@ -102,6 +104,9 @@ class Posting {
   readonly weights = new Map<number, number>()
   private ranked: number[] | null = null
   private ascending: Int32Array | null = null
+  private ascendingW = new Uint8Array(0)
+  /** The `ascending` that `ascendingW` was made for. */
+  private ascendingWeightsOf: Int32Array | null = null
   /** The list of all buckets, which defines recency order, is sorted by comparing records. */
   private readonly definesRecency: boolean
 
@@ -160,6 +165,16 @@ class Posting {
   /** Ids in ascending order. */
   ascendingIds (): Int32Array {
     return this.ascending ??= Int32Array.from(this.weights.keys()).sort()
+  }
+
+  /** The weights of `ascendingIds()`, in the same order. */
+  ascendingWeights (): Uint8Array {
+    const ids = this.ascendingIds()
+    if (this.ascendingWeightsOf !== ids) {
+      this.ascendingW = Uint8Array.from(ids, id => this.weights.get(id)!)
+      this.ascendingWeightsOf = ids
+    }
+    return this.ascendingW
   }
 
   /** Where `id` with `weight` sits (or would sit) in the ranked list. */
@@ -324,18 +339,62 @@ export class SearchIndex {
    * first, score what is left and keep the best `limit`.
    */
   private rankCandidates (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
-    const docs = this.docs
-    const lists = [...terms.map(t => t.posting), ...filters].sort((a, b) => a.size - b.size)
-    let ids: ArrayLike<number> = lists[0].ascendingIds()
-    for (let l = 1; l < lists.length && ids.length > 0; l++) ids = intersect(ids, lists[l].ascendingIds())
+    const lists = [...terms, ...filters.map(posting => ({ posting, factor: 0 }))].sort((a, b) => a.posting.size - b.posting.size)
+    // Expected matches, were the lists independent: too many to score them all, walk instead.
+    let expected = lists[0].posting.size
+    for (let l = 1; l < lists.length; l++) expected *= lists[l].posting.size / this.size
+    if (expected > MANY_MATCHES) return this.walkScoring(terms, filters, accept, limit)
+    const [first, second] = lists
+    let [ids, scores] = intersect(first.posting.ascendingIds(), first.posting.ascendingWeights(), first.factor, second.posting.ascendingIds(), second.posting.ascendingWeights(), second.factor)
+    for (let l = 2; l < lists.length && ids.length > 0; l++) {
+      const { posting, factor } = lists[l]
+      ;[ids, scores] = intersect(ids, scores, 1, posting.ascendingIds(), posting.ascendingWeights(), factor)
+    }
+    // Ranking order without comparing records: by score, then by recency position.
+    const { ids: byRecency, rankOf } = this.ranking.recency()
+    const byScore = new Map<number, number[]>()
+    for (let i = 0; i < ids.length; i++) {
+      const level = byScore.get(scores[i])
+      if (level === undefined) byScore.set(scores[i], [rankOf[ids[i]]])
+      else level.push(rankOf[ids[i]])
+    }
+    const out: Ranked[] = []
+    for (const score of [...byScore.keys()].sort((a, b) => b - a)) {
+      const ranks = Int32Array.from(byScore.get(score)!).sort()
+      for (let i = 0; i < ranks.length; i++) {
+        const doc = this.docs[byRecency[ranks[i]]]!
+        if (!accept(doc)) continue
+        out.push({ doc, score })
+        if (out.length >= limit) return out
+      }
+    }
+    return out
+  }
+
+  /**
+   * Ranks several words with many common buckets: walks the smallest word's list in its
+   * ranking order, scoring each bucket by lookups in the other lists, into a top-`limit`
+   * heap; stops once that word's score plus the most the others could add cannot make the
+   * page. The cost follows how far down the list the page is decided, not the matches.
+   */
+  private walkScoring (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
+    const driver = terms.reduce((a, b) => b.posting.size < a.posting.size ? b : a)
+    let othersBest = 0
+    for (const t of terms) if (t !== driver) othersBest += t.posting.weights.get(t.posting.rankedIds(this.ranking)[0])! * t.factor
     const best = new TopK(limit)
-    // Newest ids first: ids grow with creation, which tracks recency, so on equal scores
-    // most later candidates fail `wouldKeep` at once instead of churning the heap.
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const id = ids[i]
-      let score = 0
-      for (const t of terms) score += t.posting.weights.get(id)! * t.factor
-      const doc = docs[id]!
+    const ranked = driver.posting.rankedIds(this.ranking)
+    candidates: for (let i = 0; i < ranked.length; i++) {
+      const id = ranked[i]
+      let score = driver.posting.weights.get(id)! * driver.factor
+      if (!best.couldKeep(score + othersBest)) break
+      for (const f of filters) if (!f.weights.has(id)) continue candidates
+      for (const t of terms) {
+        if (t === driver) continue
+        const w = t.posting.weights.get(id)
+        if (w === undefined) continue candidates
+        score += w * t.factor
+      }
+      const doc = this.docs[id]!
       if (best.wouldKeep(score, doc) && accept(doc)) best.push({ doc, score })
     }
     return best.sorted()
@@ -398,9 +457,13 @@ export class SearchIndex {
   }
 }
 
-/** The ids in both ascending lists, ascending: walks `a`, galloping through `b`. */
-function intersect (a: ArrayLike<number>, b: ArrayLike<number>): number[] {
-  const out: number[] = []
+/**
+ * The ids in both ascending lists, ascending, each with its weighted sum (`aFactor` × its
+ * weight in `a` + `bFactor` × its weight in `b`): walks `a`, galloping through `b`.
+ */
+function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: number, b: Int32Array, bWeights: Uint8Array, bFactor: number): [number[], number[]] {
+  const ids: number[] = []
+  const scores: number[] = []
   let j = 0
   for (let i = 0; i < a.length && j < b.length; i++) {
     const id = a[i]
@@ -420,9 +483,12 @@ function intersect (a: ArrayLike<number>, b: ArrayLike<number>): number[] {
       else hi = mid
     }
     j = lo
-    if (j < b.length && b[j] === id) out.push(id)
+    if (j < b.length && b[j] === id) {
+      ids.push(id)
+      scores.push(aWeights[i] * aFactor + bWeights[j] * bFactor)
+    }
   }
-  return out
+  return [ids, scores]
 }
 
 function listOf (map: Map<string, Posting>, key: string): Posting {
@@ -504,6 +570,11 @@ class TopK {
 
   constructor (k: number) {
     this.k = k
+  }
+
+  /** Whether an item scoring `score` could still be kept (on equal scores, recency decides). */
+  couldKeep (score: number): boolean {
+    return this.heap.size < this.k || score >= this.heap.top().score
   }
 
   /** Cheap pre-check so the caller skips work for items that would be dropped anyway. */

@@ -111,7 +111,7 @@ function reference (docs: Map<string, SearchDoc>, o: { query: string, group?: st
 
 test('search ranks exactly like scoring and sorting every bucket, through random inserts, updates and removals', () => {
   let seed = 7
-  const rand = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 }
+  const rand = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed / 2 ** 32 }
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]
   const words = ['kalo', 'kalomi', 'kaloner', 'mi', 'miner', 'tovas', 'to', 'vasri', 'ri', 'quon', 'quondel', 'del', 'sa', 'sabu']
   const tags = ['t1', 't2', 't3', 'kalo']
@@ -121,12 +121,14 @@ test('search ranks exactly like scoring and sorting every bucket, through random
   const put = (): void => {
     const group = pick(groups)
     const name = `${pick(words)}-${pick(words)}`
-    const doc: SearchDoc = { key: `${group}/${name}`, group, name, description: Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(words)).join(' '), tags: [...new Set([pick(tags), pick(tags)])].slice(0, Math.floor(rand() * 3)), visibility: rand() < 0.5 ? 'public' : 'private', updatedAt: Math.floor(rand() * 50) }
+    const doc: SearchDoc = { key: `${group}/${name}-${Math.floor(rand() * 100)}`, group, name, description: Array.from({ length: 1 + Math.floor(rand() * 4) }, () => pick(words)).join(' '), tags: [...new Set([pick(tags), pick(tags)])].slice(0, Math.floor(rand() * 3)), visibility: rand() < 0.5 ? 'public' : 'private', updatedAt: Math.floor(rand() * 50) }
     ix.upsert(doc)
     docs.set(doc.key, doc)
   }
-  const queries = ['', 'kalo', 'kal', 'mi', 'min', 'kalo mi', 'kal ri', 'miner kalomi', 'quon', 'sabu del', 'zzz', 'kalo kalo', 'ga', 'to vas']
-  for (let step = 0; step < 400; step++) {
+  const queries = ['', 'kalo', 'kal', 'mi', 'min', 'kalo mi', 'kal ri', 'miner kalomi', 'quon', 'sabu del', 'zzz', 'kalo kalo', 'ga', 'to vas', 'kal min quon']
+  // Enough buckets that two common words share hundreds (ranked by walking a list).
+  for (let i = 0; i < 1500; i++) put()
+  for (let step = 0; step < 300; step++) {
     const r = rand()
     if (r < 0.6 || docs.size < 5) put()
     else if (r < 0.8) {
@@ -140,15 +142,30 @@ test('search ranks exactly like scoring and sorting every bucket, through random
       ix.upsert(newer)
       docs.set(d.key, newer)
     }
-    const o = {
-      query: pick(queries),
-      group: rand() < 0.3 ? pick(groups) : undefined,
-      tag: rand() < 0.3 ? pick(tags) : undefined,
-      limit: pick([1, 3, 10, 1000]),
-      accept: rand() < 0.5 ? () => true : (d: SearchDoc) => d.visibility === 'public'
+    for (let q = 0; q < 2; q++) {
+      const o = {
+        query: pick(queries),
+        group: rand() < 0.3 ? pick(groups) : undefined,
+        tag: rand() < 0.3 ? pick(tags) : undefined,
+        limit: pick([1, 2, 3, 10, 1000]),
+        accept: rand() < 0.5 ? () => true : (d: SearchDoc) => d.visibility === 'public'
+      }
+      const got = ix.search(o).map(r => [r.doc.key, r.score])
+      assert.deepEqual(got, reference(docs, o), `step ${step}: ${JSON.stringify({ ...o, accept: String(o.accept) })}`)
     }
-    const got = ix.search(o).map(r => [r.doc.key, r.score])
-    assert.deepEqual(got, reference(docs, o), `step ${step}: ${JSON.stringify({ ...o, accept: String(o.accept) })}`)
   }
   assert.equal(ix.size, docs.size)
+})
+
+test('with hundreds of buckets matching every word, a lower match on one word still wins when the others make up for it', () => {
+  const ix = new SearchIndex()
+  const put = (name: string, description: string, updatedAt: number): void =>
+    ix.upsert({ key: `g/${name}`, group: 'g', name, description, tags: [], visibility: 'public', updatedAt })
+  for (let i = 0; i < 300; i++) put(`filler${i}`, 'alpha beta', i)
+  for (let i = 0; i < 400; i++) put(`beta-only${i}`, 'beta', i)
+  put('alpha-old', 'beta', 1000) // alpha in the name (8) + beta in the description (2)
+  put('beta-new', 'alpha', 2000) // alpha in the description (2) + beta in the name (8): same score, newer
+  const top = ix.search({ query: 'alpha beta', accept: () => true, limit: 1 })
+  assert.deepEqual(top.map(r => [r.doc.name, r.score]), [['beta-new', 10]])
+  assert.deepEqual(ix.search({ query: 'alpha beta', accept: () => true, limit: 3 }).map(r => r.doc.name), ['beta-new', 'alpha-old', 'filler299'])
 })
