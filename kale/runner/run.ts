@@ -134,6 +134,8 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
     emit({ type: 'step:snapshot', step: name, when, ref })
   }
   const snapshotFailed = (name: string, err: Error): void => {
+    // An interrupted run cuts its snapshots short; its steps say why it stopped.
+    if (o.signal?.aborted === true) return
     const rec = record(name)
     rec.status = 'failed'
     rec.error = { message: `step '${name}': ${err.message}`, traceback: '' }
