@@ -84,28 +84,31 @@ function start (config: Record<string, unknown>): Proc {
   }
 }
 
-interface Sample { mbps: number, cpuS: number, serverRssMB: number, clientRssMB: number, wireMB: number }
+interface Sample { mbps: number, cpuS: number, serverCpuS: number, clientCpuS: number, serverRssMB: number, clientRssMB: number, wireMB: number }
 
 const run = promisify(execFile)
 
-/** Bytes received by both ends of the established connections on `port`. */
-async function wireBytes (port: number): Promise<number> {
-  const { stdout } = await run('ss', ['-tinH', 'state', 'established', `( sport = :${port} or dport = :${port} )`])
+/** Bytes received by both ends of the established connections on `ports`. */
+async function wireBytes (ports: number[]): Promise<number> {
   let total = 0
-  for (const m of stdout.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1])
+  for (const port of ports) {
+    const { stdout } = await run('ss', ['-tinH', 'state', 'established', `( sport = :${port} or dport = :${port} )`])
+    for (const m of stdout.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1])
+  }
   return total
 }
 
 async function once (mode: string): Promise<Sample> {
   const server = start({ role: 'serve', mode, bytes, blockSize, certDir })
   try {
-    const { addr, cid } = await server.next('ready')
+    const { addr, cid, dataPort } = await server.next('ready')
     server.send('cpu')
     const cpu0 = (await server.next('cpu')).cpuMs
     const client = start({ role: 'fetch', mode, bytes, blockSize, addr, cid, certDir, window })
     try {
       const done = await client.next('done')
-      const wire = await wireBytes(Number(/(?:\/tcp\/|:)(\d+)(?:\/|$)/.exec(addr)?.[1]))
+      const port = Number(/(?:\/tcp\/|:)(\d+)(?:\/|$)/.exec(addr)?.[1])
+      const wire = await wireBytes(dataPort === undefined ? [port] : [port, dataPort])
       server.send('cpu')
       const cpu1 = await server.next('cpu')
       if (done.bytes < bytes) throw new Error(`${mode}: got ${done.bytes} of ${bytes} bytes`)
@@ -113,6 +116,8 @@ async function once (mode: string): Promise<Sample> {
       return {
         mbps: done.bytes / 1e6 / (done.ms / 1000),
         cpuS: (cpu1.cpuMs - cpu0 + done.cpuMs) / 1000,
+        serverCpuS: (cpu1.cpuMs - cpu0) / 1000,
+        clientCpuS: done.cpuMs / 1000,
         serverRssMB: cpu1.rss / 1e6,
         clientRssMB: done.rss / 1e6,
         wireMB: wire / 1e6
@@ -154,11 +159,11 @@ try {
 
 if (modes.length > 0) {
   console.log(`\n${(bytes / 1024 ** 3).toFixed(2)} GiB, ${blockSize / 1024} KiB blocks, median of ${rounds} rounds, node ${process.version}\n`)
-  console.log('| mode | MB/s | CPU-s (both processes) | wire MB | server RSS MB | client RSS MB | runs MB/s |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  console.log('| mode | MB/s | CPU-s (both processes) | CPU-s server / client | CPU-s per GB | wire MB | server RSS MB | client RSS MB | runs MB/s |')
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const [mode, samples] of results) {
     const failed = failures.get(mode) ?? 0
-    console.log(`| ${mode} | ${median(samples.map(s => s.mbps)).toFixed(0)} | ${median(samples.map(s => s.cpuS)).toFixed(2)} | ${median(samples.map(s => s.wireMB)).toFixed(0)} | ${median(samples.map(s => s.serverRssMB)).toFixed(0)} | ${median(samples.map(s => s.clientRssMB)).toFixed(0)} | ${samples.map(s => s.mbps.toFixed(0)).join(', ')}${failed > 0 ? ` (${failed} failed)` : ''} |`)
+    console.log(`| ${mode} | ${median(samples.map(s => s.mbps)).toFixed(0)} | ${median(samples.map(s => s.cpuS)).toFixed(2)} | ${median(samples.map(s => s.serverCpuS)).toFixed(2)} / ${median(samples.map(s => s.clientCpuS)).toFixed(2)} | ${(median(samples.map(s => s.cpuS)) / (bytes / 1e9)).toFixed(1)} | ${median(samples.map(s => s.wireMB)).toFixed(0)} | ${median(samples.map(s => s.serverRssMB)).toFixed(0)} | ${median(samples.map(s => s.clientRssMB)).toFixed(0)} | ${samples.map(s => s.mbps.toFixed(0)).join(', ')}${failed > 0 ? ` (${failed} failed)` : ''} |`)
   }
 }
 

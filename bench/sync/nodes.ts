@@ -94,16 +94,21 @@ function sampleRss (pid: number): () => number {
   return () => { clearInterval(timer); return peak / 1e6 }
 }
 
-/** Bytes both ways over the established TCP connections on `port` (local or remote side). */
-async function wireBytes (port: number): Promise<number> {
-  const { stdout } = await run('ss', ['-tinH', 'state', 'established', `( sport = :${port} or dport = :${port} )`])
+/**
+ * Bytes both ways over the sender's established TCP connections (its libp2p connection
+ * and its data channel sockets alike): what its sockets sent plus what they received.
+ */
+async function wireBytes (pid: number): Promise<number> {
+  const { stdout } = await run('ss', ['-tinpH', 'state', 'established'], { maxBuffer: 16 << 20 })
   let total = 0
-  for (const m of stdout.matchAll(/bytes_received:(\d+)/g)) total += Number(m[1])
+  let mine = false
+  for (const line of stdout.split('\n')) {
+    // a connection's line, then its indented info line
+    if (!/^\s/.test(line)) { mine = line.includes(`pid=${pid},`); continue }
+    if (!mine) continue
+    total += Number(/bytes_sent:(\d+)/.exec(line)?.[1] ?? 0) + Number(/bytes_received:(\d+)/.exec(line)?.[1] ?? 0)
+  }
   return total
-}
-
-function portOf (addr: string): number {
-  return Number(/\/tcp\/(\d+)/.exec(addr)?.[1])
 }
 
 /** The Rok side: v1 full sync, then the v2 update, between two fresh daemons. */
@@ -118,14 +123,14 @@ export async function rokSync (dir: string, bytes: number, editFraction: number)
     b = await startDaemon(homes.b, ['--bootstrap', a.addr])
     await a.rok('allow', BUCKET, b.peerId)
     const v1 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v1')
-    const full = await measure(a, b, portOf(a.addr), async () => {
+    const full = await measure(a, b, async () => {
       // subscribing may start the sync by itself; syncTo waits for whichever runs
       await b!.api.subscribe({ bucket: BUCKET, peer: a.addr })
       return await syncTo(b!, 1)
     }, v1.size)
     await editFolder(files, bytes, editFraction)
     const v2 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v2')
-    const update = await measure(a, b, portOf(a.addr), async () => await syncTo(b!, 2), v2.newBytes)
+    const update = await measure(a, b, async () => await syncTo(b!, 2), v2.newBytes)
     return { full, update, newBytes: v2.newBytes }
   } finally {
     // stopped, not killed: a daemon run with --cpu-prof writes its profile on the way out
@@ -147,18 +152,17 @@ async function syncTo (b: Daemon, seq: number): Promise<number> {
   }
 }
 
-async function measure (a: Daemon, b: Daemon, port: number, step: () => Promise<number>, payloadBytes: number): Promise<StepResult> {
+async function measure (a: Daemon, b: Daemon, step: () => Promise<number>, payloadBytes: number): Promise<StepResult> {
   const [pa, pb] = [a.process.pid!, b.process.pid!]
-  const [wire0, cpuA0, cpuB0] = await Promise.all([wireBytes(port), cpuOf(pa), cpuOf(pb)])
+  const [wire0, cpuA0, cpuB0] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb)])
   const stopB = sampleRss(pb)
   const stopA = sampleRss(pa)
   const seconds = await step()
   const [peakB, peakA] = [stopB(), stopA()]
-  const [wire1, cpuA1, cpuB1] = await Promise.all([wireBytes(port), cpuOf(pa), cpuOf(pb)])
+  const [wire1, cpuA1, cpuB1] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb)])
   return {
     seconds,
     payloadBytes,
-    // both ends of the loopback connection: each direction counted once, as received
     wireBytes: wire1 - wire0,
     cpuSeconds: cpuA1 - cpuA0 + cpuB1 - cpuB0,
     peakRssMB: peakB,

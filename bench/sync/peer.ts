@@ -175,7 +175,7 @@ if (config.mode === 'helia') {
         await stream.close()
       })
     }
-    out({ type: 'ready', addr: host.getMultiaddrs()[0].toString() })
+    out({ type: 'ready', addr: host.getMultiaddrs()[0].toString(), dataPort: host.services.exchange.serveStats().dataChannel?.port })
   } else {
     const addr = multiaddr(config.addr!)
     await host.dial(addr)
