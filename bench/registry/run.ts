@@ -5,6 +5,10 @@
  * the two is the figure; the issue's targets are search p99 < 20 ms, search throughput at
  * least 25% of the bare route's, and registry memory under 500 MB.
  *
+ * Each load also records the CPU time its server process used per request (from /proc):
+ * unlike requests/s, that hardly depends on what else the machine is running, so the
+ * bare route's CPU per request over search's estimates the ratio on a quiet machine.
+ *
  * Besides the one fixed query kept for comparison with earlier runs, search load rotates
  * through a few hundred distinct seeded queries (single words, prefixes, two words, tags,
  * a word within a tag or a group), so the figure is search's, not one hot query's.
@@ -124,7 +128,10 @@ async function main (): Promise<void> {
           if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
           await res.arrayBuffer()
         }
-        results.push({ label, ...await load({ origin, paths, token, connections: CONNECTIONS, duration: DURATION }) })
+        const server = origin === reg.match ? reg.pid : bare.pid
+        const cpu0 = await cpuSeconds(server)
+        const result = await load({ origin, paths, token, connections: CONNECTIONS, duration: DURATION })
+        results.push({ label, ...result, cpuUs: (await cpuSeconds(server) - cpu0) * 1e6 / result.total })
       }
       const rssAfterBench = await residentBytes(reg.match)
 
@@ -132,9 +139,10 @@ async function main (): Promise<void> {
       const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`
       console.log(`\nRegistry benchmark: ${BUCKETS} buckets, ${GROUPS} groups; populated through the API (inject) in ${populateSeconds.toFixed(1)} s`)
       console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run; Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`)
-      console.log('| load | req/s | p50 ms | p99 ms | vs bare route |')
-      console.log('|---|---:|---:|---:|---:|')
-      for (const r of results) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(100 * r.rps / bareRps).toFixed(0)}% |`)
+      const bareCpu = results[0].cpuUs
+      console.log('| load | req/s | p50 ms | p99 ms | vs bare route | server CPU µs/req | bare CPU / this CPU |')
+      console.log('|---|---:|---:|---:|---:|---:|---:|')
+      for (const r of results) console.log(`| ${r.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(100 * r.rps / bareRps).toFixed(0)}% | ${r.cpuUs.toFixed(0)} | ${(100 * bareCpu / r.cpuUs).toFixed(0)}% |`)
       console.log(`\nregistry process RSS: ${mb(rssAfterLoad)} after starting on the populated store, ${mb(rssAfterBench)} after the load runs`)
       for (const r of results) if (r.errors > 0 || r.non2xx > 0) console.log(`WARNING ${r.label}: ${r.errors} errors, ${r.non2xx} non-2xx`)
     } finally {
@@ -146,7 +154,16 @@ async function main (): Promise<void> {
   }
 }
 
-async function child (args: string[], ready: RegExp): Promise<{ match: string, stop: () => Promise<void> }> {
+/** CPU time (user + system) a process has used, from /proc (Linux), in seconds. */
+async function cpuSeconds (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+/** USER_HZ: /proc counts CPU time in these ticks per second on Linux. */
+const CLOCK_TICKS = 100
+
+async function child (args: string[], ready: RegExp): Promise<{ match: string, pid: number, stop: () => Promise<void> }> {
   const proc = spawn(process.execPath, args, { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
   const match = await new Promise<string>((resolve, reject) => {
     let out = ''
@@ -159,6 +176,7 @@ async function child (args: string[], ready: RegExp): Promise<{ match: string, s
   })
   return {
     match,
+    pid: proc.pid!,
     stop: async () => {
       const exited = new Promise(resolve => proc.on('exit', resolve))
       proc.kill('SIGTERM')
@@ -175,7 +193,7 @@ async function residentBytes (url: string): Promise<number> {
   return Number(m[1])
 }
 
-interface LoadResult { rps: number, p50: number, p99: number, errors: number, non2xx: number }
+interface LoadResult { rps: number, total: number, p50: number, p99: number, errors: number, non2xx: number }
 
 async function load (spec: LoadSpec): Promise<LoadResult> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'load.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -184,7 +202,7 @@ async function load (spec: LoadSpec): Promise<LoadResult> {
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
   if (code !== 0) throw new Error(`autocannon exited ${code}`)
   const j = JSON.parse(out)
-  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors, non2xx: j.non2xx }
+  return { rps: j.requests.average, total: j.requests.total, p50: j.latency.p50, p99: j.latency.p99, errors: j.errors, non2xx: j.non2xx }
 }
 
 await main()
