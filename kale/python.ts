@@ -3,6 +3,9 @@
  * with a deadline and a cap on the reply. The interpreter is chosen once by the caller.
  */
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ANALYSIS_TIMEOUT_MS, MAX_HELPER_OUTPUT } from './constants.ts'
 import { KaleErrorCode, kaleError } from './errors.ts'
@@ -14,9 +17,33 @@ export interface PythonOptions {
   python: string
   signal?: AbortSignal
   timeoutMs?: number
+  /**
+   * Keep successful replies in this folder and answer the same request (same helper
+   * source, interpreter and request) from it without starting Python: re-running an
+   * unchanged notebook skips its analysis. @default no cache
+   */
+  cacheDir?: string
 }
 
 export async function runPythonJson<T> (script: string, request: unknown, opts: PythonOptions): Promise<T> {
+  if (opts.cacheDir === undefined) return await runHelper<T>(script, request, opts)
+  const source = await readFile(PYTHON_DIR + script)
+  const key = createHash('sha256').update(source).update('\0').update(opts.python).update('\0').update(JSON.stringify(request)).digest('hex')
+  const file = join(opts.cacheDir, `${script}-${key}.json`)
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T
+  } catch { /* not cached yet (or unreadable): ask the helper */ }
+  const reply = await runHelper<T>(script, request, opts)
+  try {
+    await mkdir(opts.cacheDir, { recursive: true })
+    const tmp = `${file}.${process.pid}.tmp`
+    await writeFile(tmp, JSON.stringify(reply))
+    await rename(tmp, file)
+  } catch { /* a cache that cannot be written only costs time */ }
+  return reply
+}
+
+async function runHelper<T> (script: string, request: unknown, opts: PythonOptions): Promise<T> {
   const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs ?? ANALYSIS_TIMEOUT_MS), ...(opts.signal ? [opts.signal] : [])])
   const child = spawn(opts.python, [PYTHON_DIR + script], { stdio: ['pipe', 'pipe', 'pipe'], signal })
   const out: Buffer[] = []

@@ -18,6 +18,7 @@
  * Targets (issue 6): kale < 2x plain, and fixed overhead < 1 s per step.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -74,13 +75,23 @@ async function prepare (w: Workload): Promise<{ nb: string, script: string }> {
   return { nb, script }
 }
 
-function time (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
+const TIME = '/usr/bin/time'
+const hasTime = existsSync(TIME)
+
+/**
+ * Wall clock, and CPU seconds (user + system of the process and every descendant it
+ * waited for, from GNU time): on a shared machine CPU time is the steadier comparison.
+ */
+function time (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { wall: number, cpu: number } {
   execFileSync('sync')
+  const cpuFile = join(dir, 'cpu.txt')
+  const [bin, argv] = hasTime ? [TIME, ['-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args]
   const t0 = performance.now()
-  const res = spawnSync(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
-  const secs = (performance.now() - t0) / 1000
+  const res = spawnSync(bin, argv, { env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
+  const wall = (performance.now() - t0) / 1000
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${res.stderr.toString().slice(-2000)}`)
-  return secs
+  const cpu = hasTime ? readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0) : NaN
+  return { wall, cpu }
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
@@ -94,20 +105,26 @@ async function main (): Promise<void> {
   await engine.close()
   const env = { ...process.env, KALE_HOME: join(dir, 'kale-home'), KALE_PYTHON: python }
   const results: Record<string, number[]> = { plain: [], kale: [], 'kale fresh': [], 'kale+rok': [], 'tiny plain': [], 'tiny kale': [] }
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(results).map(k => [k, []]))
+  const record = (variant: string, t: { wall: number, cpu: number }): void => { results[variant].push(t.wall); cpu[variant].push(t.cpu) }
+  const loads: string[] = []
   const bigFiles = await prepare(big)
   const tinyFiles = await prepare(tiny)
   for (let r = 1; r <= runs; r++) {
     log(`run ${r}/${runs}`)
-    results.plain.push(time(python, [bigFiles.script]))
-    results.kale.push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--home', rokHome], env))
-    results['kale fresh'].push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--fresh-python', '--home', rokHome], env))
-    if (!values['no-snapshot-variant']) results['kale+rok'].push(time(process.execPath, [KALE, 'run', bigFiles.nb, '--home', rokHome], env))
-    results['tiny plain'].push(time(python, [tinyFiles.script]))
-    results['tiny kale'].push(time(process.execPath, [KALE, 'run', tinyFiles.nb, '--no-snapshot', '--home', rokHome], env))
+    loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '))
+    record('plain', time(python, [bigFiles.script]))
+    record('kale', time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--home', rokHome], env))
+    record('kale fresh', time(process.execPath, [KALE, 'run', bigFiles.nb, '--no-snapshot', '--fresh-python', '--home', rokHome], env))
+    if (!values['no-snapshot-variant']) record('kale+rok', time(process.execPath, [KALE, 'run', bigFiles.nb, '--home', rokHome], env))
+    record('tiny plain', time(python, [tinyFiles.script]))
+    record('tiny kale', time(process.execPath, [KALE, 'run', tinyFiles.nb, '--no-snapshot', '--home', rokHome], env))
     // Run folders hold every step's saved array; keep the disk from filling across runs.
     await rm(join(dir, 'kale-home'), { recursive: true, force: true })
   }
+  loads.push(readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '))
   const m = Object.fromEntries(Object.entries(results).filter(([, v]) => v.length > 0).map(([k, v]) => [k, median(v)]))
+  const c = Object.fromEntries(Object.entries(cpu).filter(([, v]) => v.length > 0).map(([k, v]) => [k, median(v)]))
   const ratio = m.kale / m.plain
   const fixedPerStep = (m['tiny kale'] - m['tiny plain']) / steps
   const perStep = (m.kale - m.plain) / steps
@@ -115,18 +132,20 @@ async function main (): Promise<void> {
   const lines = [
     `${steps} steps, ${mib} MiB float64 array passed between steps, ${pythonVersion} (${python}), medians of ${runs} runs`,
     '',
-    '| variant | wall time (s) |',
-    '|---|---:|',
-    ...Object.entries(m).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+    `load average at the start of each run and at the end: ${loads.join('; ')}`,
     '',
-    `kale / plain: **${ratio.toFixed(2)}x** (target < 2x)`,
+    '| variant | wall time (s) | CPU time (s) |',
+    '|---|---:|---:|',
+    ...Object.entries(m).map(([k, v]) => `| ${k} | ${v.toFixed(2)} | ${c[k].toFixed(2)} |`),
+    '',
+    `kale / plain: **${ratio.toFixed(2)}x** (target < 2x); in CPU time ${(c.kale / c.plain).toFixed(2)}x`,
     ...(m['kale+rok'] !== undefined ? [`kale with Rok step snapshots (the default when a Rok home exists) / plain: **${(m['kale+rok'] / m.plain).toFixed(2)}x**`] : []),
     `kale fresh (a new python3 per step) / plain: ${(m['kale fresh'] / m.plain).toFixed(2)}x`,
     `overhead per step with the array: ${perStep.toFixed(3)} s; fixed overhead per step (tiny): **${fixedPerStep.toFixed(3)} s** (target < 1 s)`,
     ...(m['kale+rok'] !== undefined ? [`Rok step snapshots add ${((m['kale+rok'] - m.kale) / steps).toFixed(3)} s per step (one snapshot each in a linear pipeline)`] : [])
   ]
   process.stdout.write(lines.join('\n') + '\n')
-  await writeFile(join(dir, 'results.json'), JSON.stringify({ steps, mib, python: pythonVersion, runs: results, medians: m, ratio, ratioWithSnapshots: m['kale+rok'] / m.plain, fixedPerStep, perStep }, null, 2))
+  await writeFile(join(dir, 'results.json'), JSON.stringify({ steps, mib, python: pythonVersion, runs: results, cpu, loads, medians: m, cpuMedians: c, ratio, ratioWithSnapshots: m['kale+rok'] / m.plain, fixedPerStep, perStep }, null, 2))
 }
 
 await main()

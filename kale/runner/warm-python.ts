@@ -48,6 +48,7 @@ export function spawnStep (python: string, env: NodeJS.ProcessEnv): StepLauncher
       child.once('spawn', resolve)
       child.once('error', reject)
     })
+    child.on('error', () => {}) // e.g. a kill that fails: the exit still settles `done`
     return {
       stdout: child.stdout,
       stderr: child.stderr,

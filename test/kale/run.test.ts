@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFile, readdir } from 'node:fs/promises'
+import { readFile, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { KaleErrorCode } from '../../kale/errors.ts'
@@ -199,6 +199,30 @@ describe('kale run', () => {
 })
 
 describe('kale CLI', () => {
+  it('kale run reuses the analysis of an unchanged notebook and analyses an edited one again', async () => {
+    const [dir, done] = await tempDir()
+    try {
+      const env = { KALE_HOME: join(dir, 'kale') }
+      const cache = join(dir, 'kale', 'cache')
+      const cells = (n: number) => [{ tags: ['step:a'], code: `x = ${n}` }, { tags: ['step:b', 'prev:a'], code: 'print("x", x)' }]
+      const nb = await writeNotebook(dir, 'same.ipynb', cells(1))
+      const first = await kale(['run', nb, '--no-snapshot'], env)
+      assert.equal(first.code, 0, first.stderr)
+      const [entry] = await readdir(cache)
+      const written = await stat(join(cache, entry))
+      const again = await kale(['run', nb, '--no-snapshot'], env)
+      assert.equal(again.code, 0, again.stderr)
+      assert.match(again.stdout, /\[b\] x 1/)
+      assert.deepEqual(await readdir(cache), [entry])
+      const reused = await stat(join(cache, entry))
+      assert.equal(reused.ino, written.ino, 'the cached reply was read, not written again')
+      await writeNotebook(dir, 'same.ipynb', cells(2))
+      const edited = await kale(['run', nb, '--no-snapshot'], env)
+      assert.match(edited.stdout, /\[b\] x 2/)
+      assert.equal((await readdir(cache)).length, 2)
+    } finally { await done() }
+  })
+
   it('kale run streams step output, exits 1 on failure and tells how to re-run from the failed step', async () => {
     const [dir, done] = await tempDir()
     try {

@@ -44,6 +44,13 @@ describe('steps forked from a warm interpreter', () => {
     assert.notEqual(ids[0][1], process.pid)
   })
 
+  it('steps that print and exit at once lose no output, however their exits and streams interleave', async () => {
+    const names = Array.from({ length: 16 }, (_, i) => `s${i}`)
+    const { record, events } = await run(names.map(n => ({ tags: [`step:${n}`], code: `print("${n} one")\nprint("${n} two")` })))
+    assert.equal(record.status, 'succeeded')
+    for (const n of names) assert.deepEqual(output(events, n), [`${n} one`, `${n} two`])
+  })
+
   it('--fresh-python starts each step as python3 itself, a direct child of Kale', async () => {
     const { record, events } = await run([
       { tags: ['imports'], code: 'import os' },

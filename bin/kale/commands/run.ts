@@ -1,5 +1,6 @@
 /** `kale run`: run a notebook or SDK module here, one python3 process per step. */
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Command } from '../../cli/command.ts'
 import { EXIT_FAILURE, UsageError } from '../../cli/run.ts'
 import { formatDuration } from '../../cli/output.ts'
@@ -74,7 +75,8 @@ Examples:
     const opening = wantSnapshots === false ? undefined : openStepSnapshots(ctx.home, spec.name, wantSnapshots === 'required', ctx.out)
     opening?.catch(() => {})
     try {
-      const pipeline = await analyzePipeline(spec, { python: settings.python, signal: ctx.signal })
+      // An unchanged notebook's analysis is reused from the last run that did it.
+      const pipeline = await analyzePipeline(spec, { python: settings.python, signal: ctx.signal, cacheDir: join(settings.kaleHome, 'cache') })
       const launch = (await warm)?.launch
       const snap = await opening
       for (const w of pipeline.warnings) ctx.out.note(`warning: ${pipeline.source}${w.cell !== undefined ? `, cell ${w.cell}` : ''}${w.line !== undefined ? `, line ${w.line}` : ''}: ${w.message}`)
