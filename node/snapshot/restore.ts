@@ -17,6 +17,7 @@ import {
 import { SnapshotErrorCode } from './errors.ts'
 import { walkList } from './list-tree.ts'
 import { blocksInOrder, type BlockReader } from './prefetch.ts'
+import { InOrder } from './in-order.ts'
 
 export interface RestoreProgress {
   bytes: number
@@ -42,7 +43,7 @@ export interface RestoreResult {
 }
 
 const MAX_DEPTH = 1024
-/** Files of one folder written at once. */
+/** Files written at once. */
 const FILE_CONCURRENCY = 16
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
@@ -121,6 +122,10 @@ class Restorer {
   private readonly manifest: ManifestRoot
   private readonly get: (cid: CID) => Promise<Uint8Array>
   private readonly restoredFiles = new Set<string>()
+  /** Files being written, oldest first (see folder()). */
+  private readonly writing = new InOrder<void>(FILE_CONCURRENCY, async () => {})
+  /** Folders whose files are not all written yet. */
+  private readonly finishing = new Set<Promise<void>>()
   /** The process's umask, read once (files whose mode it would change are chmod-ed). */
   private readonly umask = readUmask()
 
@@ -139,78 +144,87 @@ class Restorer {
 
   async tree (path: string): Promise<void> {
     await mkdir(path, { mode: 0o700 })
-    await this.folder(path, '', this.manifest.list, 0)
+    try {
+      const { finished } = await this.folder(path, '', this.manifest.list, 0)
+      await this.writing.drain()
+      await finished
+    } finally {
+      // nothing may still write (or chmod) inside a folder that is about to be removed
+      await this.writing.settle()
+      await Promise.allSettled(this.finishing)
+    }
     await chmod(path, this.manifest.mode)
     await utimes(path, toTime(this.manifest.mtime), toTime(this.manifest.mtime))
   }
 
-  private async folder (abs: string, rel: string, list: CID, depth: number): Promise<void> {
+  /**
+   * Walk one folder, creating its entries; returns once they are all under way, with
+   * `finished`, a promise of the folder being finished: every file in it written and every subfolder
+   * finished, then its own mode and mtime set (last, as they may forbid writing in it and
+   * creating an entry moves its mtime). Files are written up to FILE_CONCURRENCY at once
+   * across folders: a tree of small files is bound by per-file system calls, not bytes,
+   * and the next folder's files start while the last ones of this folder are written.
+   */
+  private async folder (abs: string, rel: string, list: CID, depth: number): Promise<{ finished: Promise<void> }> {
     if (depth > MAX_DEPTH) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: folders nested deeper than ${MAX_DEPTH}`)
     this.dirs++
     let previous: string | undefined
-    // Files are written a few at a time: a tree of small files is bound by per-file
-    // system calls, not bytes. Everything in flight settles before a hard link (its
-    // target may be one of them), before the folder is finished, and before an error
-    // is raised (so nothing writes into a folder that is being removed).
-    const writing: Array<Promise<void>> = []
-    const settle = async (): Promise<void> => {
-      const results = await Promise.allSettled(writing.splice(0))
-      const failed = results.find(r => r.status === 'rejected')
-      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
-    }
-    try {
-      for await (const entry of walkList(this.get, list, decodeEntry, { signal: this.options.signal })) {
-        // Sorted, unique names are what makes it impossible for one entry to write through another.
-        if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
-          throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: entries of '${rel || '/'}' are not sorted and unique at '${entry.name}'`)
-        }
-        previous = entry.name
-        const path = join(abs, entry.name)
-        const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`
-        if (entry.kind === 'file') {
-          if (writing.length >= FILE_CONCURRENCY) await settle()
-          const done = this.entry(path, relPath, entry, depth)
-          done.catch(() => {}) // raised by settle()
-          writing.push(done)
-          continue
-        }
-        if (entry.kind === 'hardlink') await settle()
-        await this.entry(path, relPath, entry, depth)
+    const parts: Array<Promise<void>> = []
+    for await (const entry of walkList(this.get, list, decodeEntry, { signal: this.options.signal })) {
+      // Sorted, unique names are what makes it impossible for one entry to write through another.
+      if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
+        throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: entries of '${rel || '/'}' are not sorted and unique at '${entry.name}'`)
       }
-    } finally {
-      await Promise.allSettled(writing)
+      previous = entry.name
+      const path = join(abs, entry.name)
+      const relPath = rel === '' ? entry.name : `${rel}/${entry.name}`
+      const time = toTime(entry.mtime)
+      switch (entry.kind) {
+        case 'file': {
+          const written = this.file(path, relPath, entry)
+          parts.push(written)
+          await this.writing.push(written)
+          break
+        }
+        case 'dir': {
+          await mkdir(path, { mode: 0o700 })
+          const { finished } = await this.folder(path, relPath, entry.dir!, depth + 1)
+          parts.push(this.finish(finished.then(async () => {
+            await chmod(path, entry.mode)
+            await utimes(path, time, time)
+          })))
+          break
+        }
+        case 'symlink':
+          await symlink(entry.target!, path)
+          await lutimes(path, time, time)
+          break
+        case 'hardlink': {
+          await this.writing.drain() // its target may be a file being written
+          if (!this.restoredFiles.has(entry.target!)) {
+            throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: hard link '${relPath}' points at '${entry.target}', which is not a file restored before it`)
+          }
+          const root = path.slice(0, path.length - relPath.length)
+          await link(join(root, entry.target!), path)
+        }
+      }
     }
-    await settle()
+    return { finished: this.finish(Promise.all(parts).then(() => {})) }
   }
 
-  private async entry (abs: string, rel: string, entry: Entry, depth: number): Promise<void> {
-    const time = toTime(entry.mtime)
-    switch (entry.kind) {
-      case 'dir':
-        await mkdir(abs, { mode: 0o700 })
-        await this.folder(abs, rel, entry.dir!, depth + 1)
-        await chmod(abs, entry.mode)
-        await utimes(abs, time, time)
-        return
-      case 'symlink':
-        await symlink(entry.target!, abs)
-        await lutimes(abs, time, time)
-        return
-      case 'hardlink': {
-        if (!this.restoredFiles.has(entry.target!)) {
-          throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: hard link '${rel}' points at '${entry.target}', which is not a file restored before it`)
-        }
-        const root = abs.slice(0, abs.length - rel.length)
-        await link(join(root, entry.target!), abs)
-        return
-      }
-      case 'file': {
-        const chunks = entry.data !== undefined ? iterate(entry.data) : walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal })
-        await this.writeFile(abs, chunks, entry.size, rel, entry.mode, time)
-        this.files++
-        this.restoredFiles.add(rel)
-      }
-    }
+  /** Track a folder's completion, so a failed restore can wait for it before cleaning up. */
+  private finish (done: Promise<void>): Promise<void> {
+    done.catch(() => {}) // raised through the parent folder's completion, or by tree()
+    this.finishing.add(done)
+    void done.finally(() => this.finishing.delete(done)).catch(() => {})
+    return done
+  }
+
+  private async file (abs: string, rel: string, entry: Entry): Promise<void> {
+    const chunks = entry.data !== undefined ? iterate(entry.data) : walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal })
+    await this.writeFile(abs, chunks, entry.size, rel, entry.mode, toTime(entry.mtime))
+    this.files++
+    this.restoredFiles.add(rel)
   }
 
   /** Write a file's chunks, then its mode and mtime through the same handle. */

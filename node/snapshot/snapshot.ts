@@ -355,7 +355,8 @@ class TreeSnapshot {
   private list (abs: string, rel: string, parentList: CID | undefined): Promise<Listing> {
     const listing = (async (): Promise<Listing> => {
       this.options.signal?.throwIfAborted()
-      const previousInodes = parentList === undefined ? undefined : this.options.parent?.inodes?.(rel)
+      // (with ignoreInode, inodes decide nothing: not loaded)
+      const previousInodes = parentList === undefined || this.options.ignoreInode === true ? undefined : this.options.parent?.inodes?.(rel)
       const previous = await this.parentEntries(parentList)
       let names: string[]
       try {
