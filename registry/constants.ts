@@ -22,5 +22,5 @@ export const DEFAULT_VERSION_LIST_LIMIT = 100
 export const DEFAULT_AUDIT_LIMIT = 100
 export const SHUTDOWN_TIMEOUT_MS = 10_000
 /** Largest semi-space (MB) of the young generation once the server is serving. */
-export const SERVING_SEMI_SPACE_MB = 16
+export const SERVING_SEMI_SPACE_MB = 8
 export const REQUEST_TIMEOUT_MS = 15_000
