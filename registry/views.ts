@@ -23,15 +23,13 @@ const bucketJsons = new WeakMap<BucketRec, string>()
  * A bucket's JSON, made once per record by `serialize` (the response schema's serializer)
  * and kept like its view: search sends the same buckets over and over.
  */
-export function bucketJson (serialize: (b: Bucket) => string): (b: BucketRec) => string {
-  return b => {
-    let json = bucketJsons.get(b)
-    if (json === undefined) {
-      json = serialize(bucketView(b))
-      bucketJsons.set(b, json)
-    }
-    return json
+export function bucketJson (b: BucketRec, serialize: (b: Bucket) => string): string {
+  let json = bucketJsons.get(b)
+  if (json === undefined) {
+    json = serialize(bucketView(b))
+    bucketJsons.set(b, json)
   }
+  return json
 }
 
 function makeBucketView (b: BucketRec): Bucket {

@@ -17,6 +17,8 @@ import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
 export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): Promise<void> {
   const { state } = opts
+  /** The `Bucket` schema's serializer, compiled on the first search. */
+  let serializeBucket: ((b: Bucket) => string) | undefined
 
   app.get<{ Querystring: Static<typeof SearchQuery> }>(`${API_PREFIX}/search`, {
     schema: {
@@ -53,8 +55,8 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     const page = ranked.slice(offset, offset + limit)
     const next = ranked.length > offset + limit ? offset + limit : null
     // Each bucket's JSON is made once through the response schema and kept with its record.
-    const json = bucketJson(reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string)
-    const results = page.map(({ doc, score }) => `${json(state.buckets.get(doc.key)!).slice(0, -1)},"score":${score}}`)
+    const serialize = serializeBucket ??= reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string
+    const results = page.map(({ doc, score }) => `${bucketJson(state.buckets.get(doc.key)!, serialize).slice(0, -1)},"score":${score}}`)
     return await reply.type('application/json; charset=utf-8').send(`{"results":[${results.join(',')}],"next":${next}}`)
   })
 
