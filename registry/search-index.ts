@@ -13,8 +13,11 @@
  * its list from the top and stops at a full page instead of ranking every match: the
  * cost follows the page size, not the number of matches. That order is sorted when a
  * list is first searched and kept in place by each insert or removal after that.
- * Several words are ranked by walking the smallest candidate list into a bounded top-k
- * heap, scoring each candidate by lookups in the other words' lists.
+ * A prefix matching several index words is searched through one merged list, kept until
+ * a write touches one of its words. Several words (or a word within a narrow filter)
+ * intersect id-sorted arrays and order what is left by score, then recency position; when
+ * they are expected to share many buckets, the smallest word's list is walked in ranking
+ * order under a score bound instead.
  *
  * Buckets are numbered internally: integer-keyed maps are several times faster than
  * string-keyed ones.
