@@ -134,7 +134,7 @@ export class WarmPython {
       await Promise.race([ready, gone])
     } catch (cause) {
       await warm.close()
-      throw kaleError(KaleErrorCode.PYTHON, `cannot start a warm '${o.python}' for the steps: ${(cause as Error).message}`, { cause })
+      throw kaleError(KaleErrorCode.PYTHON, `cannot start a warm '${o.python}' for the steps (--fresh-python starts each step on its own): ${(cause as Error).message}`, { cause })
     }
     return warm
   }
