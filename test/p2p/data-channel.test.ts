@@ -21,16 +21,16 @@ import { spawnPeer, type TestPeer } from './fixtures/spawn.ts'
 import { createWan, netnsUnavailable, type Wan } from '../fixtures/netns.ts'
 import { tempDir } from '../fixtures/seeded.ts'
 import { rokJsonIn, startNodeIn, synced, type NsNode } from '../multicloud/cluster.ts'
-import { initHome, startDaemon, writeDataset, type Daemon } from '../sync/daemons.ts'
+import { initHome, runRok, startDaemon, writeDataset, type Daemon } from '../sync/daemons.ts'
 
 const TIMEOUT = 180_000
 const spec = { seed: 23, count: 64, size: 64 * 1024 }
 
 interface Client { host: RokHost, store: MemoryBlockStore }
 
-async function client (): Promise<Client> {
+async function client (window?: number): Promise<Client> {
   const store = new MemoryBlockStore()
-  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store } })
+  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store, window } })
   return { host, store }
 }
 
@@ -99,8 +99,11 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
   })
 
   it('drops a peer that sends corrupted bytes over the data channel, and stores nothing wrong', async () => {
-    const c = await client()
+    // one block in flight per peer and both connected first: the good peer cannot finish
+    // every block before the corrupting one has been asked for something
+    const c = await client(1)
     clients.push(c)
+    await Promise.all([corrupt, server].map(async p => await c.host.dial(multiaddr(p.addr))))
     const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
       peers: [multiaddr(corrupt.addr), multiaddr(server.addr)], signal: AbortSignal.timeout(TIMEOUT)
     })
@@ -173,6 +176,34 @@ describe('data channel between two rok node daemons', { timeout: 300_000 }, () =
     assert.ok(metrics.exchange_data_channel_sockets_accepted >= 1, 'B opened a data channel to A')
     assert.ok(metrics.exchange_data_channel_bytes_served >= v1.newBytes, `A served ${metrics.exchange_data_channel_bytes_served} bytes over the data channel for ${v1.newBytes} new bytes`)
     assert.equal(metrics.exchange_data_channel_bytes_served, metrics.exchange_stream_bytes_served, 'nothing went over libp2p streams')
+
+    // a node started with --data-channel off serves the same sync over libp2p streams
+    const hc = join(dir, 'c')
+    await initHome(hc)
+    const c = await startDaemon(hc, ['--data-channel', 'off', '--bootstrap', a.addr])
+    running.push(c)
+    await writeDataset(join(dir, 'src-c'), 6, 2, 1024 * 1024)
+    await c.rok('allow', 'lab/off', b.peerId)
+    const v = await c.rok('publish', join(dir, 'src-c'), '--bucket', 'lab/off')
+    await b.rok('subscribe', 'lab/off', '--peer', c.addr)
+    assert.equal((await b.rok('sync', 'lab/off')).toSeq, 1)
+    const off = await metricsOf(c)
+    assert.equal(off.exchange_data_channel_sockets_accepted, 0)
+    assert.ok(off.exchange_stream_bytes_served >= v.newBytes, `C served ${off.exchange_stream_bytes_served} bytes over libp2p streams for ${v.newBytes} new bytes`)
+  })
+
+  it('rok node start refuses a --data-channel other than on or off, a port out of range, and a port with off', async () => {
+    const home = join(dir, 'bad')
+    await initHome(home)
+    for (const [args, message] of [
+      [['--data-channel', 'sometimes'], /--data-channel takes 'on' or 'off', not 'sometimes'/],
+      [['--data-port', '70000'], /--data-port 70000 is not a TCP port/],
+      [['--data-channel', 'off', '--data-port', '4000'], /--data-port has no effect with --data-channel off/]
+    ] as const) {
+      const r = await runRok(['node', 'start', '--home', home, ...args])
+      assert.equal(r.code, 2, r.stderr)
+      assert.match(r.stderr, message)
+    }
   })
 })
 
