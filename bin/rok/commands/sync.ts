@@ -7,7 +7,6 @@ import { resolve } from 'node:path'
 import type { Command, CommandContext } from '../../cli/command.ts'
 import { formatBytes } from '../../cli/output.ts'
 import { UsageError } from '../../cli/run.ts'
-import { openEngine } from '../../../node/engine.ts'
 import { NodeApiClient } from '../../../node/api/client.ts'
 import { readApiToken, readDaemonInfo } from '../../../node/daemon-file.ts'
 import { SyncErrorCode } from '../../../node/sync/errors.ts'
@@ -15,6 +14,7 @@ import { RokError } from '../../../protocol/errors.ts'
 import { parseBucketName } from '../../../protocol/bucket-name.ts'
 import type { AllowOutcome, RegistryLinkStatus, SubscriptionStatus, SyncReport } from '../../../protocol/node-api.ts'
 import { connectToNode } from '../../../node/api/client.ts'
+import { nodeOrEngine } from './engine.ts'
 import { dedupPercent } from './snapshot.ts'
 
 /** Longest wait for a busy daemon's health answer once its process is known to be alive. */
@@ -56,8 +56,8 @@ export const publish: Command = {
   name: 'publish',
   summary: 'snapshot a folder as the next version of a bucket and announce it to subscribers',
   usage: 'publish PATH --bucket GROUP/NAME [-m MESSAGE]',
-  description: `Snapshots PATH like 'rok snapshot', then announces the signed version on the bucket's gossip
-topic (online subscribers start syncing within seconds) and provides it in the DHT. Only
+  description: `Snapshots PATH like 'rok snapshot', then pushes the signed version to the peers allowed or
+granted the bucket (online subscribers start syncing within seconds) and provides it in the DHT. Only
 peers allowed with 'rok allow' can fetch it. Needs the node running ('rok node start').
 
 Example:
@@ -175,16 +175,15 @@ Example:
     async run (ctx) {
       const bucket = bucketArg(ctx)
       const peer = ctx.args[1]
-      const client = await connectToNode(ctx.home)
+      const node = await nodeOrEngine(ctx.home)
       let r: AllowOutcome
-      if (client !== undefined) {
-        r = await client[name]({ bucket, peer })
+      if ('client' in node) {
+        r = await node.client[name]({ bucket, peer })
       } else {
-        const engine = await openEngine({ home: ctx.home })
         try {
-          r = { bucket, peers: await engine.sync.allow[name](bucket, peer) }
+          r = { bucket, peers: await node.engine.sync.allow[name](bucket, peer) }
         } finally {
-          await engine.close()
+          await node.engine.close()
         }
       }
       ctx.out.result(r, r => {
