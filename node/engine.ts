@@ -160,7 +160,8 @@ export class Engine {
     }
     await tables.commit(req.bucket, version.seq)
     // the version's blocks become servable to peers allowed on this bucket
-    await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid))
+    await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid),
+      head === undefined ? {} : { parent: { record: head.cid, root: head.record.root } })
     return {
       bucket: req.bucket,
       seq: version.seq,

@@ -13,7 +13,7 @@
  */
 import { base32 } from 'multiformats/bases/base32'
 import type { CID } from '../../protocol/cid.ts'
-import { manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
+import { manifestBlocks, subtreeRoots, type BlockGetter } from '../snapshot/index.ts'
 import { REF_BATCH } from './constants.ts'
 import type { KeyValue } from './kv.ts'
 
@@ -28,9 +28,18 @@ export class RefIndex {
     return await this.kv.get(`d!${bucket}!${record.toString()}`) !== undefined
   }
 
-  /** Index every block of a version (its record, manifest nodes, chunks) as referenced by `bucket`. */
-  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal } = {}): Promise<number> {
-    return await this.addBlocks(bucket, record, (async function * () { for await (const block of manifestBlocks(get, root)) yield block.cid })(), options)
+  /**
+   * Index every block of a version (its record, manifest nodes, chunks) as referenced by
+   * `bucket`. Given the bucket's previous version (`parent`) and that one is fully indexed,
+   * the subtrees both share are already indexed and are not walked again: a v2 that
+   * changes a few files of a large tree writes the references of what changed only.
+   */
+  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID } } = {}): Promise<number> {
+    if (await this.indexed(bucket, record)) return 0
+    const parent = options.parent
+    const shared = parent !== undefined && await this.indexed(bucket, parent.record) ? await subtreeRoots(get, parent.root) : new Set<string>()
+    const skip = (list: CID): boolean => shared.has(list.toString())
+    return await this.addBlocks(bucket, record, (async function * () { for await (const block of manifestBlocks(get, root, skip)) yield block.cid })(), options)
   }
 
   /**

@@ -20,6 +20,10 @@ import { openEngine } from '../../node/engine.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from '../../node/sync/topic.ts'
 import { peerOfAddr } from '../../node/sync/subscriptions.ts'
 import { manifestBlocks } from '../../node/snapshot/index.ts'
+import { RefIndex } from '../../node/sync/refs.ts'
+import type { KeyValue } from '../../node/sync/kv.ts'
+import type { CID } from '../../protocol/cid.ts'
+import { Level } from 'level'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 function body (frame: Uint8Array): Uint8Array {
@@ -138,6 +142,44 @@ describe('allow lists and the reverse index', () => {
       assert.equal(await may(alice, chunkCid(new Uint8Array([42])).toString()), false, 'a CID no bucket references')
       await engine.sync.allow.deny('g/one', alice)
       for (const cid of one) assert.equal(await may(alice, cid), false, 'denied again')
+    } finally {
+      await engine.close()
+      await cleanup()
+    }
+  })
+
+  it('a v2 that changes one folder of a large tree indexes only what changed, yet a peer may have every block of v2, also after v1 is forgotten', async () => {
+    const [dir, cleanup] = await tempDir()
+    const src = join(dir, 'data')
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(src, `d${d}`), { recursive: true })
+      for (let f = 0; f < 10; f++) await writeFile(join(src, `d${d}`, `f${f}.bin`), seededBytes(d * 100 + f, f === 0 ? 200_000 : 3_000))
+    }
+    const alice = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const engine = await openEngine({ home: join(dir, 'home'), create: true })
+    try {
+      await engine.snapshot(src, { bucket: 'g/tree' })
+      const v1 = await engine.buckets.get('g/tree')
+      await writeFile(join(src, 'd7', 'f3.bin'), seededBytes(9_999, 3_000))
+      await engine.snapshot(src, { bucket: 'g/tree' })
+      const v2 = await engine.buckets.get('g/tree')
+      // the same versions indexed into a fresh index: what each one writes
+      const db = new Level<string, string>(join(dir, 'refs'))
+      const refs = new RefIndex(db.sublevel<string, string>('refs', {}) as unknown as KeyValue)
+      const get = async (cid: CID): Promise<Uint8Array> => await engine.store.get(cid)
+      const full = await refs.addVersion('g/tree', v1.cid, v1.record.root, get)
+      const update = await refs.addVersion('g/tree', v2.cid, v2.record.root, get, { parent: { record: v1.cid, root: v1.record.root } })
+      const alone = await refs.addVersion('g/other', v2.cid, v2.record.root, get, { parent: { record: v1.cid, root: v1.record.root } })
+      await db.close()
+      assert.ok(full > 200, `v1 indexed ${full} blocks`)
+      assert.ok(update > 0 && update < 30, `v2 indexed ${update} blocks; v1 needed ${full}`)
+      assert.ok(alone >= full, 'a parent not indexed for that bucket is not trusted')
+      await engine.sync.allow.allow('g/tree', alice)
+      await engine.forget('g/tree', { keepLast: 1 })
+      assert.equal(await engine.sync.refs.indexed('g/tree', v1.cid), false)
+      for await (const b of manifestBlocks(async cid => await engine.store.get(cid), v2.record.root)) {
+        assert.ok(await engine.sync.refs.referencedByAny(b.cid, engine.sync.allow.bucketsFor(alice)), `alice may have ${b.type} ${b.cid.toString()} of v2`)
+      }
     } finally {
       await engine.close()
       await cleanup()
