@@ -17,7 +17,10 @@
  * a write touches one of its words. Several words (or a word within a narrow filter)
  * intersect id-sorted arrays and order what is left by score, then recency position; when
  * they are expected to share many buckets, the smallest word's list is walked in ranking
- * order under a score bound instead.
+ * order under a score bound instead. A list holding a sizeable share of all buckets keeps a
+ * bitmap of them once it is used as a filter or intersected, so testing a bucket against it
+ * does not probe a large hash table; a query word's matching list is remembered until an
+ * index word comes or goes.
  *
  * Buckets are numbered internally: integer-keyed maps are several times faster than
  * string-keyed ones.
@@ -68,6 +71,14 @@ const PREFIX = 1
 const MANY_MATCHES = 1000
 /** Merged prefix lists kept at once, in buckets summed over lists (about 30 bytes each). */
 const MAX_PREFIX_LIST_ENTRIES = 1_000_000
+/** Query words whose matching lists are remembered at once (until a word comes or goes). */
+const MAX_REMEMBERED_MATCHES = 10_000
+/**
+ * A list holding at least 1/this of all buckets also keeps a bitmap of its ids when it is
+ * used as a filter or intersected: testing a bit touches one small array instead of a
+ * large hash table (a cache miss per test), and the bitmap is no bigger than the map.
+ */
+const BITMAP_FRACTION = 64
 
 export function tokenize (text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(t => t.length > 0)
@@ -97,6 +108,8 @@ interface Ranking {
 /** Sort keys pack (weight, recency position) into one number: weights stay below this. */
 const MAX_SORT_WEIGHT = 64
 const RANK_SPAN = 2 ** 32
+/** Scores (at most MAX_QUERY_TERMS × the best weight × EXACT) stay below this in sort keys. */
+const MAX_SORT_SCORE = 128
 
 /**
  * The buckets of one term, group or tag, each with its weight there (0 for groups and
@@ -110,6 +123,8 @@ class Posting {
   private ascendingW = new Uint8Array(0)
   /** The `ascending` that `ascendingW` was made for. */
   private ascendingWeightsOf: Int32Array | null = null
+  /** Bit `id` is set when `id` is in the list; kept up to date once made (see `useBitmap`). */
+  private bits: Int32Array | null = null
   /** The list of all buckets, which defines recency order, is sorted by comparing records. */
   private readonly definesRecency: boolean
 
@@ -126,6 +141,14 @@ class Posting {
     this.weights.set(id, weight)
     if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 0, id)
     this.ascending = null
+    if (this.bits !== null) {
+      if (id >>> 5 >= this.bits.length) {
+        const grown = new Int32Array(Math.max((id >>> 5) + 1, this.bits.length * 2))
+        grown.set(this.bits)
+        this.bits = grown
+      }
+      this.bits[id >>> 5] |= 1 << (id & 31)
+    }
   }
 
   /** Raises the weight of `id` (already in the list) to `weight`. */
@@ -141,6 +164,27 @@ class Posting {
     if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 1)
     this.weights.delete(id)
     this.ascending = null
+    if (this.bits !== null) this.bits[id >>> 5] &= ~(1 << (id & 31))
+  }
+
+  /** Whether `id` is in the list. */
+  has (id: number): boolean {
+    const bits = this.bits
+    if (bits === null) return this.weights.has(id)
+    const word = id >>> 5
+    return word < bits.length && (bits[word] & (1 << (id & 31))) !== 0
+  }
+
+  hasBitmap (): boolean {
+    return this.bits !== null
+  }
+
+  /** Makes the bitmap behind `has` if the list holds at least 1/BITMAP_FRACTION of `capacity` ids. */
+  useBitmap (capacity: number): void {
+    if (this.bits !== null || this.weights.size * BITMAP_FRACTION < capacity) return
+    const bits = new Int32Array((capacity >>> 5) + 1)
+    for (const id of this.weights.keys()) bits[id >>> 5] |= 1 << (id & 31)
+    this.bits = bits
   }
 
   /** Ids best first. */
@@ -234,6 +278,8 @@ export class SearchIndex {
    */
   private readonly prefixLists = new Map<string, Posting>()
   private prefixEntries = 0
+  /** Query word → the one index word's list it matches, or null for none; dropped when an index word comes or goes. */
+  private readonly matches = new Map<string, TermMatch | null>()
 
   get size (): number {
     return this.ids.size
@@ -252,7 +298,7 @@ export class SearchIndex {
         if (posting === undefined) {
           posting = new Posting()
           this.postings.set(term, posting)
-          this.sortedTerms = null
+          this.termsChanged()
         }
         const had = posting.weights.get(id)
         if (had === undefined) posting.add(id, WEIGHT[field], docs)
@@ -278,7 +324,7 @@ export class SearchIndex {
         posting.delete(id, docs)
         if (posting.size === 0) {
           this.postings.delete(term)
-          this.sortedTerms = null
+          this.termsChanged()
         }
       }
     }
@@ -289,6 +335,11 @@ export class SearchIndex {
     this.ids.delete(key)
     docs[id] = undefined
     this.free.push(id)
+  }
+
+  private termsChanged (): void {
+    this.sortedTerms = null
+    this.matches.clear()
   }
 
   /** Ranked matches, best first. */
@@ -303,6 +354,7 @@ export class SearchIndex {
       if (match === null) return []
       terms.push(match)
     }
+    for (const f of filters) f.useBitmap(this.docs.length)
     const smallestFilter = filters.reduce<Posting | null>((a, b) => a === null || b.size < a.size ? b : a, null)
     if (smallestFilter?.size === 0 || limit <= 0) return []
 
@@ -328,7 +380,7 @@ export class SearchIndex {
     const weights = list.posting.weights
     candidates: for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
-      for (const f of filters) if (f !== skip && !f.weights.has(id)) continue candidates
+      for (const f of filters) if (f !== skip && !f.has(id)) continue candidates
       const doc = docs[id]!
       if (!accept(doc)) continue
       out.push({ doc, score: weights.get(id)! * list.factor })
@@ -347,29 +399,28 @@ export class SearchIndex {
     let expected = lists[0].posting.size
     for (let l = 1; l < lists.length; l++) expected *= lists[l].posting.size / this.size
     if (expected > MANY_MATCHES) return this.walkScoring(terms, filters, accept, limit)
-    const [first, second] = lists
-    let [ids, scores] = intersect(first.posting.ascendingIds(), first.posting.ascendingWeights(), first.factor, second.posting.ascendingIds(), second.posting.ascendingWeights(), second.factor)
-    for (let l = 2; l < lists.length && ids.length > 0; l++) {
-      const { posting, factor } = lists[l]
-      ;[ids, scores] = intersect(ids, scores, 1, posting.ascendingIds(), posting.ascendingWeights(), factor)
+    // Walk the smallest list, looking each of its buckets up in the others, smallest first.
+    const first = lists[0]
+    let ids: ArrayLike<number> = first.posting.ascendingIds()
+    let scores: ArrayLike<number> = first.posting.ascendingWeights()
+    let factor = first.factor
+    for (let l = 1; l < lists.length && ids.length > 0; l++) {
+      const next = lists[l]
+      next.posting.useBitmap(this.docs.length)
+      ;[ids, scores] = intersect(ids, scores, factor, next.posting, next.factor)
+      factor = 1
     }
-    // Ranking order without comparing records: by score, then by recency position.
+    // Ranking order without comparing records: packed (score, recency position) keys.
     const { ids: byRecency, rankOf } = this.ranking.recency()
-    const byScore = new Map<number, number[]>()
-    for (let i = 0; i < ids.length; i++) {
-      const level = byScore.get(scores[i])
-      if (level === undefined) byScore.set(scores[i], [rankOf[ids[i]]])
-      else level.push(rankOf[ids[i]])
-    }
+    const keys = new Float64Array(ids.length)
+    for (let i = 0; i < ids.length; i++) keys[i] = (MAX_SORT_SCORE - scores[i] * factor) * RANK_SPAN + rankOf[ids[i]]
+    keys.sort()
     const out: Ranked[] = []
-    for (const score of [...byScore.keys()].sort((a, b) => b - a)) {
-      const ranks = Int32Array.from(byScore.get(score)!).sort()
-      for (let i = 0; i < ranks.length; i++) {
-        const doc = this.docs[byRecency[ranks[i]]]!
-        if (!accept(doc)) continue
-        out.push({ doc, score })
-        if (out.length >= limit) return out
-      }
+    for (let i = 0; i < keys.length; i++) {
+      const doc = this.docs[byRecency[keys[i] % RANK_SPAN]]!
+      if (!accept(doc)) continue
+      out.push({ doc, score: MAX_SORT_SCORE - Math.floor(keys[i] / RANK_SPAN) })
+      if (out.length >= limit) break
     }
     return out
   }
@@ -382,6 +433,7 @@ export class SearchIndex {
    */
   private walkScoring (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
     const driver = terms.reduce((a, b) => b.posting.size < a.posting.size ? b : a)
+    for (const t of terms) if (t !== driver) t.posting.useBitmap(this.docs.length)
     let othersBest = 0
     for (const t of terms) if (t !== driver) othersBest += t.posting.weights.get(t.posting.rankedIds(this.ranking)[0])! * t.factor
     const best = new TopK(limit)
@@ -390,12 +442,11 @@ export class SearchIndex {
       const id = ranked[i]
       let score = driver.posting.weights.get(id)! * driver.factor
       if (!best.couldKeep(score + othersBest)) break
-      for (const f of filters) if (!f.weights.has(id)) continue candidates
+      for (const f of filters) if (!f.has(id)) continue candidates
       for (const t of terms) {
         if (t === driver) continue
-        const w = t.posting.weights.get(id)
-        if (w === undefined) continue candidates
-        score += w * t.factor
+        if (!t.posting.has(id)) continue candidates
+        score += t.posting.weights.get(id)! * t.factor
       }
       const doc = this.docs[id]!
       if (best.wouldKeep(score, doc) && accept(doc)) best.push({ doc, score })
@@ -414,6 +465,8 @@ export class SearchIndex {
       this.prefixLists.set(prefix, cached)
       return { posting: cached, factor: 1 }
     }
+    const remembered = this.matches.get(prefix)
+    if (remembered !== undefined) return remembered
     const terms = this.sortedTerms ??= [...this.postings.keys()].sort()
     let lo = 0
     let hi = terms.length
@@ -429,7 +482,11 @@ export class SearchIndex {
       if (!exact && prefix.length < MIN_PREFIX_CHARS) break
       matched.push({ posting: this.postings.get(terms[i])!, factor: exact ? EXACT : PREFIX })
     }
-    if (matched.length <= 1) return matched[0] ?? null
+    if (matched.length <= 1) {
+      if (this.matches.size >= MAX_REMEMBERED_MATCHES) this.matches.clear()
+      this.matches.set(prefix, matched[0] ?? null)
+      return matched[0] ?? null
+    }
     const merged = new Posting()
     for (const { posting, factor } of matched) {
       posting.weights.forEach((weight, id) => {
@@ -461,37 +518,51 @@ export class SearchIndex {
 }
 
 /**
- * The ids in both ascending lists, ascending, each with its weighted sum (`aFactor` × its
- * weight in `a` + `bFactor` × its weight in `b`): walks `a`, galloping through `b`.
+ * The ids of ascending list `a` that are also in `b`, ascending, each with its weighted sum
+ * (`aFactor` × its weight in `a` + `bFactor` × its weight in `b`): walks `a`, testing `b`'s
+ * bitmap if it has one, else galloping through `b`'s ascending ids.
  */
-function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: number, b: Int32Array, bWeights: Uint8Array, bFactor: number): [number[], number[]] {
-  const ids: number[] = []
-  const scores: number[] = []
-  let j = 0
-  for (let i = 0; i < a.length && j < b.length; i++) {
-    const id = a[i]
-    // Gallop: double the step until past `id`, then binary search the last step.
-    let lo = j
-    let step = 1
-    let hi = j
-    while (hi < b.length && b[hi] < id) {
-      lo = hi + 1
-      hi += step
-      step *= 2
+function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: number, list: Posting, bFactor: number): [Int32Array, Uint16Array] {
+  const ids = new Int32Array(a.length)
+  const scores = new Uint16Array(a.length)
+  let n = 0
+  if (!list.hasBitmap()) {
+    const b = list.ascendingIds()
+    const bWeights = list.ascendingWeights()
+    let j = 0
+    for (let i = 0; i < a.length && j < b.length; i++) {
+      const id = a[i]
+      // Gallop: double the step until past `id`, then binary search the last step.
+      let lo = j
+      let step = 1
+      let hi = j
+      while (hi < b.length && b[hi] < id) {
+        lo = hi + 1
+        hi += step
+        step *= 2
+      }
+      if (hi > b.length) hi = b.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (b[mid] < id) lo = mid + 1
+        else hi = mid
+      }
+      j = lo
+      if (j < b.length && b[j] === id) {
+        ids[n] = id
+        scores[n++] = aWeights[i] * aFactor + bWeights[j] * bFactor
+      }
     }
-    if (hi > b.length) hi = b.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (b[mid] < id) lo = mid + 1
-      else hi = mid
-    }
-    j = lo
-    if (j < b.length && b[j] === id) {
-      ids.push(id)
-      scores.push(aWeights[i] * aFactor + bWeights[j] * bFactor)
+  } else {
+    const weights = list.weights
+    for (let i = 0; i < a.length; i++) {
+      const id = a[i]
+      if (!list.has(id)) continue
+      ids[n] = id
+      scores[n++] = aWeights[i] * aFactor + weights.get(id)! * bFactor
     }
   }
-  return [ids, scores]
+  return [ids.subarray(0, n), scores.subarray(0, n)]
 }
 
 function listOf (map: Map<string, Posting>, key: string): Posting {
