@@ -155,7 +155,11 @@ export class RegistryState {
   setBucket (rec: BucketRec): void {
     const key = bucketKey(rec.group, rec.name)
     this.buckets.set(key, rec)
-    this.index.upsert({ key, group: rec.group, name: rec.name, description: rec.description, tags: rec.tags, visibility: rec.visibility, updatedAt: rec.updatedAt })
+    // Search compares every candidate's group and visibility: documents share their group's
+    // name and a constant visibility, strings that stay in cache and compare by identity.
+    const group = this.groups.get(rec.group)?.name ?? rec.group
+    const visibility = rec.visibility === 'public' ? 'public' : 'private'
+    this.index.upsert({ key, group, name: rec.name, description: rec.description, tags: rec.tags, visibility, updatedAt: rec.updatedAt })
   }
 
   providerMap (bucket: string): Map<string, ProviderRec> {

@@ -17,19 +17,22 @@ export function bucketView (b: BucketRec): Bucket {
   return view
 }
 
-const bucketJsons = new WeakMap<BucketRec, string>()
+const searchHitHeads = new WeakMap<BucketRec, string>()
 
 /**
- * A bucket's JSON, made once per record by `serialize` (the response schema's serializer)
+ * A bucket as a search hit, up to its score: its JSON made by `serialize` (the response
+ * schema's serializer) without the closing brace, then `,"score":`. Made once per record
  * and kept like its view: search sends the same buckets over and over.
  */
-export function bucketJson (b: BucketRec, serialize: (b: Bucket) => string): string {
-  let json = bucketJsons.get(b)
-  if (json === undefined) {
-    json = serialize(bucketView(b))
-    bucketJsons.set(b, json)
+export function searchHitHead (b: BucketRec, serialize: (b: Bucket) => string): string {
+  let head = searchHitHeads.get(b)
+  if (head === undefined) {
+    const json = serialize(bucketView(b))
+    head = `${json.slice(0, -1)},"score":`
+    head.charCodeAt(0) // flattens the concatenation once, not on every response
+    searchHitHeads.set(b, head)
   }
-  return json
+  return head
 }
 
 function makeBucketView (b: BucketRec): Bucket {

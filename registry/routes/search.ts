@@ -12,7 +12,7 @@ import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT } from '../constants.ts'
 import { forbidden } from '../errors.ts'
 import type { AuditRec } from '../state.ts'
 import type { SearchDoc } from '../search-index.ts'
-import { auditView, bucketJson } from '../views.ts'
+import { auditView, searchHitHead } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
 export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): Promise<void> {
@@ -56,8 +56,11 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     const next = ranked.length > offset + limit ? offset + limit : null
     // Each bucket's JSON is made once through the response schema and kept with its record.
     const serialize = serializeBucket ??= reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string
-    const results = page.map(({ doc, score }) => `${bucketJson(state.buckets.get(doc.key)!, serialize).slice(0, -1)},"score":${score}}`)
-    return await reply.type('application/json; charset=utf-8').send(`{"results":[${results.join(',')}],"next":${next}}`)
+    let body = '{"results":['
+    for (let i = 0; i < page.length; i++) {
+      body += `${i === 0 ? '' : ','}${searchHitHead(state.buckets.get(page[i].doc.key)!, serialize)}${page[i].score}}`
+    }
+    return await reply.type('application/json; charset=utf-8').send(`${body}],"next":${next}}`)
   })
 
   app.get<{ Querystring: Static<typeof AuditQuery> }>(`${API_PREFIX}/audit`, {
