@@ -60,10 +60,19 @@ export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { 
   const hashes = new TokenHashes()
   // preParsing, not onRequest: route-level onRequest hooks (the per-route rate limits, such
   // as the one on login) must run first, so failed logins are counted and limited.
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    request.caller = authenticate(state, request.headers.authorization, hashes)
+  // A callback hook, not an async one: no promise to make and settle on every request.
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    try {
+      request.caller = authenticate(state, request.headers.authorization, hashes)
+    } catch (err) {
+      done(err as Error)
+      return
+    }
     const hash = request.caller.tokenHash
-    if (hash === null) return payload
+    if (hash === null) {
+      done(null, payload)
+      return
+    }
     const token = state.tokens.get(hash)!
     const now = state.now()
     if (token.lastUsedAt === null || now - token.lastUsedAt >= TOKEN_TOUCH_INTERVAL_MS) {
@@ -71,6 +80,6 @@ export const authPlugin = fp(async function auth (app: FastifyInstance, opts: { 
       // Last use is bookkeeping, not registry state: a failed write must not fail the request.
       state.store.touch('tokens', hash, token).catch(err => request.log.warn({ err }, 'could not record token use'))
     }
-    return payload
+    done(null, payload)
   })
 }, { name: 'rok-auth' })
