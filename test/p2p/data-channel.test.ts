@@ -8,16 +8,13 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { bytesMatchCid } from '../../protocol/cid.ts'
 import { isRokError } from '../../protocol/errors.ts'
 import { connectPinned, requestOffer } from '../../node/p2p/exchange/data-channel/client.ts'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
-import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
-import { MemoryBlockStore } from '../../node/store/memory.ts'
-import { blockCids, generateBlocks } from './fixtures/blocks.ts'
+import { blockCids } from './fixtures/blocks.ts'
 import { spawnPeer, type TestPeer } from './fixtures/spawn.ts'
+import { assertStoredIntact, client, type Client } from './fixtures/client.ts'
 import { createWan, netnsUnavailable, type Wan } from '../fixtures/netns.ts'
 import { tempDir } from '../fixtures/seeded.ts'
 import { rokJsonIn, startNodeIn, synced, type NsNode } from '../multicloud/cluster.ts'
@@ -26,19 +23,6 @@ import { initHome, runRok, startDaemon, writeDataset, type Daemon } from '../syn
 const TIMEOUT = 180_000
 const spec = { seed: 23, count: 64, size: 64 * 1024 }
 
-interface Client { host: RokHost, store: MemoryBlockStore }
-
-async function client (window?: number): Promise<Client> {
-  const store = new MemoryBlockStore()
-  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store, window } })
-  return { host, store }
-}
-
-async function assertStoredIntact (store: MemoryBlockStore): Promise<void> {
-  for (const { cid } of generateBlocks(spec)) {
-    assert.ok(bytesMatchCid(cid, await store.get(cid)), `stored ${cid.toString()} does not match its CID`)
-  }
-}
 
 /** Rejects with the error `connectPinned` gives, or fails the test when it connects. */
 async function refusedWith (promise: Promise<{ destroy: () => void }>): Promise<Error> {
@@ -81,7 +65,7 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
       assert.equal(report.peers[0].channel, 'data')
     }
     assert.equal(c.store.size, spec.count)
-    await assertStoredIntact(c.store)
+    await assertStoredIntact(c.store, spec)
     const served = (await server.request('stats')).serve
     assert.equal(served.dataChannel.bytes, spec.count * spec.size, 'every block went over the data channel')
     assert.equal(served.dataChannel.accepted, 1, 'the second fetch reused the first one\'s socket')
@@ -94,7 +78,7 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
     const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), { peers: [multiaddr(streamsOnly.addr)], signal: AbortSignal.timeout(TIMEOUT) })
     assert.equal(report.missing.length, 0)
     assert.equal(report.peers[0].channel, 'stream')
-    await assertStoredIntact(c.store)
+    await assertStoredIntact(c.store, spec)
     assert.equal((await streamsOnly.request('stats')).serve.dataChannel, undefined)
   })
 
@@ -112,7 +96,7 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
     assert.equal(bad.channel, 'data')
     assert.equal(bad.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
     assert.equal(bad.blocks, 0)
-    await assertStoredIntact(c.store)
+    await assertStoredIntact(c.store, spec)
   })
 
   it('refuses a wrong ticket and a ticket used twice, and a client refuses a certificate it was not offered', async () => {

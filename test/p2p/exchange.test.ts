@@ -4,35 +4,20 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { bytesMatchCid, chunkCid } from '../../protocol/cid.ts'
+import { chunkCid } from '../../protocol/cid.ts'
 import { EXCHANGE_PROTOCOL, encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE } from '../../protocol/exchange.ts'
 import { readFrames } from '../../node/p2p/exchange/stream-frames.ts'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
-import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
-import { MemoryBlockStore } from '../../node/store/memory.ts'
-import { blockCids, generateBlocks } from './fixtures/blocks.ts'
+import { blockCids } from './fixtures/blocks.ts'
 import { spawnPeer, type TestPeer } from './fixtures/spawn.ts'
+import { assertStoredIntact, client, type Client } from './fixtures/client.ts'
 import type { FetchProgressEvent } from '../../node/p2p/exchange/index.ts'
 import type { Stream } from '@libp2p/interface'
 
 const TIMEOUT = 180_000
 const spec = { seed: 11, count: 96, size: 192 * 1024 }
 
-interface Client { host: RokHost, store: MemoryBlockStore }
-
-async function client (window?: number): Promise<Client> {
-  const store = new MemoryBlockStore()
-  const host = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store, window } })
-  return { host, store }
-}
-
-async function assertStoredIntact (store: MemoryBlockStore): Promise<void> {
-  for (const { cid } of generateBlocks(spec)) {
-    assert.ok(bytesMatchCid(cid, await store.get(cid)), `stored ${cid.toString()} does not match its CID`)
-  }
-}
 
 /** Resolves when the remote end closes or resets the stream. */
 async function streamEnded (stream: Stream, timeoutMs = 60_000): Promise<string> {
@@ -81,7 +66,7 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     assert.equal(report.blocks, spec.count)
     assert.equal(report.bytes, spec.count * spec.size)
     assert.equal(c.store.size, spec.count)
-    await assertStoredIntact(c.store)
+    await assertStoredIntact(c.store, spec)
     const byPeer = new Map(report.peers.map(p => [p.peer, p]))
     // both peers did part of the work, and the parts add up
     assert.ok(byPeer.get(good1.peerId)!.blocks > 0, 'first peer served nothing')
@@ -103,7 +88,7 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     })
     assert.equal(report.missing.length, 0)
     assert.equal(c.store.size, spec.count)
-    await assertStoredIntact(c.store)
+    await assertStoredIntact(c.store, spec)
     const bad = report.peers.find(p => p.peer === corrupt.peerId)!
     assert.equal(bad.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
     assert.equal(bad.blocks, 0)
