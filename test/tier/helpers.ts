@@ -10,12 +10,23 @@ export async function homeWithTier (dir: string, name: string, s3: S3Server, ext
   const home = join(dir, name)
   const init = await runRok(['init', '--home', home], s3.env)
   assert.equal(init.code, 0, init.stderr)
-  await rokJson(['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--path-style', '--home', home, ...extra], s3.env)
+  await withServerLog(s3, async () => await rokJson(['tier', 'set', '--endpoint', s3.endpoint, '--bucket', s3.bucket, '--path-style', '--home', home, ...extra], s3.env))
   return home
 }
 
 export async function rok<T = any> (s3: S3Server, home: string, args: string[]): Promise<T> {
-  return await rokJson<T>([...args, '--home', home], s3.env)
+  return await withServerLog(s3, async () => await rokJson<T>([...args, '--home', home], s3.env))
+}
+
+/** A failure caused by the object store carries what the store said about it. */
+async function withServerLog<T> (s3: S3Server, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    const log = s3.log()
+    if (err instanceof Error && log !== '') err.message += `\n--- s3rver stderr ---\n${log.slice(-4000)}`
+    throw err
+  }
 }
 
 /** Pack objects s3rver has stored so far (it keeps one file per object in its folder). */
