@@ -202,6 +202,15 @@ function decodeList (body: Uint8Array, withFlags: boolean): { cids: CID[], flags
   return { cids, flags }
 }
 
+/** A frame header's body length; throws unless it is 1..MAX_FRAME_BODY_BYTES. */
+function checkedLength (header: Uint8Array): number {
+  const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0)
+  if (length === 0 || length > MAX_FRAME_BODY_BYTES) {
+    throw invalid(`frame of ${length} bytes is outside 1..${MAX_FRAME_BODY_BYTES}`)
+  }
+  return length
+}
+
 /** Decode one frame body (without its length header). Throws ERR_INVALID_MESSAGE. */
 export function decodeBody (body: Uint8Array): ExchangeMessage {
   if (body.byteLength === 0) throw invalid('empty message')
@@ -223,6 +232,24 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
 }
 
 /**
+ * Where a decoder puts BLOCK bodies when it may not keep the transport's pieces (a socket
+ * read into one reused buffer). The receiver hands each block's bytes back when it is done
+ * with them, so the same memory carries the next blocks.
+ */
+export interface BlockAllocator {
+  allocate: (n: number) => Uint8Array
+}
+
+export interface FrameDecoderOptions {
+  /**
+   * Pieces pushed are only valid during `push`: every frame body is copied out of them as
+   * it arrives, BLOCK bodies into memory from `blocksInto`, other bodies into their own
+   * buffer (the CIDs decoded from them may be kept). Nothing else is allocated per block.
+   */
+  blocksInto?: BlockAllocator | undefined
+}
+
+/**
  * Splits a byte stream into frames. Feed it whatever pieces the transport delivers;
  * it returns whole messages. A length over the bound is rejected from the header alone,
  * before any of the body is buffered, so a peer cannot make the receiver hold more than
@@ -234,13 +261,24 @@ export class FrameDecoder {
   private readonly pieces: Uint8Array[] = []
   private buffered = 0
   private expected = -1
+  private readonly blocksInto: BlockAllocator | undefined
+  /** Copying mode: the header read so far, and the body being filled. */
+  private readonly header = new Uint8Array(FRAME_HEADER_BYTES)
+  private headerFilled = 0
+  private body: Uint8Array | undefined
+  private bodyFilled = 0
+
+  constructor (options: FrameDecoderOptions = {}) {
+    this.blocksInto = options.blocksInto
+  }
 
   /** Bytes held waiting for the rest of a frame. */
   get bufferedBytes (): number {
-    return this.buffered
+    return this.blocksInto === undefined ? this.buffered : this.headerFilled + this.bodyFilled
   }
 
   push (piece: Uint8Array): ExchangeMessage[] {
+    if (this.blocksInto !== undefined) return this.pushCopying(piece, this.blocksInto)
     if (piece.byteLength > 0) {
       this.pieces.push(piece)
       this.buffered += piece.byteLength
@@ -249,15 +287,41 @@ export class FrameDecoder {
     for (;;) {
       if (this.expected < 0) {
         if (this.buffered < FRAME_HEADER_BYTES) break
-        const header = this.take(FRAME_HEADER_BYTES)
-        const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0)
-        if (length === 0 || length > MAX_FRAME_BODY_BYTES) {
-          throw invalid(`frame of ${length} bytes is outside 1..${MAX_FRAME_BODY_BYTES}`)
-        }
-        this.expected = length
+        this.expected = checkedLength(this.take(FRAME_HEADER_BYTES))
       }
       if (this.buffered < this.expected) break
       const body = this.take(this.expected)
+      this.expected = -1
+      out.push(decodeBody(body))
+    }
+    return out
+  }
+
+  /** Copies every byte of `piece` into the frame it belongs to; keeps no reference to it. */
+  private pushCopying (piece: Uint8Array, blocksInto: BlockAllocator): ExchangeMessage[] {
+    const out: ExchangeMessage[] = []
+    let at = 0
+    while (at < piece.byteLength) {
+      if (this.expected < 0) {
+        const n = Math.min(FRAME_HEADER_BYTES - this.headerFilled, piece.byteLength - at)
+        this.header.set(piece.subarray(at, at + n), this.headerFilled)
+        this.headerFilled += n
+        at += n
+        if (this.headerFilled < FRAME_HEADER_BYTES) break
+        this.headerFilled = 0
+        this.expected = checkedLength(this.header)
+        continue
+      }
+      // the body's first byte is its type: known before any of it is copied
+      this.body ??= piece[at] === MessageType.BLOCK ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
+      const n = Math.min(this.expected - this.bodyFilled, piece.byteLength - at)
+      this.body.set(piece.subarray(at, at + n), this.bodyFilled)
+      this.bodyFilled += n
+      at += n
+      if (this.bodyFilled < this.expected) break
+      const body = this.body
+      this.body = undefined
+      this.bodyFilled = 0
       this.expected = -1
       out.push(decodeBody(body))
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { chunkCid, cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
+import { randomBytes } from 'node:crypto'
+import { bytesMatchCid, chunkCid, cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
 import { isRokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
   decodeBody, encodeBlock, encodeCancel, encodeDontHave, encodeHave, encodeMessage, encodeWant, FrameDecoder,
@@ -52,6 +53,45 @@ describe('exchange codec', () => {
     assert.deepEqual(out.map(m => m.type), ['want', 'block', 'have'])
     assert.deepEqual(new FrameDecoder().push(joined).map(m => m.type), ['want', 'block', 'have'])
     assert.equal(decoder.bufferedBytes, 0)
+  })
+
+  it('copies frames out of pieces it may not keep: blocks into the allocator, spanning pieces, same bytes and CID', () => {
+    const payload = randomBytes(40_000)
+    const cid = chunkCid(payload)
+    const frames = [encodeWant([{ cid: a, kind: 'block' }]), encodeBlock(cid, payload), encodeHave([a])]
+    const joined = Buffer.concat(frames)
+    const handedOut: Uint8Array[] = []
+    const decoder = new FrameDecoder({ blocksInto: { allocate: (n) => { const out = new Uint8Array(n); handedOut.push(out); return out } } })
+    // one reused read buffer, overwritten after every push, as a socket's onread delivers it
+    const scratch = new Uint8Array(16_384)
+    const out: ExchangeMessage[] = []
+    for (let at = 0; at < joined.byteLength; at += 16_384) {
+      const n = Math.min(16_384, joined.byteLength - at)
+      scratch.set(joined.subarray(at, at + n))
+      out.push(...decoder.push(scratch.subarray(0, n)))
+      scratch.fill(0xee)
+    }
+    assert.deepEqual(out.map(m => m.type), ['want', 'block', 'have'])
+    const block = out[1]
+    assert.ok(block.type === 'block')
+    assert.equal(handedOut.length, 1, 'only the BLOCK body comes from the allocator')
+    assert.equal(block.bytes.buffer, handedOut[0].buffer)
+    assert.ok(bytesMatchCid(cid, block.bytes), 'a block that spanned reads hashes to its CID')
+    assert.deepEqual(block.cidBytes, cid.bytes)
+    assert.equal(out[2].type === 'have' && out[2].cids[0].toString(), a.toString())
+    assert.equal(decoder.bufferedBytes, 0)
+    // a flipped byte in one read is a block that no longer matches
+    const bad = Buffer.from(encodeBlock(cid, payload))
+    bad[bad.byteLength - 1] ^= 1
+    const [corrupted] = new FrameDecoder({ blocksInto: { allocate: (n) => new Uint8Array(n) } }).push(bad)
+    assert.ok(corrupted.type === 'block' && !bytesMatchCid(cid, corrupted.bytes))
+  })
+
+  it('rejects an oversized frame in copying mode before allocating for it', () => {
+    const header = new Uint8Array(4)
+    new DataView(header.buffer).setUint32(0, MAX_FRAME_BODY_BYTES + 1)
+    const decoder = new FrameDecoder({ blocksInto: { allocate: () => assert.fail('allocated for an oversized frame') } })
+    assert.throws(() => decoder.push(header), invalid)
   })
 
   it('rejects an oversized frame from its header alone', () => {

@@ -86,6 +86,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
       idleTimeout,
       maxUnstoredBytes: init.maxUnstoredBytes ?? EXCHANGE_MAX_UNSTORED_BYTES,
       verifier: this.verifier,
+      arena: this.dataClient?.arena,
       log
     }
   }

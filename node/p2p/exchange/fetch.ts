@@ -10,6 +10,7 @@ import { EXCHANGE_ASSUMED_BLOCK_BYTES, EXCHANGE_INFLIGHT_BYTES, EXCHANGE_MAX_WIN
 import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
 import { cidKey } from './cid-key.ts'
+import type { BlockArena } from './block-arena.ts'
 import type { BlockVerifier } from './verify.ts'
 import type { ExchangeStream } from './stream-frames.ts'
 import type { FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
@@ -39,6 +40,8 @@ export interface FetchSettings {
   idleTimeout: number
   maxUnstoredBytes: number
   verifier: BlockVerifier
+  /** Where data-channel blocks are received: each goes back once stored or dropped. */
+  arena: Pick<BlockArena, 'release'> | undefined
   log: Logger
 }
 
@@ -71,8 +74,11 @@ export class Fetch {
   private receivedBlocks = 0
   private receivedBytes = 0
   private readonly missing: CID[] = []
-  /** Verified blocks waiting for the next putMany (one store call per event-loop turn). */
-  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, session: PeerSession }> = []
+  /**
+   * Verified blocks waiting for the next putMany (one store call per event-loop turn);
+   * `received` is the block as it arrived, released to the arena once stored.
+   */
+  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, received: Uint8Array, session: PeerSession }> = []
   private storeScheduled = false
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
@@ -173,10 +179,11 @@ export class Fetch {
     this.settings.verifier.verify(entry.cid, bytes).then((verified) => {
       if (!verified.ok || this.finished) {
         this.unstoredBytes -= bytes.byteLength
+        this.settings.arena?.release(bytes)
         if (!verified.ok) this.rejectBlock(entry, session)
         return
       }
-      this.storing.push({ entry, bytes: verified.bytes, session })
+      this.storing.push({ entry, bytes: verified.bytes, received: bytes, session })
       if (this.storeScheduled) return
       this.storeScheduled = true
       setImmediate(() => {
@@ -185,6 +192,7 @@ export class Fetch {
       })
     }, (err: Error) => {
       this.unstoredBytes -= bytes.byteLength
+      this.settings.arena?.release(bytes)
       this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `verifying ${entry.cid.toString()} failed`, { cause: err }))
     })
   }
@@ -201,7 +209,7 @@ export class Fetch {
     const batch = this.storing
     this.storing = []
     if (batch.length === 0 || this.finished) {
-      for (const b of batch) this.unstoredBytes -= b.bytes.byteLength
+      this.unstore(batch)
       return
     }
     const { store } = this.settings
@@ -210,15 +218,22 @@ export class Fetch {
       ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal })
       : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal })))
     stored.then(() => {
-      for (const b of batch) {
-        this.unstoredBytes -= b.bytes.byteLength
-        this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
-      }
+      this.unstore(batch)
+      for (const b of batch) this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
       this.wakeSessions()
     }, (err: Error) => {
-      for (const b of batch) this.unstoredBytes -= b.bytes.byteLength
+      this.unstore(batch)
       this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${batch.length} blocks failed`, { cause: err }))
     })
+  }
+
+  /** The store is done with these blocks (or they will not be stored): their memory is free. */
+  private unstore (batch: Fetch['storing']): void {
+    const arena = this.settings.arena
+    for (const b of batch) {
+      this.unstoredBytes -= b.bytes.byteLength
+      arena?.release(b.received)
+    }
   }
 
   private settle (entry: WantedBlock, state: 'done' | 'missing', bytes: number, session?: PeerSession): void {

@@ -4,6 +4,7 @@
  * the stream's own backpressure signal.
  */
 import { FrameDecoder, type ExchangeMessage } from '../../../protocol/exchange.ts'
+import type { BlockArena } from './block-arena.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -21,6 +22,12 @@ export interface ExchangeStream {
   abort: (err: Error) => void
   addEventListener: (type: StreamEvent, listener: (evt: any) => void) => void
   removeEventListener: (type: StreamEvent, listener: (evt: any) => void) => void
+  /**
+   * Present when the 'message' pieces are only valid during the event (a socket read into
+   * one reused buffer): the decoder copies blocks into this arena, and whoever ends up
+   * holding a block releases it there once it is stored.
+   */
+  readonly arena?: BlockArena
   /**
    * Hands the transport back for another fetch instead of closing it (a pooled data
    * channel socket). Only called when nothing is in flight on it.
@@ -42,7 +49,7 @@ export interface FrameHandlers {
 }
 
 export function readFrames (stream: ExchangeStream, handlers: FrameHandlers): FrameReader {
-  const decoder = new FrameDecoder()
+  const decoder = new FrameDecoder({ blocksInto: stream.arena })
   let failed = false
   const feed = (piece: Uint8Array): void => {
     if (failed) return

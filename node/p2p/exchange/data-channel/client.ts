@@ -7,14 +7,16 @@
  * a while: its fetches go over libp2p streams meanwhile.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { connect, type TLSSocket } from 'node:tls'
+import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { ACCEPT_BYTE, DATA_CHANNEL_PROTOCOL, decodeOffer, OFFER_BYTES, type DataChannelOffer } from '../../../../protocol/data-channel.ts'
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
 import { fingerprintOf } from './certificate.ts'
-import { SocketStream } from './socket-stream.ts'
+import { BlockArena } from '../block-arena.ts'
+import { SocketInput, SocketStream } from './socket-stream.ts'
 import type { AbortOptions, Connection, Logger, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { OnReadOpts } from 'node:net'
 
 export interface DataChannelClientInit {
   openConnection: (peer: PeerId | Multiaddr, options?: AbortOptions) => Promise<Connection>
@@ -34,6 +36,8 @@ export class DataChannelClient {
   private readonly idle = new Map<string, Idle[]>()
   private readonly failedUntil = new Map<string, number>()
   private readonly open = new Set<SocketStream>()
+  /** Received blocks of every socket, reused once stored (see BlockArena). */
+  readonly arena = new BlockArena()
 
   constructor (init: DataChannelClientInit) {
     this.init = init
@@ -52,8 +56,9 @@ export class DataChannelClient {
     }
     try {
       const offer = await requestOffer(connection, signal)
-      const socket = await connectPinned(hostOf(connection.remoteAddr), offer, signal)
-      const stream = new SocketStream(socket, (s) => { this.giveBack(key, s) })
+      const input = new SocketInput()
+      const socket = await connectPinned(hostOf(connection.remoteAddr), offer, signal, input)
+      const stream = new SocketStream(socket, (s) => { this.giveBack(key, s) }, { input, arena: this.arena })
       this.open.add(stream)
       socket.once('close', () => { this.open.delete(stream); this.forget(key, stream) })
       this.failedUntil.delete(key)
@@ -144,11 +149,17 @@ export async function requestOffer (connection: Connection, signal: AbortSignal)
   }
 }
 
-/** TLS to `host:offer.port`, pinned to the offered certificate; resolves once the ticket is accepted. */
-export async function connectPinned (host: string, offer: DataChannelOffer, signal: AbortSignal): Promise<TLSSocket> {
+/**
+ * TLS to `host:offer.port`, pinned to the offered certificate; resolves once the ticket is
+ * accepted. The socket reads through `input`; anything the peer sends after ACCEPT and
+ * before a SocketStream takes `input.sink` over breaks the protocol and closes it.
+ */
+export async function connectPinned (host: string, offer: DataChannelOffer, signal: AbortSignal, input = new SocketInput()): Promise<TLSSocket> {
   signal.throwIfAborted()
   // not verified against a CA: pinned to the offered fingerprint below, before the ticket leaves
-  const socket = connect({ host, port: offer.port, minVersion: 'TLSv1.3', rejectUnauthorized: false })
+  // `onread` is a documented tls.connect option that @types/node leaves out
+  const options: ConnectionOptions & { onread: OnReadOpts } = { host, port: offer.port, minVersion: 'TLSv1.3', rejectUnauthorized: false, onread: input.onread }
+  const socket = connect(options)
   socket.setNoDelay(true)
   const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>()
   const fail = (err: Error): void => {
@@ -169,10 +180,11 @@ export async function connectPinned (host: string, offer: DataChannelOffer, sign
     }
     socket.write(offer.ticket)
     ticketSent = true
-    socket.once('data', (answer: Buffer) => {
+    input.sink = (answer) => {
+      input.sink = () => { socket.destroy() }
       if (answer.byteLength !== 1 || answer[0] !== ACCEPT_BYTE) { fail(new Error('the peer did not accept the ticket')); return }
       resolve(socket)
-    })
+    }
   })
   try {
     return await promise

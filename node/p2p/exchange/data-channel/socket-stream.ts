@@ -3,9 +3,14 @@
  * client run over it unchanged: 'message' per received piece, 'remoteCloseWrite' when
  * the peer ends its side, 'close' when the socket is gone; `send` writes a list of
  * pieces as one corked write and reports backpressure past WRITE_BUFFER_BYTES.
+ *
+ * The fetching side reads through a SocketInput: every TLS record is decrypted into the
+ * same buffer instead of a new one, and the frame decoder copies blocks out of it into
+ * a BlockArena (`arena`), so receiving a block allocates nothing.
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
+import type { BlockArena } from '../block-arena.ts'
 import type { ExchangeStream } from '../stream-frames.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Socket } from 'node:net'
@@ -17,20 +22,42 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  */
 const WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 
+/** Node decrypts at most one 16 KiB TLS record per read; room for a few. */
+const READ_BUFFER_BYTES = 64 * 1024
+
 type StreamEvent = 'message' | 'close' | 'remoteCloseWrite'
 type Listener = (evt: any) => void
+
+/**
+ * A socket's reads into one reused buffer (Node's `onread` option, given to
+ * `tls.connect`). Each piece goes to `sink` and is only valid during that call.
+ */
+export class SocketInput {
+  sink: ((piece: Uint8Array) => void) | undefined
+  readonly onread = {
+    buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+    // false would pause the socket; flow control is the exchange's window
+    callback: (n: number, buffer: Uint8Array): boolean => { this.sink?.(buffer.subarray(0, n)); return true }
+  }
+}
 
 export class SocketStream implements ExchangeStream {
   readonly socket: Socket
   release: (() => void) | undefined
+  /** Set when pieces are only valid during their 'message' event: blocks are copied here. */
+  readonly arena: BlockArena | undefined
   private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
   private error: Error | undefined
 
-  /** @param release - hands the socket back to its pool instead of closing it (client side) */
-  constructor (socket: Socket, release?: (stream: SocketStream) => void) {
+  /**
+   * @param release - hands the socket back to its pool instead of closing it (client side)
+   * @param input - the socket's reads, when it was opened with `input.onread`
+   */
+  constructor (socket: Socket, release?: (stream: SocketStream) => void, input?: { input: SocketInput, arena: BlockArena }) {
     this.socket = socket
     this.release = release === undefined ? undefined : () => { release(this) }
-    socket.on('data', (data: Buffer) => {
+    this.arena = input?.arena
+    const deliver = (data: Uint8Array): void => {
       const listeners = this.listeners.message
       // nothing may arrive while no exchange uses the socket (e.g. pooled): the peer broke the protocol
       if (listeners.size === 0) {
@@ -38,7 +65,9 @@ export class SocketStream implements ExchangeStream {
         return
       }
       for (const l of listeners) l({ data })
-    })
+    }
+    if (input === undefined) socket.on('data', deliver)
+    else input.input.sink = deliver
     socket.on('end', () => { for (const l of this.listeners.remoteCloseWrite) l({}) })
     socket.on('error', (err: Error) => { this.error ??= err })
     socket.on('close', () => { for (const l of this.listeners.close) l({ error: this.error }) })

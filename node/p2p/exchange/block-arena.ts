@@ -1,0 +1,78 @@
+/**
+ * Memory for received blocks that is used again once they are stored. Blocks are carved
+ * from 1 MiB slabs; a slab whose blocks have all been released goes back to a small free
+ * list instead of to the garbage collector. Why: V8 starts a full collection after every
+ * ~64 MB of new ArrayBuffer memory, and a fetch that allocated each 16 KiB block anew
+ * spent about a third of its CPU in those collections.
+ *
+ * Each allocated block must be released exactly once, and only when nothing reads it any
+ * more (after the store has copied or written it): its memory then holds another block.
+ * A block never released is no leak: its slab is simply not reused and the collector
+ * frees it. Blocks over a quarter slab get their own buffer and are not pooled.
+ */
+import type { BlockAllocator } from '../../../protocol/exchange.ts'
+
+const SLAB_BYTES = 1024 * 1024
+/** Free slabs kept for reuse; more are left to the collector. */
+const MAX_FREE_SLABS = 8
+
+interface Slab {
+  buffer: ArrayBuffer
+  /** Bytes handed out from the start of the slab. */
+  used: number
+  /** Blocks handed out and not yet released. */
+  live: number
+}
+
+export class BlockArena implements BlockAllocator {
+  private readonly slabs = new WeakMap<ArrayBufferLike, Slab>()
+  private readonly free: Slab[] = []
+  private current: Slab | undefined
+
+  allocate (n: number): Uint8Array {
+    if (n > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(n)
+    let slab = this.current
+    if (slab === undefined || slab.used + n > SLAB_BYTES) {
+      this.current = undefined
+      if (slab !== undefined && slab.live === 0) this.recycle(slab)
+      slab = this.free.pop() ?? this.newSlab()
+      this.current = slab
+    }
+    const out = new Uint8Array(slab.buffer, slab.used, n)
+    slab.used += n
+    slab.live++
+    return out
+  }
+
+  /** `bytes` (from `allocate`) will not be read again. Bytes from elsewhere are ignored. */
+  release (bytes: Uint8Array): void {
+    const slab = this.slabs.get(bytes.buffer)
+    if (slab === undefined || slab.live === 0) return
+    slab.live--
+    if (slab.live > 0) return
+    // the current slab starts over in place; a full one goes back to the free list
+    if (slab === this.current) slab.used = 0
+    else this.recycle(slab)
+  }
+
+  /** Free slabs held for reuse (tests). */
+  get freeSlabs (): number {
+    return this.free.length
+  }
+
+  private recycle (slab: Slab): void {
+    if (this.free.length >= MAX_FREE_SLABS) {
+      this.slabs.delete(slab.buffer)
+      return
+    }
+    slab.used = 0
+    this.free.push(slab)
+  }
+
+  private newSlab (): Slab {
+    // never zero-filled: every byte handed out is written before it is read
+    const slab: Slab = { buffer: Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer, used: 0, live: 0 }
+    this.slabs.set(slab.buffer, slab)
+    return slab
+  }
+}
