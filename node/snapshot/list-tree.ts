@@ -109,14 +109,18 @@ async function * walk<T> (get: BlockGetter, cid: CID, decodeItem: (v: unknown) =
   for (const [child] of node.branch) yield * walk(get, child, decodeItem, signal, depth + 1, maxDepth)
 }
 
-/** Every node of a list tree, depth-first, with the items of each leaf (for gc, verify and sync walks). */
-export async function * listNodes<T> (get: BlockGetter, root: CID, decodeItem: (v: unknown) => T, depth = 0): AsyncGenerator<{ cid: CID, leaf?: T[] }> {
+/**
+ * Every node of a list tree, depth-first, with the items of each leaf (for gc, verify and
+ * sync walks). A node `skip` answers true for is left out with everything under it.
+ */
+export async function * listNodes<T> (get: BlockGetter, root: CID, decodeItem: (v: unknown) => T, skip: (cid: CID) => boolean = () => false, depth = 0): AsyncGenerator<{ cid: CID, leaf?: T[] }> {
   if (depth > 16) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: list tree deeper than 16 levels')
+  if (skip(root)) return
   const node = decodeListNode(await get(root), decodeItem)
   if ('leaf' in node) {
     yield { cid: root, leaf: node.leaf }
     return
   }
   yield { cid: root }
-  for (const [child] of node.branch) yield * listNodes(get, child, decodeItem, depth + 1)
+  for (const [child] of node.branch) yield * listNodes(get, child, decodeItem, skip, depth + 1)
 }
