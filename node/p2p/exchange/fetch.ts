@@ -11,7 +11,7 @@ import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
 import { cidKey } from './cid-key.ts'
 import type { BlockArena } from './block-arena.ts'
-import type { BlockVerifier } from './verify.ts'
+import type { BlockVerifier, VerifiedBlock } from './verify.ts'
 import type { ExchangeStream } from './stream-frames.ts'
 import type { FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
@@ -176,24 +176,35 @@ export class Fetch {
     this.receivedBlocks++
     this.receivedBytes += bytes.byteLength
     this.unstoredBytes += bytes.byteLength
-    this.settings.verifier.verify(entry.cid, bytes).then((verified) => {
-      if (!verified.ok || this.finished) {
-        this.unstoredBytes -= bytes.byteLength
-        this.settings.arena?.release(bytes)
-        if (!verified.ok) this.rejectBlock(entry, session)
-        return
-      }
-      this.storing.push({ entry, bytes: verified.bytes, received: bytes, session })
-      if (this.storeScheduled) return
-      this.storeScheduled = true
-      setImmediate(() => {
-        this.storeScheduled = false
-        this.storeVerified()
-      })
+    const verifier = this.settings.verifier
+    const ok = verifier.verifyNow(entry.cid, bytes)
+    if (ok !== undefined) {
+      this.verified(entry, bytes, { ok, bytes }, session)
+      return
+    }
+    verifier.verify(entry.cid, bytes).then((verified) => {
+      this.verified(entry, bytes, verified, session)
     }, (err: Error) => {
       this.unstoredBytes -= bytes.byteLength
       this.settings.arena?.release(bytes)
       this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `verifying ${entry.cid.toString()} failed`, { cause: err }))
+    })
+  }
+
+  /** `received` was checked against its CID: store it with the others of this turn, or drop the peer. */
+  private verified (entry: WantedBlock, received: Uint8Array, verified: VerifiedBlock, session: PeerSession): void {
+    if (!verified.ok || this.finished) {
+      this.unstoredBytes -= received.byteLength
+      this.settings.arena?.release(received)
+      if (!verified.ok) this.rejectBlock(entry, session)
+      return
+    }
+    this.storing.push({ entry, bytes: verified.bytes, received, session })
+    if (this.storeScheduled) return
+    this.storeScheduled = true
+    setImmediate(() => {
+      this.storeScheduled = false
+      this.storeVerified()
     })
   }
 

@@ -48,6 +48,14 @@ export class BlockVerifier {
     this.useWorker = useWorker
   }
 
+  /**
+   * The answer at once when hashing on this thread (no promise per block), or undefined
+   * when the worker hashes: then call `verify`.
+   */
+  verifyNow (cid: CID, bytes: Uint8Array): boolean | undefined {
+    return this.useWorker ? undefined : bytesMatchCid(cid, bytes)
+  }
+
   async verify (cid: CID, bytes: Uint8Array): Promise<VerifiedBlock> {
     if (!this.useWorker) return { ok: bytesMatchCid(cid, bytes), bytes }
     if (this.batch !== undefined && this.batch.used + bytes.byteLength > this.batch.buffer.byteLength) this.flush()
