@@ -204,10 +204,12 @@ def run(req):
         if pid == 0:
             child(req, out, err)
         _children[pid] = rid
+        # Replied under the lock: the reaper cannot report this child's exit before Kale
+        # has heard it started (a step can finish within microseconds).
+        reply({'op': 'started', 'id': rid, 'pid': pid})
         _children_lock.notify()
     out.close()
     err.close()
-    reply({'op': 'started', 'id': rid, 'pid': pid})
 
 
 def main():

@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { loadPipeline } from '../../kale/load.ts'
 import type { RunRecord } from '../../kale/runner/records.ts'
 import { runPipeline, type RunEvent } from '../../kale/runner/run.ts'
+import { WarmPython } from '../../kale/runner/warm-python.ts'
 import { EXAMPLES, PYTHON, kale, skipUnless, tempDir, writeNotebook, type CellDef } from './helpers.ts'
 
 let dir: string
@@ -49,6 +51,26 @@ describe('steps forked from a warm interpreter', () => {
     const { record, events } = await run(names.map(n => ({ tags: [`step:${n}`], code: `print("${n} one")\nprint("${n} two")` })))
     assert.equal(record.status, 'succeeded')
     for (const n of names) assert.deepEqual(output(events, n), [`${n} one`, `${n} two`])
+  })
+
+  it('a step that exits before its start is reported is still seen to start and end (no hang)', async () => {
+    // The interpreter's reaper can see a step exit before its main thread reports the fork.
+    const script = join(dir, 'quick.py')
+    await writeFile(script, 'import os\nos._exit(0)\n')
+    const warm = await WarmPython.start({ python: PYTHON, cwd: dir, env: process.env, prelude: [] })
+    try {
+      for (let i = 0; i < 100; i++) {
+        const step = await Promise.race([
+          warm.launch({ script, args: [], cwd: dir }),
+          new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error(`launch ${i} never reported its start`)) }, 5000).unref())
+        ])
+        step.stdout.resume()
+        step.stderr.resume()
+        assert.deepEqual(await step.done, { code: 0, signal: null })
+      }
+    } finally {
+      await warm.close()
+    }
   })
 
   it('--fresh-python starts each step as python3 itself, a direct child of Kale', async () => {
