@@ -7,6 +7,7 @@
  * All-zero chunks are skipped (holes), so sparse files stay sparse.
  */
 import { chmod, link, lutimes, mkdir, open, readdir, rename, rm, stat, symlink, utimes } from 'node:fs/promises'
+import { closeSync, fchmodSync, ftruncateSync, futimesSync, openSync, writevSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { CID } from '../../protocol/cid.ts'
@@ -45,6 +46,8 @@ export interface RestoreResult {
 const MAX_DEPTH = 1024
 /** Files written at once. */
 const FILE_CONCURRENCY = 16
+/** Files up to this size are written by blocking calls (see writeFile). */
+const SYNC_WRITE_MAX = 256 * 1024
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
@@ -232,47 +235,78 @@ class Restorer {
     // created with its mode when the umask leaves it whole (the restore folder is private
     // until it is renamed into place), saving a chmod per file
     const createdWithMode = (mode & ~0o777) === 0 && (mode & this.umask) === 0
-    const fd = await open(abs, 'wx', createdWithMode ? mode : 0o600)
+    const createMode = createdWithMode ? mode : 0o600
+    const blocks = this.checkedBlocks(chunks, size, label)
+    if (size <= SYNC_WRITE_MAX) {
+      // A small file's bytes are gathered first, then written by blocking calls: four
+      // trips through libuv's thread pool per file cost more than the calls themselves.
+      const runs: Array<[Uint8Array[], number]> = []
+      for await (const run of blocks) runs.push(run)
+      const fd = openSync(abs, 'wx', createMode)
+      try {
+        for (const [buffers, at] of runs) if (buffers.length > 0) writevSync(fd, buffers, at)
+        if (runs.length > 0 && runs[runs.length - 1][0].length === 0) ftruncateSync(fd, size)
+        if (!createdWithMode) fchmodSync(fd, mode)
+        futimesSync(fd, time, time)
+      } finally {
+        closeSync(fd)
+      }
+      return
+    }
+    const fd = await open(abs, 'wx', createMode)
     try {
-      let position = 0
-      let pending: Uint8Array[] = []
-      let pendingBytes = 0
-      let pendingAt = 0
-      let holeAtEnd = false
-      const drain = async (): Promise<void> => {
-        if (pendingBytes === 0) return
-        await fd.writev(pending, pendingAt)
-        pending = []
-        pendingBytes = 0
-      }
-      for await (const [[cid, length], bytes] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
-        if (bytes.length !== length) {
-          throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
-        }
-        holeAtEnd = isZero(bytes)
-        if (holeAtEnd) {
-          await drain()
-        } else {
-          if (pendingBytes === 0) pendingAt = position
-          pending.push(bytes)
-          pendingBytes += bytes.length
-          if (pendingBytes >= 4 * 1024 * 1024) await drain()
-        }
-        position += bytes.length
-        this.bytes += bytes.length
-        this.options.onProgress?.({ bytes: this.bytes, total: this.manifest.size, files: this.files, path: label })
-      }
-      await drain()
-      if (position !== size) {
-        throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
+      let hole = false
+      for await (const [buffers, at] of blocks) {
+        hole = buffers.length === 0
+        if (!hole) await fd.writev(buffers, at)
       }
       // Only a trailing hole (zero chunks skipped at the end) needs the size set.
-      if (holeAtEnd) await fd.truncate(size)
+      if (hole) await fd.truncate(size)
       if (!createdWithMode) await fd.chmod(mode)
       await fd.utimes(time, time)
     } finally {
       await fd.close()
     }
+  }
+
+  /**
+   * A file's verified chunks as runs to write: [buffers, position], at most 4 MiB each;
+   * all-zero chunks are left out (holes), and a file that ends in one yields [[], size] last.
+   */
+  private async * checkedBlocks (chunks: AsyncIterable<ChunkRef>, size: number, label: string): AsyncGenerator<[Uint8Array[], number]> {
+    let position = 0
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
+    let pendingAt = 0
+    let holeAtEnd = false
+    for await (const [[cid, length], bytes] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
+      if (bytes.length !== length) {
+        throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
+      }
+      holeAtEnd = isZero(bytes)
+      if (holeAtEnd) {
+        if (pendingBytes > 0) yield [pending, pendingAt]
+        pending = []
+        pendingBytes = 0
+      } else {
+        if (pendingBytes === 0) pendingAt = position
+        pending.push(bytes)
+        pendingBytes += bytes.length
+        if (pendingBytes >= 4 * 1024 * 1024) {
+          yield [pending, pendingAt]
+          pending = []
+          pendingBytes = 0
+        }
+      }
+      position += bytes.length
+      this.bytes += bytes.length
+      this.options.onProgress?.({ bytes: this.bytes, total: this.manifest.size, files: this.files, path: label })
+    }
+    if (pendingBytes > 0) yield [pending, pendingAt]
+    if (position !== size) {
+      throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
+    }
+    if (holeAtEnd) yield [[], size]
   }
 }
 

@@ -135,3 +135,24 @@ test('a block image round-trips byte for byte, and a second version stores only 
     await cleanup()
   }
 })
+
+test('small files that are all zeros or end in zeros (holes skipped on restore) come back with their size and bytes', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    await mkdir(src, { recursive: true })
+    await writeFile(join(src, 'zeros.bin'), new Uint8Array(200_000))
+    await writeFile(join(src, 'tail-zeros.bin'), Buffer.concat([seededBytes(3, 70_000), new Uint8Array(180_000)]))
+    await writeFile(join(src, 'head-zeros.bin'), Buffer.concat([new Uint8Array(180_000), seededBytes(4, 70_000)]))
+    await chmod(join(src, 'head-zeros.bin'), 0o4755) // a mode the file is not created with
+    await engine.snapshot(src, { bucket: 'edge/zeros' })
+    const dest = join(dir, 'dest')
+    await engine.restore({ bucket: 'edge/zeros', dest })
+    assert.deepEqual(await compareTrees(src, dest), [])
+    assert.equal((await stat(join(dest, 'zeros.bin'))).size, 200_000)
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
