@@ -95,19 +95,30 @@ function sampleRss (pid: number): () => number {
 }
 
 /**
- * Bytes both ways over the sender's established TCP connections (its libp2p connection
- * and its data channel sockets alike): what its sockets sent plus what they received.
+ * Bytes both ways over each of the sender's established TCP connections (its libp2p
+ * connection and its data channel sockets alike), by local and remote address.
  */
-async function wireBytes (pid: number): Promise<number> {
+async function wireBytes (pid: number): Promise<Map<string, number>> {
   const { stdout } = await run('ss', ['-tinpH', 'state', 'established'], { maxBuffer: 16 << 20 })
-  let total = 0
-  let mine = false
+  const sockets = new Map<string, number>()
+  let mine: string | undefined
   for (const line of stdout.split('\n')) {
-    // a connection's line, then its indented info line
-    if (!/^\s/.test(line)) { mine = line.includes(`pid=${pid},`); continue }
-    if (!mine) continue
-    total += Number(/bytes_sent:(\d+)/.exec(line)?.[1] ?? 0) + Number(/bytes_received:(\d+)/.exec(line)?.[1] ?? 0)
+    // a connection's line (recv-q, send-q, local, peer, process), then its indented info line
+    if (!/^\s/.test(line)) { mine = line.includes(`pid=${pid},`) ? line.trim().split(/\s+/).slice(2, 4).join(' ') : undefined; continue }
+    if (mine === undefined) continue
+    sockets.set(mine, Number(/bytes_sent:(\d+)/.exec(line)?.[1] ?? 0) + Number(/bytes_received:(\d+)/.exec(line)?.[1] ?? 0))
   }
+  return sockets
+}
+
+/**
+ * What the connections open at the end of a step carried during it. A socket opened
+ * before and closed during the step (a pooled data channel timing out) is not counted:
+ * subtracting its earlier total made the figure negative.
+ */
+function wireDelta (before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0
+  for (const [socket, bytes] of after) total += bytes - (before.get(socket) ?? 0)
   return total
 }
 
@@ -163,7 +174,7 @@ async function measure (a: Daemon, b: Daemon, step: () => Promise<number>, paylo
   return {
     seconds,
     payloadBytes,
-    wireBytes: wire1 - wire0,
+    wireBytes: wireDelta(wire0, wire1),
     cpuSeconds: cpuA1 - cpuA0 + cpuB1 - cpuB0,
     peakRssMB: peakB,
     senderPeakRssMB: peakA
