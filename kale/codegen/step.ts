@@ -65,6 +65,7 @@ export function generateStepScript (pipeline: Pipeline, step: AnalyzedStep): Ste
   for (const input of step.inputs) emit(`${input.name} = _kale_load(_kale_args, ${pyString(input.from)}, ${pyString(input.name)})`)
   emit(`# --- step '${step.name}' ---`)
   for (const chunk of step.chunks) emitChunk(chunk)
+  if (step.outputs.length > 0) emit(`_kale_handoff(${pyString(step.name)}, globals(), [${step.outputs.map(pyString).join(', ')}])`)
   emit('# --- save values later steps read ---')
   for (const name of step.outputs) emit(`_kale_save(_kale_args, ${pyString(step.name)}, ${pyString(name)}, globals())`)
   if (step.metrics.length > 0) emit(`_kale_report_metrics(_kale_args, globals(), [${step.metrics.map(pyString).join(', ')}])`)

@@ -155,7 +155,18 @@ def _kale_load_npy(path):
     return array.reshape(shape, order='F' if fortran else 'C')
 
 
+def _kale_handoff(step, namespace, names):
+    # Run by Kale's warm interpreter (python/warm.py), a linear chain's next step may be
+    # forked here, inheriting NAMES instead of loading them; elsewhere this does nothing.
+    hooks = _kale_sys.modules.get('_kale_warm')
+    if hooks is not None and hasattr(hooks, 'handoff'):
+        hooks.handoff(step, namespace, names)
+
+
 def _kale_load(args, producer, name):
+    hooks = _kale_sys.modules.get('_kale_warm')
+    if hooks is not None and (producer, name) in hooks.inherited:
+        return hooks.inherited.pop((producer, name))
     folder = args.inputs.get(producer)
     if folder is None:
         _kale_fail("no --input given for step '%s', which saved '%s'" % (producer, name))

@@ -14,6 +14,16 @@
 #                                                   -> {"op": "started", "id": ID, "pid": PID}
 #                                                      or {"op": "error", "id": ID, "message": TEXT}
 #   (later)                                         -> {"op": "exit", "id": ID, "code": N | null, "signal": N | null}
+#   {"op": "adopt", "id": ID, "pid": PID}           -> (later) {"op": "exit", ...} for a step another step forked
+#
+# Hand-off (a run request with "handoff": true): a linear chain's next step is forked from
+# the step before it once that step's own code has finished, so it inherits the values it
+# reads instead of loading them from disk, while the step before saves them for re-runs.
+# At that point the step connects a third socket (`ID 3`) and reads one line: the next
+# step's run request (or end of stream: none), forks it, and answers {"pid": PID}. The
+# child unwinds the step's frames, drops its names, and runs the next script as a fresh
+# `__main__` seeing only the inherited values its loads ask for. This interpreter is the
+# child subreaper, so it reaps the forked step when the step before exits first.
 # End of stdin: every child still running is killed and the server exits.
 import ast
 import json
@@ -38,9 +48,25 @@ os.close(_null)
 # for any script run by path (Kale's own files hold nothing a step should import).
 del sys.path[0]
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+_PRISTINE_PATH = list(sys.path)
+_PRISTINE_ENV = dict(os.environ)
+_warmed = []          # modules the prelude imports: a step that changes them hands off nothing
+
+
+def _become_subreaper():
+    try:
+        import ctypes
+        PR_SET_CHILD_SUBREAPER = 36
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+_SUBREAPER = _become_subreaper()
 
 _reply_lock = threading.Lock()
 _children = {}        # pid -> request id
+_orphans = {}         # pid -> wait status, of children reaped before anyone claimed them
 _children_lock = threading.Condition()
 
 
@@ -75,12 +101,24 @@ def warm(sources):
     for source in sources:
         for name in imported_modules(source):
             if name in sys.modules:
+                _warmed.append(name)
                 continue
             try:
                 __import__(name)
+                _warmed.append(name)
             except BaseException:  # the step itself will raise it, with its own traceback
                 failed.append(name)
     return failed
+
+
+def module_state():
+    """What each imported module's names point at: a step that rebinds one (`json.x = 1`)
+    would leak it into a step forked from it, so such a step hands off nothing."""
+    state = []
+    for name in _warmed:
+        mod = sys.modules.get(name)
+        state.append(None if mod is None else tuple((k, id(v)) for k, v in list(vars(mod).items())))
+    return state
 
 
 def reap():
@@ -94,12 +132,29 @@ def reap():
             continue
         with _children_lock:
             rid = _children.pop(pid, None)
-        if rid is None:
-            continue
-        if os.WIFSIGNALED(status):
-            reply({'op': 'exit', 'id': rid, 'code': None, 'signal': os.WTERMSIG(status)})
+            if rid is None:
+                # A step forked by another step, orphaned before Kale said whose it is (or
+                # a step's own orphaned process: a few bytes each, kept for the run).
+                _orphans[pid] = status
+                continue
+            report_exit(rid, status)
+
+
+def report_exit(rid, status):
+    if os.WIFSIGNALED(status):
+        reply({'op': 'exit', 'id': rid, 'code': None, 'signal': os.WTERMSIG(status)})
+    else:
+        reply({'op': 'exit', 'id': rid, 'code': os.waitstatus_to_exitcode(status), 'signal': None})
+
+
+def adopt(req):
+    with _children_lock:
+        status = _orphans.pop(req['pid'], None)
+        if status is not None:
+            report_exit(req['id'], status)
         else:
-            reply({'op': 'exit', 'id': rid, 'code': os.waitstatus_to_exitcode(status), 'signal': None})
+            _children[req['pid']] = req['id']
+            _children_lock.notify()
 
 
 def connect(rid, fd):
@@ -109,47 +164,73 @@ def connect(rid, fd):
     return s
 
 
+class _Become(BaseException):
+    """Raised in a step forked by hand-off: unwinds the step before's frames so the next
+    step runs from here as if forked from this interpreter, with the inherited values."""
+
+    def __init__(self, req, out, err, inherited):
+        super().__init__()
+        self.req, self.out, self.err, self.inherited = req, out, err, inherited
+
+
 def child(req, out, err):
     """In the forked child: become `python3 -u SCRIPT ARGS...` and never return."""
-    os.dup2(out.fileno(), 1)
-    os.dup2(err.fileno(), 2)
-    out.close()
-    err.close()
     PROTO_IN.close()
     os.close(PROTO_OUT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    inherited = {}
     code = 0
     try:
         import atexit
         import builtins
         import types
-        os.chdir(req['cwd'])
-        script = req['script']
-        sys.argv = [script] + list(req['args'])
-        sys.path.insert(0, os.path.dirname(script))
-        np_random = sys.modules.get('numpy.random')
-        if np_random is not None:
-            # numpy seeds its global generator from the OS when imported: a fresh process
-            # per step gets fresh numbers, so each forked step must too.
-            np_random.seed()
-        main = types.ModuleType('__main__')
-        main.__file__ = script
-        main.__builtins__ = builtins
-        sys.modules['__main__'] = main
-        try:
-            with open(script, 'rb') as f:
-                compiled = compile(f.read(), script, 'exec')
-            exec(compiled, main.__dict__)
-        except SystemExit as e:
-            code = e.code
-        except KeyboardInterrupt:
-            print_exception(sys.exc_info())
-            sys.stderr.flush()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGINT)
-        except BaseException:
-            print_exception(sys.exc_info())
-            code = 1
+        while True:
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            out.close()
+            err.close()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            os.chdir(req['cwd'])
+            script = req['script']
+            sys.argv = [script] + list(req['args'])
+            sys.path[:] = [os.path.dirname(script)] + _PRISTINE_PATH
+            np_random = sys.modules.get('numpy.random')
+            if np_random is not None:
+                # numpy seeds its global generator from the OS when imported: a fresh process
+                # per step gets fresh numbers, so each forked step must too.
+                np_random.seed()
+            hooks = types.ModuleType('_kale_warm')
+            hooks.inherited = inherited
+            if req.get('handoff') and _SUBREAPER:
+                hooks.handoff = _handoff_from(req['id'], module_state())
+            sys.modules['_kale_warm'] = hooks
+            main = types.ModuleType('__main__')
+            main.__file__ = script
+            main.__builtins__ = builtins
+            sys.modules['__main__'] = main
+            try:
+                with open(script, 'rb') as f:
+                    compiled = compile(f.read(), script, 'exec')
+                exec(compiled, main.__dict__)
+            except _Become as b:
+                # Now the next step: nothing of the step before but what it handed on.
+                main.__dict__.clear()
+                atexit._clear()
+                os.environ.clear()
+                os.environ.update(_PRISTINE_ENV)
+                req, out, err, inherited = b.req, b.out, b.err, b.inherited
+                del b
+                continue
+            except SystemExit as e:
+                code = e.code
+            except KeyboardInterrupt:
+                print_exception(sys.exc_info())
+                sys.stderr.flush()
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
+            except BaseException:
+                print_exception(sys.exc_info())
+                code = 1
+            break
         # What the interpreter does at exit: wait for the step's threads, run its atexit
         # handlers, flush.
         try:
@@ -170,6 +251,40 @@ def child(req, out, err):
     except BaseException:
         code = 1
     os._exit(code & 0xff)
+
+
+def _handoff_from(rid, state_before):
+    """The hook a step's script calls once its own code has run (`_kale_handoff`)."""
+    def handoff(step, namespace, names):
+        if module_state() != state_before:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        try:
+            control = connect(rid, 3)
+        except OSError:
+            return
+        with control:
+            line = control.makefile('rb').readline()
+            if not line:
+                return
+            req = json.loads(line)
+            try:
+                out = connect(req['id'], 1)
+                err = connect(req['id'], 2)
+                # The next step's exit must reach its parent's wait, not vanish.
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                pid = os.fork()
+            except OSError as e:
+                control.sendall((json.dumps({'error': 'cannot fork: %s' % e}) + '\n').encode())
+                return
+            if pid == 0:
+                control.close()
+                raise _Become(req, out, err, {(step, n): namespace[n] for n in names if n in namespace})
+            out.close()
+            err.close()
+            control.sendall((json.dumps({'pid': pid}) + '\n').encode())
+    return handoff
 
 
 def print_exception(info):
@@ -220,6 +335,8 @@ def main():
             reply({'op': 'warmed', 'failed': warm(req['sources'])})
         elif req['op'] == 'run':
             run(req)
+        elif req['op'] == 'adopt':
+            adopt(req)
     with _children_lock:
         for pid in list(_children):
             try:

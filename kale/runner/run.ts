@@ -17,7 +17,7 @@ import { loadRun, newRunId, runPaths, saveRun, type RunPaths, type RunRecord, ty
 import { runDag } from './scheduler.ts'
 import type { StepSnapshots } from './snapshots.ts'
 import { runStepProcess } from './step-process.ts'
-import { WarmPython, spawnStep, type StepLauncher } from './warm-python.ts'
+import { WarmPython, spawnStep, type Handoff, type StepLauncher } from './warm-python.ts'
 
 export type RunEvent =
   | { type: 'run:start', run: RunRecord }
@@ -144,9 +144,24 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
     void persist()
   }
 
-  const runOne = async (name: string): Promise<'succeeded' | 'failed'> => {
+  // Linear chains: a step forked from the one before it (see chainSuccessors).
+  const successors = o.snapshots === undefined ? chainSuccessors(pipeline, reused) : new Map<string, string>()
+  const outcomes = new Map<string, Promise<'succeeded' | 'failed'>>()
+  const cancelChained = new Map<string, AbortController>()
+  let anyFailed = false
+
+  const runOne = async (name: string, fork?: Handoff): Promise<'succeeded' | 'failed'> => {
     const step = pipeline.steps.find(s => s.name === name)!
     const rec = record(name)
+    const next = successors.get(name)
+    const onHandoff = next === undefined
+      ? undefined
+      : (offer: Handoff): void => {
+          if (anyFailed || signal.aborted) { offer.decline(); return }
+          const cancel = new AbortController()
+          cancelChained.set(next, cancel)
+          settle(next, runOne(next, offer)).catch(() => {})
+        }
     const script = generateStepScript(pipeline, step)
     const scriptPath = join(paths.scripts, `${name}.py`)
     await writeFile(scriptPath, script.code)
@@ -163,11 +178,22 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
     emit({ type: 'step:start', step: name })
     const t0 = performance.now()
     const deadline = o.stepTimeoutMs !== undefined ? AbortSignal.timeout(o.stepTimeoutMs) : undefined
-    const signals = [o.signal, deadline].filter((x): x is AbortSignal => x !== undefined)
+    const cancelled = cancelChained.get(name)?.signal
+    const signals = [o.signal, deadline, cancelled].filter((x): x is AbortSignal => x !== undefined)
+    // A forked successor counts only if the step before it succeeds, saves included.
+    const before = fork !== undefined ? outcomes.get(step.prev[0]) : undefined
+    const skipped = async (): Promise<'failed'> => {
+      rec.status = 'skipped'
+      rec.error = undefined
+      emit({ type: 'step:end', step: name, status: rec.status, durationMs: rec.durationMs ?? 0 })
+      await persist()
+      return 'failed'
+    }
     let result: Awaited<ReturnType<typeof runStepProcess>>
     try {
       result = await runStepProcess({
-        launch,
+        launch: fork?.fork ?? launch,
+        onHandoff,
         script: scriptPath,
         args,
         cwd,
@@ -180,6 +206,7 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
     } catch (err) {
       // Interrupted (the process was killed) or python3 could not be started.
       rec.durationMs = Math.round(performance.now() - t0)
+      if (before !== undefined && await before !== 'succeeded') return await skipped()
       rec.status = 'failed'
       const why = o.signal?.aborted === true
         ? 'was interrupted'
@@ -192,6 +219,7 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
       return 'failed'
     }
     rec.durationMs = Math.round(performance.now() - t0)
+    if (before !== undefined && await before !== 'succeeded') return await skipped()
     rec.exitCode = result.exitCode
     rec.status = result.exitCode === 0 ? 'succeeded' : 'failed'
     if (rec.status === 'failed') {
@@ -216,8 +244,23 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
     return rec.status
   }
 
+  const settle = (name: string, p: Promise<'succeeded' | 'failed'>): Promise<'succeeded' | 'failed'> => {
+    const outcome = p.then(r => {
+      if (r === 'failed') {
+        anyFailed = true
+        // Its forked successor must not count: stop it.
+        const next = successors.get(name)
+        if (next !== undefined) cancelChained.get(next)?.abort()
+      }
+      return r
+    }, (err: unknown) => { anyFailed = true; throw err })
+    outcomes.set(name, outcome)
+    return outcome
+  }
   const signal = AbortSignal.any([stop.signal, ...(o.signal !== undefined ? [o.signal] : [])])
-  const outcome = await runDag(pipeline.steps, runOne, { parallel: o.parallel ?? DEFAULT_PARALLEL, done: reused, signal })
+  const outcome = await runDag(pipeline.steps, name => outcomes.get(name) ?? settle(name, runOne(name)), { parallel: o.parallel ?? DEFAULT_PARALLEL, done: reused, signal })
+  // Successors forked from a step that then failed are not in runDag's outcome.
+  await Promise.allSettled(outcomes.values())
   await data.settled()
   for (const [name, result] of outcome) {
     const rec = record(name)
@@ -290,6 +333,23 @@ async function reuseEarlierRun (pipeline: Pipeline, run: RunRecord, o: RunOption
   }
   if (reuse.has('pipeline_metrics')) run.metrics = earlier.metrics
   return reuse
+}
+
+/**
+ * Which step forks from which: B from A when A is B's only `prev` and every value B
+ * loads comes from A, both running in this run. One successor per step (a step's other
+ * dependents load its saved values as usual). Not with snapshots: there a step's
+ * "before" version must already hold the step it follows.
+ */
+export function chainSuccessors (pipeline: Pick<Pipeline, 'steps'>, reused: Set<string>): Map<string, string> {
+  const next = new Map<string, string>()
+  for (const b of pipeline.steps) {
+    if (b.prev.length !== 1 || b.inputs.length === 0 || reused.has(b.name)) continue
+    const a = b.prev[0]
+    if (reused.has(a) || next.has(a) || !b.inputs.every(i => i.from === a)) continue
+    next.set(a, b.name)
+  }
+  return next
 }
 
 function latestSnapshot (run: RunRecord): SnapshotRef | undefined {

@@ -9,10 +9,12 @@ import { createInterface } from 'node:readline'
 import { STDERR_TAIL_BYTES } from '../constants.ts'
 import type { LineOrigin } from '../codegen/step.ts'
 import { tracebackMapper, type MappedFrame } from './traceback.ts'
-import type { StepLauncher } from './warm-python.ts'
+import type { LaunchRequest, StepLauncher } from './warm-python.ts'
 
 export interface StepProcessOptions {
   launch: StepLauncher
+  /** See LaunchRequest.onHandoff. */
+  onHandoff?: LaunchRequest['onHandoff']
   script: string
   args: string[]
   cwd: string
@@ -32,7 +34,7 @@ export interface StepProcessResult {
 
 export async function runStepProcess (o: StepProcessOptions): Promise<StepProcessResult> {
   o.signal?.throwIfAborted()
-  const child = await o.launch({ script: o.script, args: o.args, cwd: o.cwd })
+  const child = await o.launch({ script: o.script, args: o.args, cwd: o.cwd, onHandoff: o.onHandoff })
   const stop = (): void => { child.kill('SIGTERM') }
   o.signal?.addEventListener('abort', stop, { once: true })
   if (o.signal?.aborted === true) stop()

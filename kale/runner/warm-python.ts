@@ -32,6 +32,18 @@ export interface LaunchRequest {
   script: string
   args: string[]
   cwd: string
+  /**
+   * Offer the step's successor a fork of this step's process once its own code has run
+   * (warm interpreter only; see python/warm.py). Called at most once, while the step
+   * waits: launch the successor with `fork`, or `decline()`.
+   */
+  onHandoff?: (fork: Handoff) => void
+}
+
+export interface Handoff {
+  /** Fork the successor from the waiting step; it inherits the values it loads. */
+  fork: StepLauncher
+  decline: () => void
 }
 
 export type StepLauncher = (req: LaunchRequest) => Promise<LaunchedStep>
@@ -67,6 +79,7 @@ export interface WarmPythonOptions {
 }
 
 interface Pending {
+  onHandoff?: LaunchRequest['onHandoff']
   stdout: PassThrough
   stderr: PassThrough
   started: { resolve: (pid: number) => void, reject: (err: Error) => void }
@@ -140,6 +153,11 @@ export class WarmPython {
   }
 
   readonly launch: StepLauncher = async req => {
+    return await this.start(req, (id, message) => { this.child.stdin!.write(JSON.stringify({ op: 'run', ...message }) + '\n') })
+  }
+
+  /** Register a step, have `send` ask for its fork, and wait until it runs. */
+  private async start (req: LaunchRequest, send: (id: string, message: object) => void): Promise<LaunchedStep> {
     if (this.closed !== undefined) throw this.closed
     const id = String(this.nextId++)
     let started!: Pending['started']
@@ -147,10 +165,16 @@ export class WarmPython {
     const pid = new Promise<number>((resolve, reject) => { started = { resolve, reject } })
     const exit = new Promise<StepExit>((resolve, reject) => { exited = { resolve, reject } })
     exit.catch(() => {})
-    const p: Pending = { stdout: new PassThrough(), stderr: new PassThrough(), started, exited, exit, connected: 0, exitKnown: false }
+    const p: Pending = { onHandoff: req.onHandoff, stdout: new PassThrough(), stderr: new PassThrough(), started, exited, exit, connected: 0, exitKnown: false }
     this.pending.set(id, p)
-    this.child.stdin!.write(JSON.stringify({ op: 'run', id, script: req.script, args: req.args, cwd: req.cwd }) + '\n')
-    const childPid = await pid
+    send(id, { id, script: req.script, args: req.args, cwd: req.cwd, ...(req.onHandoff !== undefined ? { handoff: true } : {}) })
+    let childPid: number
+    try {
+      childPid = await pid
+    } catch (err) {
+      this.pending.delete(id)
+      throw err
+    }
     const streamEnd = (s: Readable): Promise<void> => new Promise(resolve => { if (s.readableEnded) resolve(); else s.once('end', resolve).once('close', resolve) })
     return {
       stdout: p.stdout,
@@ -171,6 +195,7 @@ export class WarmPython {
       const [id, fd] = head.subarray(0, nl).toString().split(' ')
       const p = this.pending.get(id)
       if (p === undefined) { socket.destroy(); return }
+      if (fd === '3') { this.handoff(p, socket); return }
       const target = fd === '1' ? p.stdout : p.stderr
       // The step may have exited before its streams were accepted: forget it only once
       // both are attached and its exit is known.
@@ -181,6 +206,37 @@ export class WarmPython {
       socket.on('error', () => { target.end() })
     }
     socket.on('data', onData)
+  }
+
+  /** A step offering its successor a fork of itself: it waits on `socket` for one request. */
+  private handoff (p: Pending, socket: Socket): void {
+    const offer = p.onHandoff
+    p.onHandoff = undefined
+    socket.on('error', () => {})
+    let used = false
+    const decline = (): void => { used = true; socket.end() }
+    if (offer === undefined) { decline(); return }
+    const fork: StepLauncher = async req => {
+      if (used) throw kaleError(KaleErrorCode.PYTHON, 'a step hands off to one successor only')
+      used = true
+      return await this.start(req, (id, message) => {
+        const answer = createInterface({ input: socket })
+        let answered = false
+        const pending = (): Pending | undefined => this.pending.get(id)
+        answer.once('line', line => {
+          answered = true
+          socket.end()
+          const reply = JSON.parse(line) as { pid?: number, error?: string }
+          if (reply.pid === undefined) { pending()?.started.reject(kaleError(KaleErrorCode.PYTHON, reply.error ?? 'the step before could not fork this one')); return }
+          // Its exit reaches the warm interpreter (the subreaper) once the step before is gone.
+          this.child.stdin!.write(JSON.stringify({ op: 'adopt', id, pid: reply.pid }) + '\n')
+          pending()?.started.resolve(reply.pid)
+        })
+        socket.once('close', () => { if (!answered) pending()?.started.reject(kaleError(KaleErrorCode.PYTHON, 'the step before ended before it forked this one')) })
+        socket.write(JSON.stringify(message) + '\n')
+      })
+    }
+    offer({ fork, decline })
   }
 
   private onReply (reply: Exclude<Reply, { op: 'warmed' }>): void {
