@@ -1,47 +1,58 @@
 /**
- * The order in which a subscriber fetches the chunk batches of a version, so that
- * subscribers syncing the same version at once take different parts from the publisher
- * and the rest from each other (a pure core: no I/O, tested without peers).
+ * Which chunk batch of a version a subscriber fetches next, and from whom, given what its
+ * fellows said they hold and fetch (`/rok/have/1.0.0`, swarm-view.ts): a pure core, no I/O,
+ * tested in a simulated swarm.
  *
- * - Each subscriber starts at its own offset into the version (derived from its peer id)
- *   and goes round to where it started.
- * - Every batch is asked of fellow subscribers first; what they cannot serve comes from
- *   the publisher (with the fellows still asked).
- * - A batch the fellows could not wholly serve, right after one they could, means this
- *   node has caught up with a fellow that is fetching that batch now. Rather than have the
- *   publisher send it a second time, the batch is put off and this node jumps to the middle
- *   of the longest run of batches it has not tried: it takes over the back half of a
- *   share someone else has not reached yet.
- * - Batches put off are tried again once every other batch was handed out: by then the
- *   fellow that was fetching them has them, or soon will (the caller waits a little for
- *   the fellows before it asks the publisher).
+ * - With no fellow known, every batch comes from the publisher, from this node's own
+ *   offset (derived from its peer id) round to where it started.
+ * - With fellows, a node keeps one batch in flight from the publisher, one nobody holds or
+ *   fetches, picked among them by its rank among the fellows still fetching (so nodes
+ *   hearing the same news at once pick different ones). Its other turns fetch
+ *   batches a fellow holds, from that fellow. When every batch left is being fetched by a
+ *   fellow, it waits for one to finish rather than have the publisher send it twice.
+ * - A caller that waited too long without news (a fellow that claims and never delivers)
+ *   asks again impatiently: then the publisher sends a claimed batch too.
  */
 
 const UNTRIED = 0
 const BUSY = 1
-/** Done, served wholly by fellows. */
-const FROM_FELLOWS = 2
-/** Done, with the publisher's help (or nothing was missing). */
-const DONE = 3
-const PUT_OFF = 4
+const DONE = 2
+
+/** What the fellows said, by batch index. */
+export interface SwarmKnowledge {
+  /** Is any fellow known (has one said anything about this version)? */
+  readonly fellows: boolean
+  /** Does a fellow hold all of batch `index`? */
+  held: (index: number) => boolean
+  /** Is a fellow fetching (part of) batch `index` from the publisher now? */
+  claimed: (index: number) => boolean
+  /**
+   * Where this node stands among itself and the fellows still fetching (by peer id):
+   * `index` of `of`; undefined before it knows any.
+   */
+  readonly rank?: { index: number, of: number }
+}
 
 export interface BatchTurn {
   index: number
-  /** A batch that was put off once: do not put it off again. */
-  retry: boolean
+  from: 'fellows' | 'publisher'
 }
+
+export const NO_FELLOWS: SwarmKnowledge = { fellows: false, held: () => false, claimed: () => false }
 
 export class BatchOrder {
   private readonly state: Uint8Array
   private cursor: number
-  private readonly putOff: number[] = []
-  /** How many batches were put off (for the sync report's curious reader and tests). */
-  jumps = 0
+  private readonly offset: number
+  private publisherTurns = 0
+  private untried: number
 
   /** `count` batches; start at `offset` (a fraction in [0, 1)) of the way through. */
   constructor (count: number, offset: number) {
     this.state = new Uint8Array(count)
+    this.untried = count
     const o = Number.isFinite(offset) ? offset - Math.floor(offset) : 0
+    this.offset = o
     this.cursor = count === 0 ? 0 : Math.min(count - 1, Math.floor(o * count))
   }
 
@@ -49,68 +60,81 @@ export class BatchOrder {
     return this.state.length
   }
 
-  /** The next batch to fetch, or undefined when every batch has been handed out. */
-  next (): BatchTurn | undefined {
-    const n = this.state.length
-    for (let k = 0; k < n; k++) {
-      const i = (this.cursor + k) % n
-      if (this.state[i] === UNTRIED) {
-        this.state[i] = BUSY
-        this.cursor = (i + 1) % n
-        return { index: i, retry: false }
-      }
-    }
-    const i = this.putOff.shift()
-    if (i === undefined) return undefined
-    this.state[i] = BUSY
-    return { index: i, retry: true }
+  /** Batches not handed out yet. */
+  get remaining (): number {
+    return this.untried
+  }
+
+  /** Batches in flight from the publisher now. */
+  get fromPublisher (): number {
+    return this.publisherTurns
   }
 
   /**
-   * Fellows could not wholly serve batch `turn`: put it off (true) when the batch before
-   * it came wholly from fellows, jumping to the middle of the longest untried run if there
-   * is one; otherwise (false) the publisher is to send it. A retry is never put off: the
-   * caller waits a little for the fellows before it asks the publisher.
+   * The next turn; 'wait' when every batch left is being fetched by a fellow (or this node
+   * already has its publisher turn and no fellow holds anything it lacks); undefined when
+   * every batch has been handed out.
    */
-  putOffAfterMiss (turn: BatchTurn): boolean {
-    const n = this.state.length
-    if (turn.retry || n < 2) return false
-    if (this.state[(turn.index - 1 + n) % n] !== FROM_FELLOWS) return false
-    this.state[turn.index] = PUT_OFF
-    this.putOff.push(turn.index)
-    const target = this.middleOfLongestUntriedRun()
-    if (target !== undefined) {
-      this.cursor = target
-      this.jumps++
+  next (swarm: SwarmKnowledge, patient = true): BatchTurn | 'wait' | undefined {
+    if (this.untried === 0) return undefined
+    if (!swarm.fellows) return this.take(this.nextUntried(this.cursor)!, 'publisher')
+    if (this.publisherTurns === 0) {
+      const free = this.nextFree(swarm)
+      if (free !== undefined) return this.take(free, 'publisher')
     }
-    return true
+    const held = this.find(i => swarm.held(i))
+    if (held !== undefined) return this.take(held, 'fellows')
+    if (patient) return 'wait'
+    return this.take(this.nextFree(swarm) ?? this.nextUntried(this.cursor)!, 'publisher')
   }
 
-  done (index: number, fromFellowsOnly: boolean): void {
-    this.state[index] = fromFellowsOnly ? FROM_FELLOWS : DONE
+  /** Batch `turn` is stored (whoever sent it). */
+  done (turn: BatchTurn): void {
+    this.state[turn.index] = DONE
+    if (turn.from === 'publisher') this.publisherTurns--
   }
 
-  /** The batch in the middle of the longest circular run of untried batches. */
-  private middleOfLongestUntriedRun (): number | undefined {
-    const n = this.state.length
-    // start scanning just after some tried batch, so a run is never split at index 0
-    let anchor = -1
-    for (let i = 0; i < n; i++) if (this.state[i] !== UNTRIED) { anchor = i; break }
-    if (anchor === -1) return Math.floor(n / 2)
-    let best: { start: number, length: number } | undefined
-    let start = -1
-    for (let k = 1; k <= n; k++) {
-      const i = (anchor + k) % n
-      if (this.state[i] === UNTRIED) {
-        if (start === -1) start = k
-      } else if (start !== -1) {
-        const length = k - start
-        if (best === undefined || length > best.length) best = { start, length }
-        start = -1
-      }
+  private take (index: number, from: BatchTurn['from']): BatchTurn {
+    this.state[index] = BUSY
+    this.untried--
+    if (from === 'publisher') {
+      this.publisherTurns++
+      this.cursor = (index + 1) % this.state.length
     }
-    if (best === undefined) return undefined
-    return (anchor + best.start + Math.floor(best.length / 2)) % n
+    return { index, from }
+  }
+
+  /**
+   * An untried batch nobody holds or fetches, picked by this node's rank among the fellows
+   * still fetching: with at least as many such batches as fetching nodes, as far through
+   * them as its rank is through the nodes; with fewer, the one at its rank, if any (a node
+   * ranked past them leaves them to the others). Nodes that read the same statements at
+   * once (they all finished a batch in the same moment) so pick different batches, where a
+   * rule on the statements alone would send them all to one. Before it knows its fellows,
+   * its offset picks.
+   */
+  private nextFree (swarm: SwarmKnowledge): number | undefined {
+    const free: number[] = []
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] === UNTRIED && !swarm.held(i) && !swarm.claimed(i)) free.push(i)
+    if (free.length === 0) return undefined
+    const rank = swarm.rank
+    if (rank === undefined) return free[Math.min(free.length - 1, Math.floor(this.offset * free.length))]
+    if (free.length >= rank.of) return free[Math.floor(rank.index * free.length / rank.of)]
+    return free[rank.index]
+  }
+
+  private nextUntried (from: number): number | undefined {
+    return this.find(() => true, from)
+  }
+
+  /** The first untried batch from `from` round, for which `test` holds. */
+  private find (test: (index: number) => boolean, from = this.cursor): number | undefined {
+    const n = this.state.length
+    for (let k = 0; k < n; k++) {
+      const i = (from + k) % n
+      if (this.state[i] === UNTRIED && test(i)) return i
+    }
+    return undefined
   }
 }
 

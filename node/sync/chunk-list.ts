@@ -4,11 +4,19 @@
  * most `batchBytes` / `batchCount` (what the sync fetches), and every chunk is kept for the
  * reverse index; both as packed CIDs (each CID's length, then its bytes: about 37 bytes a
  * chunk), so memory stays flat per chunk.
+ *
+ * Each batch also has a span: the positions in the version's chunk list (walk order, the
+ * same on every node) from just after the previous batch to its own last chunk. Once a
+ * batch is stored this node holds every chunk of its span (the ones it skipped were here),
+ * which is what it tells fellows over `/rok/have/1.0.0`.
  */
 import { cidFromBytes, type CID } from '../../protocol/cid.ts'
 
 /** Chunk CIDs as one buffer, with their count and the bytes of their chunks. */
 export interface PackedBatch { packed: Uint8Array, count: number, bytes: number }
+
+/** Positions `[start, end)` in the version's chunk list; `first` is the batch's first chunk (those before it were here). */
+export interface Span { start: number, first: number, end: number }
 
 /** Chunks looked up in the store at once. */
 const SORT_COUNT = 1024
@@ -16,6 +24,10 @@ const SORT_COUNT = 1024
 export class ChunkSorter {
   /** Batches of chunks this node lacks, in the order the walk found them. */
   readonly batches: PackedBatch[] = []
+  /** The span of each batch (same index): batches tile the list up to the last one's end. */
+  readonly spans: Span[] = []
+  /** Chunks in the version (every position of its list), once finished. */
+  total = 0
   /** Every chunk of the version (present or not), in groups. */
   readonly all: PackedBatch[] = []
   /** Bytes of the chunks this node has already. */
@@ -26,6 +38,8 @@ export class ChunkSorter {
   private pending: Array<{ cid: CID, size: number }> = []
   private missing: Uint8Array[] = []
   private missingBytes = 0
+  private firstMissing = 0
+  private lastMissing = -1
 
   constructor (hasMany: (cids: CID[]) => Promise<boolean[]>, batchBytes: number, batchCount: number) {
     this.hasMany = hasMany
@@ -51,14 +65,18 @@ export class ChunkSorter {
     this.all.push(packCids(pending.map(p => p.cid.bytes), pending.reduce((n, p) => n + p.size, 0)))
     const have = await this.hasMany(pending.map(p => p.cid))
     for (const [i, { cid, size }] of pending.entries()) {
+      const position = this.total++
       if (have[i]) { this.presentBytes += size; continue }
       this.missing.push(cid.bytes)
       this.missingBytes += size
+      if (this.missing.length === 1) this.firstMissing = position
+      this.lastMissing = position
       if (this.missingBytes >= this.batchBytes || this.missing.length >= this.batchCount) this.close()
     }
   }
 
   private close (): void {
+    this.spans.push({ start: this.spans.at(-1)?.end ?? 0, first: this.firstMissing, end: this.lastMissing + 1 })
     this.batches.push(packCids(this.missing, this.missingBytes))
     this.missing = []
     this.missingBytes = 0

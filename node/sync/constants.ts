@@ -14,17 +14,27 @@ export const CHUNK_BATCH_BYTES = 8 * 1024 * 1024
 export const MIN_CHUNK_BATCH_BYTES = 1024 * 1024
 /** Batches a version is cut into by default, so subscribers syncing it at once can each start somewhere else. */
 export const BATCHES_PER_VERSION = 64
-/** A batch put off for a fellow is waited for at most this many times the slowest batch the publisher sent in this sync (and at least FELLOW_WAIT_MIN_MS). */
-export const FELLOW_WAIT_FACTOR = 2
-export const FELLOW_WAIT_MIN_MS = 1_000
 /**
- * Longest fellows are given to serve a batch before the publisher is asked for the rest:
- * a fellow that lacks blocks says so in a round trip, one that is busy or stalled must not
- * hold the sync up (what arrived by then is kept).
+ * A batch a fellow holds is given this long, plus its bytes at FELLOW_MIN_RATE, to come from
+ * the fellows before the publisher is asked for the rest (what arrived by then is kept).
  */
 export const FELLOW_ASK_TIMEOUT_MS = 2_000
-/** How often fellows are asked again for a batch being waited for. */
-export const FELLOW_WAIT_POLL_MS = 250
+export const FELLOW_MIN_RATE = 512 * 1024
+/** How often a syncing node restates what it holds and fetches to its fellows (/rok/have/1.0.0); a claim not restated for HAVE_CLAIM_TTL_MS lapses. */
+export const HAVE_REFRESH_MS = 1_000
+export const HAVE_CLAIM_TTL_MS = 3_500
+/** A change to what a node holds is pushed after this long, with the changes made meanwhile. */
+export const HAVE_PUSH_DELAY_MS = 20
+/**
+ * A sync waiting for fellows to finish the batches they fetch gives up after this long
+ * without news from any of them: the publisher then sends a batch a fellow claimed.
+ */
+export const SWARM_STALL_MS = 10_000
+/**
+ * A sync with a swarm but no word from a fellow yet keeps one batch from the publisher in
+ * flight for this long (fellows starting with it speak within a moment), then takes two.
+ */
+export const SWARM_GRACE_MS = 300
 /** Batches fetched at once: the next batch starts while one finishes (its tail blocks, its flush). */
 export const CHUNK_BATCH_CONCURRENCY = 2
 /** Chunks per batch at most (tiny chunks: keep the want list and the `has` lookups bounded). */

@@ -78,7 +78,7 @@ export async function serveHead (host: HeadHost, init: HeadServerInit): Promise<
 }
 
 /** Handle `protocol` with one deadline per inbound stream: `serve` it, then close (or abort with the error). */
-async function serveOneShot (host: HeadHost, protocol: string, timeout: number, onError: ((peer: string, err: Error) => void) | undefined,
+export async function serveOneShot (host: HeadHost, protocol: string, timeout: number, onError: ((peer: string, err: Error) => void) | undefined,
   serve: (stream: Stream, peer: string, signal: AbortSignal) => Promise<void>): Promise<() => Promise<void>> {
   await host.handle(protocol, (stream, connection) => {
     const peer = connection.remotePeer.toString()
@@ -140,11 +140,16 @@ export async function serveAnnouncements (host: HeadHost, init: AnnounceServerIn
 
 /** Push the head record `bytes` to `peer`. */
 export async function announceHead (host: HeadHost, peer: PeerId | Multiaddr, bytes: Uint8Array, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<void> {
+  await pushOneShot(host, peer, ANNOUNCE_PROTOCOL, encodeHeadResponse({ type: 'record', bytes }), options)
+}
+
+/** Open a stream of `protocol` to `peer`, send one framed message and close, all before the deadline (@default ANNOUNCE_TIMEOUT_MS). */
+export async function pushOneShot (host: HeadHost, peer: PeerId | Multiaddr, protocol: string, framed: Uint8Array, options: { signal?: AbortSignal, timeout?: number } = {}): Promise<void> {
   const deadline = AbortSignal.timeout(options.timeout ?? ANNOUNCE_TIMEOUT_MS)
   const signal = options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline])
-  const stream = await openStream(host, peer, ANNOUNCE_PROTOCOL, signal)
+  const stream = await openStream(host, peer, protocol, signal)
   try {
-    stream.send(encodeHeadResponse({ type: 'record', bytes }))
+    stream.send(framed)
     await stream.close({ signal })
   } catch (err) {
     stream.abort(err as Error)

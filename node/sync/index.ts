@@ -29,14 +29,20 @@
  *   a version provide its record CID in Rok's DHT (one record per version, not per chunk).
  * - **Fellows**: the other subscribers syncing or holding a bucket, found while a sync runs
  *   (the gossip topic, peers that presented a grant for it, DHT providers of the version:
- *   a subscriber provides a version as soon as it starts syncing it). Only connected ones
- *   are asked.
+ *   a subscriber provides a version as soon as it starts syncing it, and each fellow that
+ *   speaks in the version's swarm).
+ * - **Swarm**: while a node syncs a version it tells the connected peers it serves the bucket
+ *   to which ranges of the version's chunk list it has stored and which it is fetching from
+ *   the publisher (`/rok/have/1.0.0`, swarm.ts), when that changes and every second; it
+ *   takes the same from them (only from peers allowed or granted the bucket). A node that
+ *   holds the whole version answers a fellow's statement with one saying so.
  * - **Sync of a version**: verify the record; fetch parent records back to the local head;
  *   walk the manifest level by level fetching missing nodes; index its refs (so this node
  *   serves each chunk to fellows as soon as it has it); fetch missing chunks in bounded
- *   batches in a BatchOrder (batch-order.ts): each node starts at its own offset, asks its
- *   fellows first (for a bounded time) and the publisher for the rest, and puts off a batch
- *   a fellow is fetching right now, so a slow publisher sends each chunk about once; the
+ *   batches in a BatchOrder (batch-order.ts) told by the swarm: a batch a fellow holds comes
+ *   from that fellow, each node keeps one batch nobody is on coming from the publisher
+ *   (picked by its rank among the fellows, so they pick different ones), and a batch a
+ *   fellow is fetching is waited for, so a slow publisher sends each chunk about once; the
  *   store is flushed after each batch (a killed sync resumes without refetching); then
  *   record the version. Each peer's share is reported with why it was asked (`publisher`,
  *   `subscriber`, `provider`).
@@ -50,5 +56,6 @@ export { Subscriptions, peerOfAddr, type Subscription } from './subscriptions.ts
 export { openSyncState, type SyncState } from './state.ts'
 export { announcementValidator, topicOf, bucketOfTopic } from './topic.ts'
 export { announceHead, askHead, serveAnnouncements, serveHead, ANNOUNCE_PROTOCOL, HEAD_PROTOCOL } from './head.ts'
+export { Swarms, type SwarmSession } from './swarm.ts'
 export { explainUnreachable } from './reach.ts'
 export { SyncErrorCode } from './errors.ts'

@@ -24,8 +24,9 @@ import { SyncErrorCode } from './errors.ts'
 import { announceHead, askHead, serveAnnouncements, serveHead, type HeadHost } from './head.ts'
 import { explainUnreachable } from './reach.ts'
 import { peerOfAddr, type Subscription } from './subscriptions.ts'
+import { Swarms } from './swarm.ts'
 import { announcementValidator, bucketOfTopic, topicOf } from './topic.ts'
-import { OBJECT_STORE_SOURCE, syncChain, type FetchPeer, type SyncEvent } from './version-sync.ts'
+import { OBJECT_STORE_SOURCE, syncChain, type FetchPeer, type SyncEvent, type VersionSwarm } from './version-sync.ts'
 
 /** What the service uses of the libp2p host. */
 export interface SyncHost extends HeadHost {
@@ -96,12 +97,21 @@ export class SyncService {
   private pollTimer: NodeJS.Timeout | undefined
   private unhandleHead: (() => Promise<void>) | undefined
   private unhandleAnnounce: (() => Promise<void>) | undefined
+  private unhandleHave: (() => Promise<void>) | undefined
+  private readonly swarms: Swarms
   private readonly onGossip = (evt: CustomEvent<Message>): void => { this.gossip(evt.detail) }
 
   constructor (init: SyncServiceInit) {
     this.init = init
     this.engine = init.engine
     this.host = init.host
+    this.swarms = new Swarms({
+      host: init.host,
+      self: init.engine.peerId,
+      servable: (peer, bucket) => this.servable(peer).includes(bucket),
+      head: async (bucket) => (await this.engine.buckets.head(bucket))?.cid,
+      log: (message) => { this.log(message) }
+    })
   }
 
   /** The exchange's authorize hook: does a bucket `peer` may receive reference `cid`? */
@@ -137,6 +147,7 @@ export class SyncService {
       onRecord: (peer, bytes) => { this.announced(bytes, `an announcement from ${peer}`) },
       onError: (peer, err) => { this.log(`announcement from ${peer} failed: ${err.message}`) }
     })
+    this.unhandleHave = await this.swarms.start()
     this.host.services.pubsub.addEventListener('message', this.onGossip)
     for (const summary of await buckets.list()) {
       const head = await buckets.head(summary.bucket)
@@ -160,6 +171,7 @@ export class SyncService {
     await Promise.allSettled([...this.states.values()].map(async s => await s.tail))
     await this.unhandleHead?.()
     await this.unhandleAnnounce?.()
+    await this.unhandleHave?.()
   }
 
   // ---- publishing ----
@@ -437,7 +449,7 @@ export class SyncService {
           refs: this.engine.sync.refs,
           fetch: explainUnreachable(this.host, async (cids, o) => await this.host.services.exchange.fetchBlocks(cids, o)),
           peers: () => [...peers.values()],
-          fellows: () => this.connectedFellows(sub, peers),
+          swarm: (version, chunks) => this.joinSwarm(sub, version, chunks, target, holders, peers, why, presented, signal),
           offset: offsetOf(this.engine.peerId),
           signal,
           maxRate: this.init.maxDownloadRate,
@@ -498,12 +510,23 @@ export class SyncService {
     }
   }
 
-  /** The sync's peers other than the publisher that are connected now (asking an unreachable one would stall a batch). */
-  private connectedFellows (sub: Subscription, peers: Map<string, FetchPeer>): FetchPeer[] {
-    const connected = new Set(this.host.getConnections().map(c => c.remotePeer.toString()))
-    const out: FetchPeer[] = []
-    for (const [key, peer] of peers) if (key !== sub.publisher && connected.has(key)) out.push(peer)
-    return out
+  /**
+   * Join the swarm of `version`: each fellow that speaks in it joins the sync's peers (and is
+   * shown this node's grant); the peers that answered the head with the target hold all of it.
+   */
+  private joinSwarm (sub: Subscription, version: EncodedRecord, chunks: number, target: EncodedRecord, holders: Map<string, FetchPeer>, peers: Map<string, FetchPeer>,
+    why: Map<string, Why>, presented: Set<string>, signal: AbortSignal): VersionSwarm {
+    const session = this.swarms.join(sub.bucket, version.cid, chunks, sub.publisher, (key) => {
+      if (peers.has(key)) return
+      const peer = peerIdFromString(key)
+      peers.set(key, peer)
+      why.set(key, 'subscriber')
+      void this.presentGrant(sub.bucket, key, peer, presented, signal)
+    })
+    if (version.cid.equals(target.cid)) {
+      for (const key of holders.keys()) if (key !== sub.publisher) session.view.update(key, [{ start: 0, end: chunks, state: 'stored' }])
+    }
+    return { ...session, view: session.view, self: this.engine.peerId, peer: (key) => peers.get(key) ?? peerIdFromString(key) }
   }
 
   /** The newest head among the publisher and the peers around, verified and from the right publisher. */

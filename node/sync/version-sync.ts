@@ -13,10 +13,12 @@
  * 3. Its blocks are indexed as referenced by the bucket while the chunks arrive, so this
  *    node serves what it holds of the version to fellow subscribers (the record was
  *    verified: the publisher signed that the bucket references them).
- * 4. The missing chunks are fetched batch by batch in the order of a BatchOrder: from this
- *    node's own offset, fellow subscribers first, the publisher for what they lack. Each
- *    batch flushes the store (manifest nodes fetched before it too), so a killed sync
- *    resumes without fetching again what a finished batch stored.
+ * 4. The missing chunks are fetched batch by batch in the order of a BatchOrder, told by the
+ *    version's swarm (swarm.ts) what fellow subscribers hold and fetch: a batch a fellow
+ *    holds comes from it, one nobody is on from the publisher, one a fellow is fetching is
+ *    waited for. This node tells its fellows the same of itself as it goes. Each batch
+ *    flushes the store (manifest nodes fetched before it too), so a killed sync resumes
+ *    without fetching again what a finished batch stored.
  * 5. The version is recorded.
  */
 import type { PeerId } from '@libp2p/interface'
@@ -28,12 +30,14 @@ import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.t
 import type { Buckets } from '../buckets/index.ts'
 import type { FetchProgressEvent, FetchReport, PeerFetchStats } from '../p2p/exchange/index.ts'
 import type { BlockStore } from '../store/types.ts'
+import { MAX_HAVE_RANGES } from '../../protocol/head.ts'
 import {
-  BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, FELLOW_ASK_TIMEOUT_MS, FELLOW_WAIT_FACTOR, FELLOW_WAIT_MIN_MS, FELLOW_WAIT_POLL_MS,
-  MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, MIN_CHUNK_BATCH_BYTES, NODE_BATCH_COUNT
+  BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, FELLOW_ASK_TIMEOUT_MS, FELLOW_MIN_RATE, HAVE_CLAIM_TTL_MS,
+  MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, MIN_CHUNK_BATCH_BYTES, NODE_BATCH_COUNT, SWARM_GRACE_MS, SWARM_STALL_MS
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
-import { BatchOrder, type BatchTurn } from './batch-order.ts'
+import { BatchOrder, NO_FELLOWS, type BatchTurn, type SwarmKnowledge } from './batch-order.ts'
+import { ownRanges, type SwarmView } from './swarm-view.ts'
 import { ChunkSorter, packedCidBytes, unpackCids } from './chunk-list.ts'
 import type { RefIndex } from './refs.ts'
 
@@ -78,10 +82,11 @@ export interface ChainSyncInit {
   /** The peers to ask, read again before each exchange call (lookups may add some). */
   peers: () => FetchPeer[]
   /**
-   * Fellow subscribers (peers other than the publisher) to ask for a chunk batch before
-   * the publisher is asked, read again before each batch. @default () => []
+   * Join the swarm of a version once its chunk list is known (`chunks` of them): what
+   * fellow subscribers say they hold and fetch, and where this node says the same.
+   * @default none: every batch from `peers`, from this node's offset round
    */
-  fellows?: () => FetchPeer[]
+  swarm?: (version: EncodedRecord, chunks: number) => VersionSwarm
   /** Where in each version's chunk list this node starts, a fraction in [0, 1) (see BatchOrder). @default 0 */
   offset?: number
   signal?: AbortSignal
@@ -100,6 +105,19 @@ export interface ChainSyncInit {
    * stores what it can and says which. Without it such blocks fail the sync.
    */
   fallback?: (cids: CID[], signal?: AbortSignal) => Promise<{ stored: CID[], bytes: number }>
+}
+
+/** A version's swarm as the sync uses it (node/sync/swarm.ts gives one per version). */
+export interface VersionSwarm {
+  readonly view: Pick<SwarmView, 'size' | 'holders' | 'claimed' | 'peers' | 'active' | 'subscribe'>
+  /** This node's peer id (its rank among the fellows is by peer id). */
+  readonly self: string
+  /** The peer to fetch from for a fellow the view names. */
+  peer: (key: string) => FetchPeer
+  /** This node's statement now: what it holds (and the batches it fetches from the publisher). */
+  advertise: (ranges: Array<{ start: number, end: number, state: 'stored' | 'fetching' }>) => void
+  /** The sync of the version is over; `complete` when it is recorded here. */
+  close: (complete: boolean) => void
 }
 
 /** How the object-storage tier shows in a sync's per-source report. */
@@ -187,12 +205,19 @@ class ChainSync {
       for (const group of walk.chunks.all) yield * packedCidBytes(group)
     }
     const indexing = this.init.refs.addBlocks(this.bucket, version.cid, blocks(), { signal: this.init.signal })
-    const [indexed, fetched] = await Promise.allSettled([indexing, this.fetchChunks(record.seq, walk.chunks, record.size)])
-    if (fetched.status === 'rejected') throw fetched.reason
-    if (indexed.status === 'rejected') throw indexed.reason
-    // the record goes last: a version is recorded only once everything under it is durable
-    await this.init.store.flush({ signal: this.init.signal })
-    await this.init.buckets.record(version)
+    const swarm = walk.chunks.batches.length > 0 ? this.init.swarm?.(version, walk.chunks.total) : undefined
+    let recorded = false
+    try {
+      const [indexed, fetched] = await Promise.allSettled([indexing, this.fetchChunks(record.seq, walk.chunks, record.size, swarm)])
+      if (fetched.status === 'rejected') throw fetched.reason
+      if (indexed.status === 'rejected') throw indexed.reason
+      // the record goes last: a version is recorded only once everything under it is durable
+      await this.init.store.flush({ signal: this.init.signal })
+      await this.init.buckets.record(version)
+      recorded = true
+    } finally {
+      swarm?.close(recorded)
+    }
     this.report.versions++
     this.emit({ type: 'sync:version:done', bucket: this.bucket, seq: record.seq, cid: version.cid.toString() })
   }
@@ -267,86 +292,134 @@ class ChainSync {
   }
 
   /**
-   * List the chunk batches off the local manifest, then fetch them in BatchOrder with
-   * CHUNK_BATCH_CONCURRENCY batches in flight (one batch's tail, its last blocks and its
-   * flush, overlaps the next one's start). Each batch asks the fellows first; what they
-   * lack comes from the publisher, unless the order puts the batch off for later.
+   * Fetch the chunk batches listed off the local manifest in BatchOrder, with
+   * CHUNK_BATCH_CONCURRENCY turns at once (one batch's tail, its last blocks and its flush,
+   * overlaps the next one's start). A turn for the fellows asks the ones holding the batch
+   * (for a bounded time); what they lack, and a turn for the publisher, comes from the peers
+   * that are not fellows. A worker with nothing to do waits for news from the swarm.
    */
-  private async fetchChunks (seq: number, list: ChunkSorter, size: number): Promise<void> {
-    const { batches, presentBytes } = list
+  private async fetchChunks (seq: number, list: ChunkSorter, size: number, swarm: VersionSwarm | undefined): Promise<void> {
+    const { batches, spans, presentBytes } = list
     const order = new BatchOrder(batches.length, this.init.offset ?? 0)
     let walkedBytes = presentBytes
     let storedBytes = 0
     let chunks = 0
     let failure: unknown
-    /** The slowest batch the publisher had to send so far: how long a put-off batch is worth waiting for. */
-    let slowestMs = 0
+    const stored = new Uint8Array(batches.length)
+    const fromPublisher = new Set<number>()
+    const advertise = (): void => {
+      swarm?.advertise(ownRanges(spans, list.total, i => stored[i] === 1 ? 'stored' : fromPublisher.has(i) ? 'fetching' : undefined, MAX_HAVE_RANGES))
+    }
+    // fellows that start with this node speak within a moment: until then, as if they had (one publisher turn)
+    const graceEnd = performance.now() + SWARM_GRACE_MS
+    const knowledge: SwarmKnowledge = swarm === undefined
+      ? NO_FELLOWS
+      : {
+          get fellows () { return swarm.view.size > 0 || performance.now() < graceEnd },
+          held: i => swarm.view.holders(spans[i].first, spans[i].end).length > 0,
+          claimed: i => swarm.view.claimed(spans[i].first, spans[i].end),
+          get rank () {
+            const active = swarm.view.active()
+            if (active.length === 0) return undefined
+            const all = [...active, swarm.self].sort()
+            return { index: all.indexOf(swarm.self), of: all.length }
+          }
+        }
+    // waiting workers wake on news: a fellow's changed statement, a batch of ours done, a failure
+    let news = Promise.withResolvers<void>()
+    const notify = (): void => {
+      const heard = news
+      news = Promise.withResolvers()
+      heard.resolve()
+    }
+    const unsubscribe = swarm?.view.subscribe(notify)
+    advertise()
     const runBatch = async (turn: BatchTurn): Promise<void> => {
       const batch = batches[turn.index]
+      const span = spans[turn.index]
       const list = unpackCids(batch)
       const have = await this.init.store.hasMany(list)
       let missing = list.filter((_, i) => !have[i])
-      let fromFellowsOnly = false
       if (missing.length > 0) {
         let got = 0
-        const fellows = this.init.fellows?.() ?? []
-        if (fellows.length > 0) {
-          const r = await this.fetch(missing, 'chunk', { peers: fellows, partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS })
+        const holders = turn.from === 'fellows' && swarm !== undefined ? swarm.view.holders(span.first, span.end) : []
+        if (holders.length > 0) {
+          const r = await this.fetch(missing, 'chunk', { peers: holders.map(k => swarm!.peer(k)), partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS + Math.ceil(batch.bytes / FELLOW_MIN_RATE * 1000) })
           got += r.bytes
           missing = r.missing
-          fromFellowsOnly = missing.length === 0
         }
-        const putOff = missing.length > 0 && fellows.length > 0 && order.putOffAfterMiss(turn)
-        if (missing.length > 0 && turn.retry && fellows.length > 0) {
-          const waited = await this.waitForFellows(missing, Math.max(FELLOW_WAIT_MIN_MS, FELLOW_WAIT_FACTOR * slowestMs))
-          got += waited.bytes
-          missing = waited.missing
-        }
-        if (missing.length > 0 && !putOff) {
-          const started = performance.now()
-          // the fellows just said what they lack: the rest is for the publisher and peers not asked yet
-          const asked = new Set(fellows.map(p => p.toString()))
-          const others = this.init.peers().filter(p => !asked.has(p.toString()))
-          got += (await this.fetch(missing, 'chunk', others.length > 0 ? { peers: others } : {})).bytes
-          slowestMs = Math.max(slowestMs, performance.now() - started)
+        if (missing.length > 0) {
+          fromPublisher.add(turn.index)
+          advertise()
+          // the fellows said what they hold: the rest is for the publisher and peers not in the swarm
+          const fellows = new Set(swarm?.view.peers() ?? [])
+          const others = this.init.peers().filter(p => !fellows.has(p.toString()))
+          try {
+            got += (await this.fetch(missing, 'chunk', others.length > 0 ? { peers: others } : {})).bytes
+          } finally {
+            fromPublisher.delete(turn.index)
+          }
         }
         await this.init.store.flush({ signal: this.init.signal })
         storedBytes += got
-        // put off: what the fellows had is stored; the rest waits for a later turn
-        if (putOff) return
         chunks += list.length - have.filter(Boolean).length
       }
-      order.done(turn.index, fromFellowsOnly)
+      stored[turn.index] = 1
+      order.done(turn)
+      advertise()
+      notify()
       walkedBytes += batch.bytes
       this.emit({ type: 'sync:batch:stored', bucket: this.bucket, seq, walkedBytes, size, chunks, bytes: this.report.bytes, storedBytes })
     }
     const worker = async (): Promise<void> => {
-      for (let turn = order.next(); turn !== undefined && failure === undefined; turn = order.next()) {
+      /** Since when this worker has waited without news (a fellow that claims and never delivers must not stall the sync). */
+      let quietSince: number | undefined
+      while (failure === undefined) {
+        const patient = quietSince === undefined || performance.now() - quietSince < SWARM_STALL_MS
+        const turn = order.next(knowledge, patient)
+        if (turn === undefined) return
+        if (turn === 'wait') {
+          quietSince ??= performance.now()
+          // claims lapse without news, and the grace ends: look again at least then
+          const left = graceEnd - performance.now()
+          if (await this.waitFor(news.promise, left > 0 ? left + 1 : HAVE_CLAIM_TTL_MS)) quietSince = undefined
+          continue
+        }
+        quietSince = undefined
         // the rate limit gates the start of each batch
         await this.throttle()
         await runBatch(turn)
       }
     }
-    // more workers were tried (4 for 1 MiB batches): more batches then overlap at the publisher and the swarm does worse
-    await Promise.all(Array.from({ length: CHUNK_BATCH_CONCURRENCY }, async () => {
-      await worker().catch((err: unknown) => { failure ??= err })
-    }))
+    try {
+      // more workers were tried (4 for 1 MiB batches): more batches then overlap at the publisher and the swarm does worse
+      await Promise.all(Array.from({ length: CHUNK_BATCH_CONCURRENCY }, async () => {
+        await worker().catch((err: unknown) => { failure ??= err; notify() })
+      }))
+    } finally {
+      unsubscribe?.()
+    }
     if (failure !== undefined) throw failure
   }
 
-  /** Ask the fellows again for `missing` until they have it all or `ms` passed: what is still missing, and the bytes they sent. */
-  private async waitForFellows (missing: CID[], ms: number): Promise<{ missing: CID[], bytes: number }> {
-    const until = performance.now() + ms
-    let bytes = 0
-    while (missing.length > 0 && performance.now() < until) {
-      await this.sleep(FELLOW_WAIT_POLL_MS)
-      const fellows = this.init.fellows?.() ?? []
-      if (fellows.length === 0) break
-      const r = await this.fetch(missing, 'chunk', { peers: fellows, partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS })
-      bytes += r.bytes
-      missing = r.missing
+  /** Wait for `event` (true) or `ms` (false), whichever comes first; rejects when the sync is aborted. */
+  private async waitFor (event: Promise<void>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined
+    const signal = this.init.signal
+    let onAbort: (() => void) | undefined
+    try {
+      return await Promise.race([
+        event.then(() => true),
+        new Promise<boolean>((resolve, reject) => {
+          timer = setTimeout(() => { resolve(false) }, ms)
+          onAbort = () => { reject(signal!.reason) }
+          signal?.addEventListener('abort', onAbort, { once: true })
+        })
+      ])
+    } finally {
+      clearTimeout(timer)
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
     }
-    return { missing, bytes }
   }
 
   /** Keep the average receive rate under `maxRate` by pausing before a batch starts. */
