@@ -163,7 +163,9 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
           settle(next, runOne(next, offer)).catch(() => {})
         }
     const script = generateStepScript(pipeline, step)
-    const scriptPath = join(paths.scripts, `${name}.py`)
+    // Not importable (a step name cannot hold '-'): the script's folder is first on the
+    // step's sys.path, where `json.py` for a step `json` would shadow the json module.
+    const scriptPath = join(paths.scripts, `step-${name}.py`)
     await writeFile(scriptPath, script.code)
     const metricsFile = join(paths.dir, 'metrics.json')
     const args = ['--output', join(paths.pending, name)]

@@ -173,6 +173,17 @@ describe('steps forked from a warm interpreter', () => {
     assert.match(a.error!.message, /ModuleNotFoundError: No module named 'no_such_module_kale'/)
   })
 
+  for (const fresh of [false, true]) {
+    it(`${fresh ? '--fresh-python' : 'forked steps'}: a step named like a module the runtime or a later step imports does not shadow it`, async () => {
+      const { record, events } = await run([
+        { tags: ['step:json'], code: 'x = {"a": 1}' },
+        { tags: ['step:pickle', 'prev:json'], code: 'import json\nprint(json.dumps(x))' }
+      ], fresh)
+      assert.equal(record.status, 'succeeded', JSON.stringify(record.steps.map(s => s.error)))
+      assert.deepEqual(output(events, 'pickle'), ['{"a": 1}'])
+    })
+  }
+
   it('kale run --fresh-python runs the example pipeline with the same result', async () => {
     const res = await kale(['run', join(EXAMPLES, 'linear.ipynb'), '--fresh-python', '--no-snapshot', '--json'], { KALE_HOME: join(dir, 'cli') })
     assert.equal(res.code, 0, res.stderr)
