@@ -11,7 +11,8 @@ export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024
 
 export type BlockReader = Pick<BlockStore, 'get' | 'getMany'>
 
-async function fetchBatch (store: BlockReader, cids: CID[], signal?: AbortSignal): Promise<Uint8Array[]> {
+/** `cids`' blocks in one store call when the store can (one index round trip, neighbours read together). */
+export async function readBlocks (store: BlockReader, cids: CID[], signal?: AbortSignal): Promise<Uint8Array[]> {
   if (store.getMany !== undefined) return await store.getMany(cids, { signal })
   return await Promise.all(cids.map(async cid => await store.get(cid, { signal })))
 }
@@ -22,7 +23,7 @@ export async function * blocksInOrder<T extends [CID, number]> (refs: AsyncItera
   let inFlight: { refs: T[], blocks: Promise<Uint8Array[]> } | undefined
   const start = (): { refs: T[], blocks: Promise<Uint8Array[]> } => {
     const refsOfBatch = batch
-    const blocks = fetchBatch(store, refsOfBatch.map(r => r[0]), signal)
+    const blocks = readBlocks(store, refsOfBatch.map(r => r[0]), signal)
     blocks.catch(() => {}) // raised in order when its turn comes
     batch = []
     bytes = 0

@@ -17,7 +17,7 @@ import {
 } from '../../protocol/manifest.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { walkList } from './list-tree.ts'
-import { blocksInOrder, type BlockReader } from './prefetch.ts'
+import { blocksInOrder, readBlocks, type BlockReader } from './prefetch.ts'
 import { InOrder } from './in-order.ts'
 
 export interface RestoreProgress {
@@ -46,8 +46,6 @@ export interface RestoreResult {
 const MAX_DEPTH = 1024
 /** Files written at once. */
 const FILE_CONCURRENCY = 16
-/** Files up to this size are written by blocking calls (see writeFile). */
-const SYNC_WRITE_MAX = 256 * 1024
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
@@ -224,89 +222,96 @@ class Restorer {
   }
 
   private async file (abs: string, rel: string, entry: Entry): Promise<void> {
-    const chunks = entry.data !== undefined ? iterate(entry.data) : walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal })
-    await this.writeFile(abs, chunks, entry.size, rel, entry.mode, toTime(entry.mtime))
+    if (entry.data !== undefined) await this.writeSmallFile(abs, entry.data, entry.size, rel, entry.mode, toTime(entry.mtime))
+    else await this.writeFile(abs, walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal }), entry.size, rel, entry.mode, toTime(entry.mtime))
     this.files++
     this.restoredFiles.add(rel)
   }
 
-  /** Write a file's chunks, then its mode and mtime through the same handle. */
+  /** Count restored bytes and report progress. */
+  private progressed (bytes: number, label: string): void {
+    this.bytes += bytes
+    this.options.onProgress?.({ bytes: this.bytes, total: this.manifest.size, files: this.files, path: label })
+  }
+
+  /** Whether a file can be created with its mode (see writeFile). */
+  private createsWithMode (mode: number): boolean {
+    return (mode & ~0o777) === 0 && (mode & this.umask) === 0
+  }
+
+  /**
+   * A file whose chunk refs sit in its entry (at most INLINE_CHUNK_REFS chunks): its
+   * blocks are read in one call, then it is written by blocking calls. Four trips through
+   * libuv's thread pool, and the async iterators of the streamed path, cost more per small
+   * file than the system calls themselves.
+   */
+  private async writeSmallFile (abs: string, refs: ChunkRef[], size: number, label: string, mode: number, time: number): Promise<void> {
+    const blocks = refs.length === 0 ? [] : await readBlocks(this.options.store, refs.map(r => r[0]), this.options.signal)
+    const runs: Array<[Uint8Array[], number]> = []
+    let run: [Uint8Array[], number] | undefined
+    let position = 0
+    for (let i = 0; i < refs.length; i++) {
+      const bytes = checkedLength(refs[i], blocks[i], label)
+      if (isZero(bytes)) run = undefined // a hole
+      else if (run === undefined) runs.push(run = [[bytes], position])
+      else run[0].push(bytes)
+      position += bytes.length
+    }
+    checkSize(label, size, position)
+    this.progressed(position, label)
+    const withMode = this.createsWithMode(mode)
+    const fd = openSync(abs, 'wx', withMode ? mode : 0o600)
+    try {
+      for (const [buffers, at] of runs) writevSync(fd, buffers, at)
+      if (refs.length > 0 && run === undefined) ftruncateSync(fd, size) // ends in a hole
+      if (!withMode) fchmodSync(fd, mode)
+      futimesSync(fd, time, time)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** Write a file's chunks as they stream in, then its mode and mtime through the same handle. */
   private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string, mode: number, time: number): Promise<void> {
     // created with its mode when the umask leaves it whole (the restore folder is private
     // until it is renamed into place), saving a chmod per file
-    const createdWithMode = (mode & ~0o777) === 0 && (mode & this.umask) === 0
-    const createMode = createdWithMode ? mode : 0o600
-    const blocks = this.checkedBlocks(chunks, size, label)
-    if (size <= SYNC_WRITE_MAX) {
-      // A small file's bytes are gathered first, then written by blocking calls: four
-      // trips through libuv's thread pool per file cost more than the calls themselves.
-      const runs: Array<[Uint8Array[], number]> = []
-      for await (const run of blocks) runs.push(run)
-      const fd = openSync(abs, 'wx', createMode)
-      try {
-        for (const [buffers, at] of runs) if (buffers.length > 0) writevSync(fd, buffers, at)
-        if (runs.length > 0 && runs[runs.length - 1][0].length === 0) ftruncateSync(fd, size)
-        if (!createdWithMode) fchmodSync(fd, mode)
-        futimesSync(fd, time, time)
-      } finally {
-        closeSync(fd)
-      }
-      return
-    }
-    const fd = await open(abs, 'wx', createMode)
+    const withMode = this.createsWithMode(mode)
+    const fd = await open(abs, 'wx', withMode ? mode : 0o600)
     try {
-      let hole = false
-      for await (const [buffers, at] of blocks) {
-        hole = buffers.length === 0
-        if (!hole) await fd.writev(buffers, at)
+      let position = 0
+      let pending: Uint8Array[] = []
+      let pendingBytes = 0
+      let pendingAt = 0
+      let holeAtEnd = false
+      const drain = async (): Promise<void> => {
+        if (pendingBytes === 0) return
+        await fd.writev(pending, pendingAt)
+        pending = []
+        pendingBytes = 0
       }
+      for await (const [ref, block] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
+        const bytes = checkedLength(ref, block, label)
+        holeAtEnd = isZero(bytes)
+        if (holeAtEnd) {
+          await drain()
+        } else {
+          if (pendingBytes === 0) pendingAt = position
+          pending.push(bytes)
+          pendingBytes += bytes.length
+          if (pendingBytes >= 4 * 1024 * 1024) await drain()
+        }
+        position += bytes.length
+        this.progressed(bytes.length, label)
+      }
+      await drain()
+      checkSize(label, size, position)
       // Only a trailing hole (zero chunks skipped at the end) needs the size set.
-      if (hole) await fd.truncate(size)
-      if (!createdWithMode) await fd.chmod(mode)
+      if (holeAtEnd) await fd.truncate(size)
+      if (!withMode) await fd.chmod(mode)
       await fd.utimes(time, time)
     } finally {
       await fd.close()
     }
-  }
-
-  /**
-   * A file's verified chunks as runs to write: [buffers, position], at most 4 MiB each;
-   * all-zero chunks are left out (holes), and a file that ends in one yields [[], size] last.
-   */
-  private async * checkedBlocks (chunks: AsyncIterable<ChunkRef>, size: number, label: string): AsyncGenerator<[Uint8Array[], number]> {
-    let position = 0
-    let pending: Uint8Array[] = []
-    let pendingBytes = 0
-    let pendingAt = 0
-    let holeAtEnd = false
-    for await (const [[cid, length], bytes] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
-      if (bytes.length !== length) {
-        throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
-      }
-      holeAtEnd = isZero(bytes)
-      if (holeAtEnd) {
-        if (pendingBytes > 0) yield [pending, pendingAt]
-        pending = []
-        pendingBytes = 0
-      } else {
-        if (pendingBytes === 0) pendingAt = position
-        pending.push(bytes)
-        pendingBytes += bytes.length
-        if (pendingBytes >= 4 * 1024 * 1024) {
-          yield [pending, pendingAt]
-          pending = []
-          pendingBytes = 0
-        }
-      }
-      position += bytes.length
-      this.bytes += bytes.length
-      this.options.onProgress?.({ bytes: this.bytes, total: this.manifest.size, files: this.files, path: label })
-    }
-    if (pendingBytes > 0) yield [pending, pendingAt]
-    if (position !== size) {
-      throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
-    }
-    if (holeAtEnd) yield [[], size]
   }
 }
 
@@ -315,8 +320,17 @@ function readUmask (): number {
   return process.umask()
 }
 
-async function * iterate<T> (items: T[]): AsyncGenerator<T> {
-  yield * items
+function checkedLength ([cid, length]: ChunkRef, bytes: Uint8Array, label: string): Uint8Array {
+  if (bytes.length !== length) {
+    throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: chunk ${cid.toString()} of '${label}' is ${bytes.length} bytes, not ${length}`)
+  }
+  return bytes
+}
+
+function checkSize (label: string, size: number, position: number): void {
+  if (position !== size) {
+    throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
+  }
 }
 
 const ZERO = new Uint8Array(64 * 1024)
