@@ -9,7 +9,7 @@
 #   python3 -u warm.py SOCKET
 #
 # Requests on stdin, replies on stdout, one JSON object per line:
-#   {"op": "warm", "sources": [CODE, ...]}          -> {"op": "warmed", "failed": [MODULE, ...]}
+#   {"op": "warm", "sources": [CODE, ...]}          -> {"op": "warmed", "failed": [MODULE, ...], "executable": PATH}
 #   {"op": "run", "id": ID, "script": PATH, "args": [...], "cwd": DIR}
 #                                                   -> {"op": "started", "id": ID, "pid": PID}
 #                                                      or {"op": "error", "id": ID, "message": TEXT}
@@ -332,7 +332,7 @@ def main():
     for line in PROTO_IN:
         req = json.loads(line)
         if req['op'] == 'warm':
-            reply({'op': 'warmed', 'failed': warm(req['sources'])})
+            reply({'op': 'warmed', 'failed': warm(req['sources']), 'executable': sys.executable or ''})
         elif req['op'] == 'run':
             run(req)
         elif req['op'] == 'adopt':

@@ -65,8 +65,10 @@ export async function runPipeline (pipeline: Pipeline, o: RunOptions): Promise<R
   const warm = o.launch !== undefined ? undefined : startWarmPython(pipeline, o)
   warm?.catch(() => {})
   try {
-    const python = await resolvePython(o.python, o.signal)
-    const launch = o.launch ?? (await warm)?.launch ?? spawnStep(python, env)
+    // A warm interpreter already knows its executable: no extra python3 start.
+    const warmLaunch = o.launch ?? (await warm)?.launch
+    const python = warmLaunch?.executable ?? await resolvePython(o.python, o.signal)
+    const launch = warmLaunch ?? spawnStep(python, env)
     return await runSteps(pipeline, o, { id, paths, python, cwd, launch, now, emit, started })
   } finally {
     await (await warm?.catch(() => undefined))?.close()

@@ -46,7 +46,11 @@ export interface Handoff {
   decline: () => void
 }
 
-export type StepLauncher = (req: LaunchRequest) => Promise<LaunchedStep>
+export interface StepLauncher {
+  (req: LaunchRequest): Promise<LaunchedStep>
+  /** The interpreter's real executable, when the launcher already knows it (see resolvePython). */
+  executable?: string
+}
 
 /** A fresh `python3 -u SCRIPT ARGS` for one step. */
 export function spawnStep (python: string, env: NodeJS.ProcessEnv): StepLauncher {
@@ -90,7 +94,7 @@ interface Pending {
 }
 
 type Reply =
-  | { op: 'warmed', failed: string[] }
+  | { op: 'warmed', failed: string[], executable: string }
   | { op: 'started', id: string, pid: number }
   | { op: 'error', id: string, message: string }
   | { op: 'exit', id: string, code: number | null, signal: number | null }
@@ -126,11 +130,11 @@ export class WarmPython {
     let stderr = ''
     child.stderr!.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString() })
     child.stdin!.on('error', () => {})
-    let warmed: ((failed: string[]) => void) | undefined
-    const ready = new Promise<string[]>(resolve => { warmed = resolve })
+    let warmed: ((executable: string) => void) | undefined
+    const ready = new Promise<string>(resolve => { warmed = resolve })
     createInterface({ input: child.stdout! }).on('line', line => {
       const reply = JSON.parse(line) as Reply
-      if (reply.op === 'warmed') warmed?.(reply.failed)
+      if (reply.op === 'warmed') warmed?.(reply.executable)
       else warm.onReply(reply)
     })
     const gone = new Promise<never>((_resolve, reject) => {
@@ -144,7 +148,8 @@ export class WarmPython {
     gone.catch(() => {})
     child.stdin!.write(JSON.stringify({ op: 'warm', sources: o.prelude }) + '\n')
     try {
-      await Promise.race([ready, gone])
+      const executable = await Promise.race([ready, gone])
+      if (executable !== '') warm.launch.executable = executable
     } catch (cause) {
       await warm.close()
       throw kaleError(KaleErrorCode.PYTHON, `cannot start a warm '${o.python}' for the steps (--fresh-python starts each step on its own): ${(cause as Error).message}`, { cause })
