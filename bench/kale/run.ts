@@ -7,9 +7,9 @@
  *
  * Variants, each timed end to end as a user would (wall clock, medians over runs):
  *   plain      one `python3 script.py` running every step's code in order, in memory
- *   kale       `kale run NOTEBOOK --no-snapshot`: one process per step (forked from a
- *              warm interpreter), the array saved as .npy after each step and mapped by
- *              the next
+ *   kale       `kale run NOTEBOOK --no-snapshot`: one process per step, each forked
+ *              from the step before once its code has run (a linear chain), inheriting
+ *              the array while the step before saves it as .npy on the other core
  *   kale fresh the same with `--fresh-python`: a new python3 (and numpy import) per step
  *   kale+rok   the same with a Rok home (kale run's default then): the run's data folder
  *              snapshotted by the node engine after every step, in the background
