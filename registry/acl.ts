@@ -123,11 +123,6 @@ export interface BucketRule {
 
 /** Memoized decisions kept at once; the memo is dropped whole on any policy change. */
 const MAX_DECISIONS = 200_000
-/** Users whose search read checks are kept at once. */
-const MAX_READERS = 10_000
-
-/** May this user read bucket `bucket` (`G/N`) of group `group`, the bucket being `visibility`? */
-export type BucketReader = (group: string, bucket: string, visibility: Visibility) => boolean
 
 export class Acl {
   private readonly enforcer: Enforcer
@@ -142,10 +137,15 @@ export class Acl {
   private readonly decisions = new Map<string, boolean>()
   /** bucket → number of rules naming it */
   private ruled = new Map<string, number>()
+  /** groups with a bucket that a rule names */
+  private ruledGroups = new Set<string>()
   /** user → their groups, and the buckets allow rules name for them (search pre-filter) */
   private readonly reach = new Map<string, { groups: Set<string>, buckets: Set<string> }>()
-  /** user → their read check for search (see `readerOf`) */
-  private readonly readers = new Map<string, BucketReader>()
+  /**
+   * Counts policy changes: whatever a caller derived from decisions (search's tables of
+   * readable groups) is good while this stays the same.
+   */
+  generation = 0
 
   private constructor (enforcer: Enforcer) {
     this.enforcer = enforcer
@@ -155,13 +155,18 @@ export class Acl {
     // Build the new rule count before swapping it in: a request in between must never
     // see an empty one (it would decide a bucket with a deny rule like its group).
     const ruled = new Map<string, number>()
-    for (const [sub, , obj] of await this.enforcer.getPolicy()) {
-      if (obj !== '*' && !sub.startsWith('role:')) ruled.set(obj, (ruled.get(obj) ?? 0) + 1)
+    const ruledGroups = new Set<string>()
+    for (const [sub, dom, obj] of await this.enforcer.getPolicy()) {
+      if (obj !== '*' && !sub.startsWith('role:')) {
+        ruled.set(obj, (ruled.get(obj) ?? 0) + 1)
+        ruledGroups.add(dom)
+      }
     }
     this.ruled = ruled
+    this.ruledGroups = ruledGroups
     this.decisions.clear()
     this.reach.clear()
-    this.readers.clear()
+    this.generation++
   }
 
   static async open (store: RegistryStore): Promise<Acl> {
@@ -194,30 +199,11 @@ export class Acl {
   }
 
   /**
-   * `can(user, group, bucket, 'read', visibility)` for one user, as search calls it on a
-   * page of candidates in a row: a bucket that no rule names is decided once per group and
-   * visibility and kept in a small per-user table, with no memo key to build per bucket.
-   * Dropped, like the memo, on every policy change.
+   * Whether a rule names one of `group`'s buckets. When none does, every bucket of the
+   * group is decided like the group (`G/*`), which search decides once per group.
    */
-  readerOf (user: string): BucketReader {
-    let reader = this.readers.get(user)
-    if (reader === undefined) {
-      // group → bits: 1 public decided, 2 public allowed, 4 private decided, 8 private allowed
-      const byGroup = new Map<string, number>()
-      reader = (group, bucket, visibility) => {
-        if (this.ruled.has(bucket)) return this.can(user, group, bucket, 'read', visibility)
-        const decided = visibility === 'public' ? 1 : 4
-        let bits = byGroup.get(group) ?? 0
-        if ((bits & decided) === 0) {
-          bits |= decided | (this.can(user, group, `${group}/*`, 'read', visibility) ? decided << 1 : 0)
-          byGroup.set(group, bits)
-        }
-        return (bits & (decided << 1)) !== 0
-      }
-      if (this.readers.size >= MAX_READERS) this.readers.clear()
-      this.readers.set(user, reader)
-    }
-    return reader
+  namesBucketsIn (group: string): boolean {
+    return this.ruledGroups.has(group)
   }
 
   async roleOf (user: string, group: string): Promise<Role | undefined> {

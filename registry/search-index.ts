@@ -23,7 +23,11 @@
  * index word comes or goes.
  *
  * Buckets are numbered internally: integer-keyed maps are several times faster than
- * string-keyed ones.
+ * string-keyed ones. So are groups, and each bucket's group number and visibility sit in
+ * one typed array, so a caller's access can be decided per group and visibility
+ * (`SearchOptions.decide`) from a small table, without touching a bucket's record: a
+ * search passes over dozens of buckets it does not return, and on a busy server each
+ * record visited is a cache miss or several.
  */
 
 export interface SearchDoc {
@@ -37,7 +41,16 @@ export interface SearchDoc {
   updatedAt: number
 }
 
-export interface SearchOptions {
+/**
+ * What to do with every bucket of one group and visibility: take it, skip it, or ask
+ * `accept` (for instance when a rule names some of the group's buckets).
+ */
+export const TAKE = 0
+export const SKIP = 1
+export const ASK = 2
+export type Decision = typeof TAKE | typeof SKIP | typeof ASK
+
+export interface SearchOptions<D extends SearchDoc = SearchDoc> {
   /** Raw query text; empty lists everything accepted by the filters. */
   query: string
   group?: string
@@ -47,15 +60,22 @@ export interface SearchOptions {
    * in ranking order (one-word, tag and group queries) or only for candidates that would
    * make the page, so it is asked about little more than a page of buckets.
    */
-  accept: (doc: SearchDoc) => boolean
+  accept: (doc: D) => boolean
+  /**
+   * Decides first, for a whole group (by number, see `groupName`) and visibility, before `accept`
+   * is asked of each bucket. @default every bucket is asked of `accept`
+   */
+  decide?: (group: number, isPublic: boolean) => Decision
   /** Return only the best `limit`. @default all */
   limit?: number
 }
 
-export interface Ranked {
-  doc: SearchDoc
+export interface Ranked<D extends SearchDoc = SearchDoc> {
+  doc: D
   score: number
 }
+
+const askAll = (): Decision => ASK
 
 const WEIGHT = { name: 4, tag: 3, group: 2, description: 1 } as const
 type Field = keyof typeof WEIGHT
@@ -242,15 +262,23 @@ class Posting {
 
 type Docs = Array<SearchDoc | undefined>
 
+/** A walk's access check: the bucket `id`'s doc if it may be returned, else undefined. */
+type Admit<D> = (id: number) => D | undefined
+
 /** One query word: the list of the buckets it matches, each score being `factor` × weight. */
 interface TermMatch {
   posting: Posting
   factor: number
 }
 
-export class SearchIndex {
+export class SearchIndex<D extends SearchDoc = SearchDoc> {
   private readonly ids = new Map<string, number>()
-  private readonly docs: Docs = []
+  private readonly docs: Array<D | undefined> = []
+  /** Group name → its number; numbers are never reused, so a caller's table stays valid. */
+  private readonly groupNumbers = new Map<string, number>()
+  private readonly groupNames: string[] = []
+  /** id → its group number × 2, + 1 when public. */
+  private groupAndVisibility = new Int32Array(1024)
   private readonly free: number[] = []
   private readonly postings = new Map<string, Posting>()
   private readonly byGroup = new Map<string, Posting>()
@@ -285,12 +313,37 @@ export class SearchIndex {
     return this.ids.size
   }
 
-  upsert (doc: SearchDoc): void {
+  /** The name of the group `decide` is asked about by number. */
+  groupName (group: number): string {
+    return this.groupNames[group]
+  }
+
+  /**
+   * Sorts every bucket by recency now, so the first search after loading does not: every
+   * list's ranking order is made from that one.
+   */
+  prepare (): void {
+    this.ranking.recency()
+  }
+
+  upsert (doc: D): void {
     this.remove(doc.key)
     const id = this.free.pop() ?? this.docs.length
     const docs = this.docs
     docs[id] = doc
     this.ids.set(doc.key, id)
+    let group = this.groupNumbers.get(doc.group)
+    if (group === undefined) {
+      group = this.groupNames.length
+      this.groupNumbers.set(doc.group, group)
+      this.groupNames.push(doc.group)
+    }
+    if (id >= this.groupAndVisibility.length) {
+      const grown = new Int32Array(this.groupAndVisibility.length * 2)
+      grown.set(this.groupAndVisibility)
+      this.groupAndVisibility = grown
+    }
+    this.groupAndVisibility[id] = group * 2 + (doc.visibility === 'public' ? 1 : 0)
     for (const [field, terms] of docTerms(doc)) {
       for (const term of terms) {
         this.dropPrefixLists(term)
@@ -343,8 +396,19 @@ export class SearchIndex {
   }
 
   /** Ranked matches, best first. */
-  search (options: SearchOptions): Ranked[] {
+  search (options: SearchOptions<D>): Array<Ranked<D>> {
     const limit = options.limit ?? Infinity
+    const { accept } = options
+    const decide = options.decide ?? askAll
+    const docs = this.docs
+    const groupAndVisibility = this.groupAndVisibility
+    const admit: Admit<D> = id => {
+      const gv = groupAndVisibility[id]
+      const decision = decide(gv >>> 1, (gv & 1) === 1)
+      if (decision === SKIP) return undefined
+      const doc = docs[id]!
+      return decision === TAKE || accept(doc) ? doc : undefined
+    }
     const filters: Posting[] = []
     if (options.group !== undefined) filters.push(this.byGroup.get(options.group) ?? new Posting())
     if (options.tag !== undefined) filters.push(this.byTag.get(options.tag) ?? new Posting())
@@ -361,28 +425,27 @@ export class SearchIndex {
     // No text: the smallest filter's list (or all buckets) is already in ranking order.
     if (terms.length === 0) {
       const driver = smallestFilter ?? this.all
-      return this.walk({ posting: driver, factor: 0 }, filters, driver, options.accept, limit)
+      return this.walk({ posting: driver, factor: 0 }, filters, driver, admit, limit)
     }
     // One word: walk its list in ranking order, unless a filter is so narrow that the walk
     // would pass more buckets (about limit × all / filter) than the filter holds.
     const word = terms[0].posting
     if (terms.length === 1 && (smallestFilter === null || limit * this.size / smallestFilter.size < Math.min(smallestFilter.size, word.size))) {
-      return this.walk(terms[0], filters, null, options.accept, limit)
+      return this.walk(terms[0], filters, null, admit, limit)
     }
-    return this.rankCandidates(terms, filters, options.accept, limit)
+    return this.rankCandidates(terms, filters, admit, limit)
   }
 
   /** Walks `list` in ranking order, skipping buckets outside a filter or not accepted, until `limit` are found. */
-  private walk (list: TermMatch, filters: Posting[], skip: Posting | null, accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
-    const docs = this.docs
-    const out: Ranked[] = []
+  private walk (list: TermMatch, filters: Posting[], skip: Posting | null, admit: Admit<D>, limit: number): Array<Ranked<D>> {
+    const out: Array<Ranked<D>> = []
     const ids = list.posting.rankedIds(this.ranking)
     const weights = list.posting.weights
     candidates: for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
       for (const f of filters) if (f !== skip && !f.has(id)) continue candidates
-      const doc = docs[id]!
-      if (!accept(doc)) continue
+      const doc = admit(id)
+      if (doc === undefined) continue
       out.push({ doc, score: weights.get(id)! * list.factor })
       if (out.length >= limit) break
     }
@@ -393,12 +456,12 @@ export class SearchIndex {
    * Several words (or one word within a narrow filter): intersect the lists, smallest
    * first, score what is left and keep the best `limit`.
    */
-  private rankCandidates (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
+  private rankCandidates (terms: TermMatch[], filters: Posting[], admit: Admit<D>, limit: number): Array<Ranked<D>> {
     const lists = [...terms, ...filters.map(posting => ({ posting, factor: 0 }))].sort((a, b) => a.posting.size - b.posting.size)
     // Expected matches, were the lists independent: too many to score them all, walk instead.
     let expected = lists[0].posting.size
     for (let l = 1; l < lists.length; l++) expected *= lists[l].posting.size / this.size
-    if (expected > MANY_MATCHES) return this.walkScoring(terms, filters, accept, limit)
+    if (expected > MANY_MATCHES) return this.walkScoring(terms, filters, admit, limit)
     // Walk the smallest list, looking each of its buckets up in the others, smallest first.
     const first = lists[0]
     let ids: ArrayLike<number> = first.posting.ascendingIds()
@@ -415,10 +478,10 @@ export class SearchIndex {
     const keys = new Float64Array(ids.length)
     for (let i = 0; i < ids.length; i++) keys[i] = (MAX_SORT_SCORE - scores[i] * factor) * RANK_SPAN + rankOf[ids[i]]
     keys.sort()
-    const out: Ranked[] = []
+    const out: Array<Ranked<D>> = []
     for (let i = 0; i < keys.length; i++) {
-      const doc = this.docs[byRecency[keys[i] % RANK_SPAN]]!
-      if (!accept(doc)) continue
+      const doc = admit(byRecency[keys[i] % RANK_SPAN])
+      if (doc === undefined) continue
       out.push({ doc, score: MAX_SORT_SCORE - Math.floor(keys[i] / RANK_SPAN) })
       if (out.length >= limit) break
     }
@@ -431,12 +494,12 @@ export class SearchIndex {
    * heap; stops once that word's score plus the most the others could add cannot make the
    * page. The cost follows how far down the list the page is decided, not the matches.
    */
-  private walkScoring (terms: TermMatch[], filters: Posting[], accept: (doc: SearchDoc) => boolean, limit: number): Ranked[] {
+  private walkScoring (terms: TermMatch[], filters: Posting[], admit: Admit<D>, limit: number): Array<Ranked<D>> {
     const driver = terms.reduce((a, b) => b.posting.size < a.posting.size ? b : a)
     for (const t of terms) if (t !== driver) t.posting.useBitmap(this.docs.length)
     let othersBest = 0
     for (const t of terms) if (t !== driver) othersBest += t.posting.weights.get(t.posting.rankedIds(this.ranking)[0])! * t.factor
-    const best = new TopK(limit)
+    const best = new TopK<D>(limit)
     const ranked = driver.posting.rankedIds(this.ranking)
     candidates: for (let i = 0; i < ranked.length; i++) {
       const id = ranked[i]
@@ -448,8 +511,9 @@ export class SearchIndex {
         if (!t.posting.has(id)) continue candidates
         score += t.posting.weights.get(id)! * t.factor
       }
-      const doc = this.docs[id]!
-      if (best.wouldKeep(score, doc) && accept(doc)) best.push({ doc, score })
+      if (!best.wouldKeep(score, this.docs[id]!)) continue
+      const doc = admit(id)
+      if (doc !== undefined) best.push({ doc, score })
     }
     return best.sorted()
   }
@@ -638,9 +702,9 @@ class MinHeap<T> {
 }
 
 /** The best `k` items seen: a heap whose top is the worst kept item. */
-class TopK {
+class TopK<D extends SearchDoc> {
   private readonly k: number
-  private readonly heap = new MinHeap<Ranked>((a, b) => compare(a, b) > 0)
+  private readonly heap = new MinHeap<Ranked<D>>((a, b) => compare(a, b) > 0)
 
   constructor (k: number) {
     this.k = k
@@ -658,13 +722,13 @@ class TopK {
     return order(score, doc, worst.score, worst.doc) < 0
   }
 
-  push (item: Ranked): void {
+  push (item: Ranked<D>): void {
     if (this.heap.size < this.k) this.heap.push(item)
     else if (this.k > 0 && compare(item, this.heap.top()) < 0) this.heap.replaceTop(item)
   }
 
-  sorted (): Ranked[] {
-    const out: Ranked[] = []
+  sorted (): Array<Ranked<D>> {
+    const out: Array<Ranked<D>> = []
     while (this.heap.size > 0) {
       out.push(this.heap.top())
       this.heap.pop()

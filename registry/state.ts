@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Acl, PolicyChange } from './acl.ts'
 import type { RegistryStore, StoreOp, Space } from './store.ts'
-import { SearchIndex } from './search-index.ts'
+import { SearchIndex, type SearchDoc } from './search-index.ts'
 import type { Visibility } from '../protocol/registry-api.ts'
 
 export interface UserRec { name: string, admin: boolean, createdAt: number }
@@ -25,6 +25,12 @@ export interface BucketRec {
   updatedAt: number
   latestSeq: number
   latestCid: string | null
+}
+/** A bucket as search indexes it; made anew with its record on every change. */
+export interface BucketDoc extends SearchDoc {
+  rec: BucketRec
+  /** The bucket's JSON as a search hit up to its score, made by the search route on first use. */
+  hitHead: string | null
 }
 export interface VersionRec {
   seq: number
@@ -114,7 +120,7 @@ export class RegistryState {
   readonly nodes = new Map<string, NodeRec>()
   /** bucket key → peer → provider */
   readonly providers = new Map<string, Map<string, ProviderRec>>()
-  readonly index = new SearchIndex()
+  readonly index = new SearchIndex<BucketDoc>()
   private queue: Promise<unknown> = Promise.resolve()
 
   private constructor (store: RegistryStore, acl: Acl, now: () => number) {
@@ -134,6 +140,7 @@ export class RegistryState {
       const bucket = k.slice(0, k.indexOf('!'))
       state.providerMap(bucket).set((v as ProviderRec).peer, v)
     }
+    state.index.prepare()
     return state
   }
 
@@ -159,7 +166,7 @@ export class RegistryState {
     // name and a constant visibility, strings that stay in cache and compare by identity.
     const group = this.groups.get(rec.group)?.name ?? rec.group
     const visibility = rec.visibility === 'public' ? 'public' : 'private'
-    this.index.upsert({ key, group, name: rec.name, description: rec.description, tags: rec.tags, visibility, updatedAt: rec.updatedAt })
+    this.index.upsert({ key, group, name: rec.name, description: rec.description, tags: rec.tags, visibility, updatedAt: rec.updatedAt, rec, hitHead: null })
   }
 
   providerMap (bucket: string): Map<string, ProviderRec> {

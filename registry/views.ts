@@ -17,21 +17,14 @@ export function bucketView (b: BucketRec): Bucket {
   return view
 }
 
-const searchHitHeads = new WeakMap<BucketRec, string>()
-
 /**
  * A bucket as a search hit, up to its score: its JSON made by `serialize` (the response
- * schema's serializer) without the closing brace, then `,"score":`. Made once per record
- * and kept like its view: search sends the same buckets over and over.
+ * schema's serializer) without the closing brace, then `,"score":`. Search keeps it with
+ * the bucket's document (`BucketDoc.hitHead`): it sends the same buckets over and over.
  */
 export function searchHitHead (b: BucketRec, serialize: (b: Bucket) => string): string {
-  let head = searchHitHeads.get(b)
-  if (head === undefined) {
-    const json = serialize(bucketView(b))
-    head = `${json.slice(0, -1)},"score":`
-    head.charCodeAt(0) // flattens the concatenation once, not on every response
-    searchHitHeads.set(b, head)
-  }
+  const head = `${serialize(bucketView(b)).slice(0, -1)},"score":`
+  head.charCodeAt(0) // flattens the concatenation once, not on every response
   return head
 }
 

@@ -18,6 +18,11 @@ const dir = resolve(values.data)
 const kept = JSON.parse(await readFile(join(dir, 'rok-bench.json'), 'utf8')) as { groups: number, seed: number, member: string }
 const ROUNDS = Number(values.rounds)
 const ADMIN = 'bench-admin-token-0123456789'
+/** A full collection before each timing, so one kind does not pay for the garbage of the one before. */
+const collectGarbage = (): void => {
+  if (globalThis.gc === undefined) throw new Error('run with --expose-gc')
+  globalThis.gc()
+}
 
 const { app, state } = await buildRegistry({ dataDir: dir, adminToken: ADMIN, rateLimit: false })
 try {
@@ -31,6 +36,7 @@ try {
     // Warm up: JIT, and the ACL's memo for every group this caller meets.
     for (const q of queries) await ask(`/v1/search?${q}`, token)
     const timeOf = async (urls: string[]): Promise<number> => {
+      collectGarbage()
       const t0 = process.cpuUsage()
       for (let r = 0; r < ROUNDS; r++) for (const url of urls) await ask(url, token)
       const used = process.cpuUsage(t0)
@@ -53,6 +59,7 @@ try {
       const p = new URLSearchParams(q)
       return { query: p.get('q') ?? '', group: p.get('group') ?? undefined, tag: p.get('tag') ?? undefined, accept: () => true, limit: 37 }
     })
+    collectGarbage()
     const t0 = process.cpuUsage()
     for (let r = 0; r < ROUNDS * 10; r++) for (const o of asked) state.index.search(o)
     const used = process.cpuUsage(t0)

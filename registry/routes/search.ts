@@ -1,22 +1,24 @@
 /**
  * Search and the audit log. Search walks matches from the text index in ranking order
- * and asks, of each, whether the caller may read it (public, their groups', or named in a
- * rule for them, then confirmed by the ACL) until the page is full — so a caller never
- * sees, or learns the count of, what they may not read.
+ * and asks, of each, whether the caller may read it (per group and visibility, or bucket
+ * by bucket where a rule names some of a group's buckets: see search-access.ts) until the
+ * page is full — so a caller never sees, or learns the count of, what they may not read.
  */
 import type { FastifyInstance } from 'fastify'
 import type { Static } from 'typebox'
 import { API_PREFIX, AuditList, AuditQuery, Bucket, SearchQuery, SearchResult } from '../../protocol/registry-api.ts'
-import { isAnonymous, readableGroup, requireOnGroup, requireUser } from '../access.ts'
+import { readableGroup, requireOnGroup, requireUser } from '../access.ts'
 import { DEFAULT_AUDIT_LIMIT, DEFAULT_SEARCH_LIMIT } from '../constants.ts'
 import { forbidden } from '../errors.ts'
-import type { AuditRec } from '../state.ts'
-import type { SearchDoc } from '../search-index.ts'
+import { SearchAccess } from '../search-access.ts'
+import { ASK, SKIP, TAKE, type Decision } from '../search-index.ts'
+import type { AuditRec, BucketDoc } from '../state.ts'
 import { auditView, searchHitHead } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
 export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): Promise<void> {
   const { state } = opts
+  const access = new SearchAccess(state.acl, state.index)
   /** The `Bucket` schema's serializer, compiled on the first search. */
   let serializeBucket: ((b: Bucket) => string) | undefined
 
@@ -33,32 +35,33 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     const limit = q.limit ?? DEFAULT_SEARCH_LIMIT
     const offset = q.offset ?? 0
     const since = q.updatedSince === undefined ? undefined : Date.parse(q.updatedSince)
-    let mayRead: (doc: SearchDoc) => boolean
-    if (caller.admin) {
-      mayRead = () => true
-    } else {
-      // Beyond public buckets, only the caller's groups and buckets named in a rule for
-      // them can be readable: everything else is turned down without asking the ACL.
-      const reach = isAnonymous(caller) ? null : await state.acl.reachOf(caller.user)
-      const reads = state.acl.readerOf(caller.user)
-      mayRead = doc => (doc.visibility === 'public' || (reach !== null && (reach.groups.has(doc.group) || reach.buckets.has(doc.key)))) &&
-        reads(doc.group, doc.key, doc.visibility)
+    const reads = await access.of(caller)
+    let { decide, accept } = reads
+    if (q.visibility !== undefined || since !== undefined) {
+      const wantPublic = q.visibility === undefined ? undefined : q.visibility === 'public'
+      // A group's buckets the caller may read still have their update times asked one by one.
+      decide = (group: number, isPublic: boolean): Decision => {
+        if (wantPublic !== undefined && isPublic !== wantPublic) return SKIP
+        const d = reads.decide(group, isPublic)
+        return d === TAKE && since !== undefined ? ASK : d
+      }
+      accept = (doc: BucketDoc): boolean =>
+        (wantPublic === undefined || (doc.visibility === 'public') === wantPublic) &&
+        (since === undefined || doc.updatedAt >= since) &&
+        reads.accept(doc)
     }
-    const accept = (doc: SearchDoc): boolean =>
-      (q.visibility === undefined || doc.visibility === q.visibility) &&
-      (since === undefined || doc.updatedAt >= since) &&
-      mayRead(doc)
-    // The index asks `accept` in ranking order (or only of what would make the page), so
-    // it returns exactly the best readable matches: the page, and one more to tell if
-    // there is a next page.
-    const ranked = state.index.search({ query: q.q ?? '', group: q.group, tag: q.tag, accept, limit: offset + limit + 1 })
+    // The index decides in ranking order (or only of what would make the page), so it
+    // returns exactly the best readable matches: the page, and one more to tell if there
+    // is a next page.
+    const ranked = state.index.search({ query: q.q ?? '', group: q.group, tag: q.tag, decide, accept, limit: offset + limit + 1 })
     const page = ranked.slice(offset, offset + limit)
     const next = ranked.length > offset + limit ? offset + limit : null
     // Each bucket's JSON is made once through the response schema and kept with its record.
     const serialize = serializeBucket ??= reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string
     let body = '{"results":['
     for (let i = 0; i < page.length; i++) {
-      body += `${i === 0 ? '' : ','}${searchHitHead(state.buckets.get(page[i].doc.key)!, serialize)}${page[i].score}}`
+      const doc = page[i].doc
+      body += `${i === 0 ? '' : ','}${doc.hitHead ??= searchHitHead(doc.rec, serialize)}${page[i].score}}`
     }
     return await reply.type('application/json; charset=utf-8').send(`${body}],"next":${next}}`)
   })

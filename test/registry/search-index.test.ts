@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { SearchIndex, tokenize, type SearchDoc } from '../../registry/search-index.ts'
+import { ASK, SKIP, SearchIndex, TAKE, tokenize, type Decision, type SearchDoc } from '../../registry/search-index.ts'
 
 function index (): SearchIndex {
   const ix = new SearchIndex()
@@ -47,6 +47,34 @@ test('updating or removing a bucket updates what search finds', () => {
 test('the accept predicate decides what is returned', () => {
   const ix = index()
   assert.deepEqual(ix.search({ query: 'imag', accept: d => d.group === 'lab' }).map(r => r.doc.key), ['lab/imagery'])
+})
+
+test('decide takes or skips a whole group and visibility, and only ASK consults accept', () => {
+  const ix = index()
+  const asked: string[] = []
+  const decisions: Record<string, Decision> = { 'acme/true': SKIP, 'lab/false': ASK }
+  const found = ix.search({
+    query: 'imag',
+    decide: (group, isPublic) => decisions[`${ix.groupName(group)}/${isPublic}`] ?? TAKE,
+    accept: d => { asked.push(d.key); return true }
+  })
+  assert.deepEqual(found.map(r => r.doc.key), ['lab/imagery'])
+  assert.deepEqual(asked, ['lab/imagery'])
+  decisions['lab/false'] = SKIP
+  assert.deepEqual(ix.search({ query: 'imag', decide: (group, isPublic) => decisions[`${ix.groupName(group)}/${isPublic}`] ?? TAKE, accept: () => true }), [])
+})
+
+test('equally ranked buckets come newest first, then by key, whatever order they were created in', () => {
+  // Buckets created in the same millisecond tie on score and time: the key decides.
+  for (const order of [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]]) {
+    const ix = new SearchIndex()
+    for (const i of order) ix.upsert({ key: `g/b${i}`, group: 'g', name: `b${i}`, description: 'alpha beta', tags: ['t'], visibility: 'public', updatedAt: i < 3 ? 7 : 6 })
+    const expected = ['g/b0', 'g/b1', 'g/b2', 'g/b3']
+    for (const query of ['alpha', 'alph', 'alpha beta', '']) {
+      assert.deepEqual(ix.search({ query, accept: () => true }).map(r => r.doc.key), expected, `${query} after ${order}`)
+      assert.deepEqual(ix.search({ query, tag: 't', accept: () => true, limit: 2 }).map(r => r.doc.key), expected.slice(0, 2), `${query} in tag after ${order}`)
+    }
+  }
 })
 
 test('tokenize splits on punctuation, lowercases, and keeps non-Latin letters', () => {
@@ -152,6 +180,15 @@ test('search ranks exactly like scoring and sorting every bucket, through random
       }
       const got = ix.search(o).map(r => [r.doc.key, r.score])
       assert.deepEqual(got, reference(docs, o), `step ${step}: ${JSON.stringify({ ...o, accept: String(o.accept) })}`)
+      // Deciding per group and visibility, asking `accept` of the rest, finds what one predicate would.
+      const table = new Map(groups.flatMap(g => [true, false].map(p => [`${g}/${p}`, pick([TAKE, SKIP, ASK] as Decision[])])))
+      const oddName = (d: SearchDoc): boolean => d.name.length % 2 === 1
+      const decided = { ...o, decide: (g: number, isPublic: boolean) => table.get(`${ix.groupName(g)}/${isPublic}`)!, accept: oddName }
+      const combined = (d: SearchDoc): boolean => {
+        const decision = table.get(`${d.group}/${d.visibility === 'public'}`)
+        return decision === TAKE || (decision === ASK && oddName(d))
+      }
+      assert.deepEqual(ix.search(decided).map(r => [r.doc.key, r.score]), reference(docs, { ...o, accept: combined }), `step ${step}, decided: ${JSON.stringify([...table])}`)
     }
   }
   assert.equal(ix.size, docs.size)
