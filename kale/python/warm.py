@@ -256,7 +256,9 @@ def child(req, out, err):
 def _handoff_from(rid, state_before):
     """The hook a step's script calls once its own code has run (`_kale_handoff`)."""
     def handoff(step, namespace, names):
-        if module_state() != state_before:
+        # A thread of the step's own may hold a lock (stdout's, logging's) that a fork
+        # would copy held forever; and a changed module would leak. Then B starts as usual.
+        if threading.active_count() > 1 or module_state() != state_before:
             return
         for stream in (sys.stdout, sys.stderr):
             stream.flush()

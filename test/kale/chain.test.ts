@@ -65,6 +65,19 @@ describe('steps forked from the step before them', () => {
     assert.deepEqual(output(fromB.events, 'b'), ["False [1, 2, 3] ['apid', 'x'] False"])
   })
 
+  it('a step that leaves a thread running or rebinds a module’s name hands off nothing: the next step loads from disk', async () => {
+    const nb = await notebookOf([
+      { tags: ['imports'], code: 'import json, os, threading, time' },
+      { tags: ['step:a'], code: 'apid = os.getpid()\nthreading.Thread(target=time.sleep, args=(0.5,)).start()' },
+      { tags: ['step:b', 'prev:a'], code: 'print(os.getppid() == apid)\nbpid = os.getpid()\njson.kale_leak = 1' },
+      { tags: ['step:c', 'prev:b'], code: 'print(os.getppid() == bpid, hasattr(json, "kale_leak"))' }
+    ])
+    const { record, events } = await run(nb)
+    assert.equal(record.status, 'succeeded', JSON.stringify(record.steps.map(s => s.error)))
+    assert.deepEqual(output(events, 'b'), ['False'])
+    assert.deepEqual(output(events, 'c'), ['False False'])
+  })
+
   it('a value the step before cannot save fails that step, naming the value, and the forked step does not count', async () => {
     const nb = await notebookOf([
       { tags: ['imports'], code: 'import time' },
