@@ -20,12 +20,14 @@ export interface BlockStore {
   /**
    * Store a block whose bytes the caller has already verified or computed the CID of.
    * Idempotent: a block already present costs no write. Resolves true when it wrote.
-   * Durable only after `flush()` resolves.
+   * Durable only after `flush()` resolves. The caller may reuse `bytes` once the promise
+   * settles (the exchange receives into recycled memory): a store copies what it keeps.
    */
   put: (cid: CID, bytes: Uint8Array, options?: StoreOptions) => Promise<boolean>
   /**
    * Put many blocks with one index lookup; resolves, per block, whether it was written.
-   * Optional: callers fall back to `put` one by one.
+   * As with `put`, the bytes are the caller's again once it settles. Optional: callers
+   * fall back to `put` one by one.
    */
   putMany?: (blocks: Array<[CID, Uint8Array]>, options?: StoreOptions) => Promise<boolean[]>
   /**

@@ -7,7 +7,9 @@
  *   the same DONT_HAVE, so a peer learns nothing about blocks it may not have.
  * - The **client** (`fetchBlocks`) asks several peers at once, many blocks in flight on
  *   each stream, verifies every block against its CID before storing it, drops a peer that
- *   sends bad bytes (for that fetch) and gets the block from another peer.
+ *   sends bad bytes (for that fetch) and gets the block from another peer. Over the data
+ *   channel, blocks are received into recycled memory (block-arena.ts), given back once
+ *   the store's put settles, so the store must copy what it keeps.
  *
  * Terms: a *want* asks a peer for a block (or only whether it has it); a *session* is one
  * fetch's stream to one peer; a peer is *dropped* when its session ends with an error.
