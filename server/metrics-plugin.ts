@@ -5,7 +5,8 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { RouteMetrics } from './route-metrics.ts'
 
 export interface MetricsPluginOptions {
   /** Metric name prefix, e.g. `rok_node_`. */
@@ -19,22 +20,15 @@ export interface MetricsPluginOptions {
 export const metricsPlugin = fp(async function metrics (app: FastifyInstance, opts: MetricsPluginOptions) {
   const registry = opts.registry ?? new Registry()
   collectDefaultMetrics({ register: registry, prefix: opts.prefix })
-  const requests = new Counter({ name: `${opts.prefix}http_requests_total`, help: 'HTTP requests answered', labelNames: ['method', 'route', 'status'], registers: [registry] })
-  const duration = new Histogram({
-    name: `${opts.prefix}http_request_duration_seconds`,
-    help: 'HTTP request latency',
-    labelNames: ['method', 'route'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 30],
-    registers: [registry]
-  })
+  const routes = new RouteMetrics(registry, opts.prefix, [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1, 5, 30])
   for (const [name, help, read] of opts.gauges ?? []) {
     new Gauge({ name: `${opts.prefix}${name}`, help, registers: [registry], collect () { this.set(read()) } }) // eslint-disable-line no-new
   }
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: an async one costs a promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     // Unmatched URLs share one label so a scanner cannot blow up the label set.
-    const route = request.routeOptions.url ?? 'unmatched'
-    requests.inc({ method: request.method, route, status: reply.statusCode })
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    routes.record(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
   app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false, public: true } }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
