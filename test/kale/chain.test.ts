@@ -78,6 +78,25 @@ describe('steps forked from the step before them', () => {
     assert.deepEqual(output(events, 'c'), ['False False'])
   })
 
+  it('a forked step keeps its own exit status and its traceback points at its notebook cell', async () => {
+    const nb = await notebookOf([
+      { tags: ['imports'], code: 'import os' },
+      { tags: ['step:a'], code: 'apid = os.getpid()\nv = 0' },
+      { tags: ['step:b', 'prev:a'], code: 'print(os.getppid() == apid)\nw = 1 / v' }
+    ])
+    const { record, events } = await run(nb)
+    const b = record.steps[1]
+    assert.equal(record.steps[0].status, 'succeeded')
+    assert.equal(b.status, 'failed')
+    assert.equal(b.exitCode, 1)
+    assert.equal(b.error?.cell, 3)
+    assert.equal(b.error?.line, 2)
+    assert.match(b.error!.message, /ZeroDivisionError/)
+    const err = output(events, 'b', 'stderr')
+    assert.equal(err[0], 'Traceback (most recent call last):')
+    assert.deepEqual(err.filter(l => l.startsWith('  File ')), [`  File "${record.source.split('/').pop()!}", cell 3, line 2, in <module>`])
+  })
+
   it('a value the step before cannot save fails that step, naming the value, and the forked step does not count', async () => {
     const nb = await notebookOf([
       { tags: ['imports'], code: 'import time' },
