@@ -7,7 +7,7 @@
 import { cp, mkdir, writeFile, readFile, rm } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { DEFAULT_PARALLEL } from '../constants.ts'
-import { generateStepScript } from '../codegen/step.ts'
+import { generateStepScript, type StepScript } from '../codegen/step.ts'
 import { KaleErrorCode, kaleError } from '../errors.ts'
 import { descendantsInclusive } from '../graph.ts'
 import type { Pipeline, PipelineSpec } from '../model.ts'
@@ -152,6 +152,20 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
   const cancelChained = new Map<string, AbortController>()
   let anyFailed = false
 
+  const written = new Map<string, Promise<{ script: StepScript, scriptPath: string }>>()
+  const writeScript = (name: string): Promise<{ script: StepScript, scriptPath: string }> => {
+    let w = written.get(name)
+    if (w === undefined) {
+      const script = generateStepScript(pipeline, pipeline.steps.find(s => s.name === name)!)
+      // Not importable (a step name cannot hold '-'): the script's folder is first on the
+      // step's sys.path, where `json.py` for a step `json` would shadow the json module.
+      const scriptPath = join(paths.scripts, `step-${name}.py`)
+      w = writeFile(scriptPath, script.code).then(() => ({ script, scriptPath }))
+      written.set(name, w)
+    }
+    return w
+  }
+
   const runOne = async (name: string, fork?: Handoff): Promise<'succeeded' | 'failed'> => {
     const step = pipeline.steps.find(s => s.name === name)!
     const rec = record(name)
@@ -164,11 +178,9 @@ async function runSteps (pipeline: Pipeline, o: RunOptions, { id, paths, python,
           cancelChained.set(next, cancel)
           settle(next, runOne(next, offer)).catch(() => {})
         }
-    const script = generateStepScript(pipeline, step)
-    // Not importable (a step name cannot hold '-'): the script's folder is first on the
-    // step's sys.path, where `json.py` for a step `json` would shadow the json module.
-    const scriptPath = join(paths.scripts, `step-${name}.py`)
-    await writeFile(scriptPath, script.code)
+    // The successor's script is written now, off the hand-off's path.
+    if (next !== undefined) writeScript(next).catch(() => {})
+    const { script, scriptPath } = await writeScript(name)
     const metricsFile = join(paths.dir, 'metrics.json')
     const args = ['--output', join(paths.pending, name)]
     for (const producer of new Set(step.inputs.map(i => i.from))) args.push('--input', `${producer}=${join(paths.data, producer)}`)
