@@ -1,8 +1,9 @@
 /**
  * The swarm of a version being synced: this node's end of `/rok/have/1.0.0` (wire format in
  * protocol/head.ts). While a sync runs, the node pushes what it holds and fetches of the
- * version to the connected peers it serves the bucket to, when it changes and every
- * HAVE_REFRESH_MS (which keeps its claims alive), and reads what they push into a
+ * version to the connected peers it serves the bucket to when it changes, and again after
+ * HAVE_REFRESH_MS without a push while it claims a batch (which keeps the claim alive; a
+ * statement of stored ranges only needs no refreshing), and reads what they push into a
  * SwarmView. A node that already recorded the version answers a fellow's push with one
  * saying it holds all of it, so a late subscriber learns of it at once.
  *
@@ -45,6 +46,8 @@ interface Live {
   ranges: HaveRange[]
   timer: NodeJS.Timeout | undefined
   heartbeat: NodeJS.Timeout
+  /** When this statement was last pushed (performance.now()). */
+  pushed: number
   onFellow: (peer: string) => void
 }
 
@@ -77,7 +80,19 @@ export class Swarms {
   join (bucket: string, version: CID, chunks: number, publisher: string, onFellow: (peer: string) => void): SwarmSession {
     const key = version.toString()
     const view = new SwarmView(chunks, { claimTtlMs: HAVE_CLAIM_TTL_MS })
-    const s: Live = { bucket, publisher, view, ranges: [], timer: undefined, heartbeat: setInterval(() => { this.push(s, version) }, HAVE_REFRESH_MS), onFellow }
+    const s: Live = {
+      bucket,
+      publisher,
+      view,
+      ranges: [],
+      timer: undefined,
+      pushed: 0,
+      // every push costs a stream to each fellow: restate only claims, and only when nothing else was pushed lately
+      heartbeat: setInterval(() => {
+        if (performance.now() - s.pushed >= HAVE_REFRESH_MS && s.ranges.some(r => r.state === 'fetching')) this.push(s, version)
+      }, HAVE_REFRESH_MS / 2),
+      onFellow
+    }
     s.heartbeat.unref()
     this.live.set(key, s)
     return {
@@ -106,6 +121,7 @@ export class Swarms {
 
   /** Push `s`'s statement to every connected peer this node serves the bucket to (not the publisher: it fetches nothing). */
   private push (s: Live, version: CID): void {
+    s.pushed = performance.now()
     const targets = new Map<string, PeerId>()
     for (const c of this.init.host.getConnections()) {
       const key = c.remotePeer.toString()

@@ -32,7 +32,7 @@ import type { FetchProgressEvent, FetchReport, PeerFetchStats } from '../p2p/exc
 import type { BlockStore } from '../store/types.ts'
 import { MAX_HAVE_RANGES } from '../../protocol/head.ts'
 import {
-  BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, FELLOW_ASK_TIMEOUT_MS, FELLOW_MIN_RATE, HAVE_CLAIM_TTL_MS,
+  BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, HAVE_CLAIM_TTL_MS,
   MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, MIN_CHUNK_BATCH_BYTES, NODE_BATCH_COUNT, SWARM_GRACE_MS, SWARM_STALL_MS
 } from './constants.ts'
 import { SyncErrorCode } from './errors.ts'
@@ -294,9 +294,8 @@ class ChainSync {
   /**
    * Fetch the chunk batches listed off the local manifest in BatchOrder, with
    * CHUNK_BATCH_CONCURRENCY turns at once (one batch's tail, its last blocks and its flush,
-   * overlaps the next one's start). A turn for the fellows asks the ones holding the batch
-   * (for a bounded time); what they lack, and a turn for the publisher, comes from the peers
-   * that are not fellows. A worker with nothing to do waits for news from the swarm.
+   * overlaps the next one's start). A turn for the fellows asks the ones holding the batch;
+   * what they lack, and a turn for the publisher, comes from the peers that are not fellows. A worker with nothing to do waits for news from the swarm.
    */
   private async fetchChunks (seq: number, list: ChunkSorter, size: number, swarm: VersionSwarm | undefined): Promise<void> {
     const { batches, spans, presentBytes } = list
@@ -344,7 +343,10 @@ class ChainSync {
         let got = 0
         const holders = turn.from === 'fellows' && swarm !== undefined ? swarm.view.holders(span.first, span.end) : []
         if (holders.length > 0) {
-          const r = await this.fetch(missing, 'chunk', { peers: holders.map(k => swarm!.peer(k)), partial: true, deadlineMs: FELLOW_ASK_TIMEOUT_MS + Math.ceil(batch.bytes / FELLOW_MIN_RATE * 1000) })
+          // no deadline: a fellow that said it holds the batch is slow only when its machine is
+          // busy, and the publisher would send the rest again; one that is gone or lacks blocks
+          // says so at once, and one that stalls is dropped by the exchange's idle timeout
+          const r = await this.fetch(missing, 'chunk', { peers: holders.map(k => swarm!.peer(k)), partial: true })
           got += r.bytes
           missing = r.missing
         }
@@ -392,7 +394,6 @@ class ChainSync {
       }
     }
     try {
-      // more workers were tried (4 for 1 MiB batches): more batches then overlap at the publisher and the swarm does worse
       await Promise.all(Array.from({ length: CHUNK_BATCH_CONCURRENCY }, async () => {
         await worker().catch((err: unknown) => { failure ??= err; notify() })
       }))
@@ -448,16 +449,14 @@ class ChainSync {
    * Fetch `cids` from every peer (or `options.peers`); missing blocks fail the sync unless
    * `options.partial` (fellows asked first may lack them), when they come back in the report.
    */
-  private async fetch (cids: CID[], kind: 'record' | 'node' | 'chunk', options: { peers?: FetchPeer[], partial?: boolean, deadlineMs?: number } = {}): Promise<FetchReport> {
+  private async fetch (cids: CID[], kind: 'record' | 'node' | 'chunk', options: { peers?: FetchPeer[], partial?: boolean } = {}): Promise<FetchReport> {
     this.init.signal?.throwIfAborted()
     const peers = options.peers ?? this.init.peers()
     const fallback = options.partial === true ? undefined : this.init.fallback
     if (peers.length === 0 && fallback === undefined) throw new RokError(SyncErrorCode.BLOCKS_MISSING, `no peer to fetch ${this.bucket} from`)
     let report: FetchReport = peers.length === 0
       ? { blocks: 0, bytes: 0, peers: [], missing: cids }
-      : options.deadlineMs === undefined
-        ? await this.init.fetch(cids, { peers, signal: this.init.signal })
-        : await this.fetchBefore(cids, peers, options.deadlineMs)
+      : await this.init.fetch(cids, { peers, signal: this.init.signal })
     if (report.missing.length > 0 && fallback !== undefined) {
       const filled = await fallback(report.missing, this.init.signal)
       if (filled.stored.length > 0) {
@@ -491,38 +490,6 @@ class ChainSync {
         { details: { bucket: this.bucket, missing: report.missing.slice(0, 10).map(c => c.toString()) } })
     }
     return report
-  }
-
-  /**
-   * Fetch with a deadline (asking fellows, who may be slow to say they lack a block): at
-   * the deadline the fetch stops, and the report says what arrived (counted as it was
-   * stored) and what is still missing.
-   */
-  private async fetchBefore (cids: CID[], peers: FetchPeer[], ms: number): Promise<FetchReport> {
-    const deadline = AbortSignal.timeout(ms)
-    const received = new Map<string, { peer: string, blocks: number, bytes: number }>()
-    const got = new Set<string>()
-    const onProgress = (event: FetchProgressEvent): void => {
-      if (event.type !== 'exchange:block:received') return
-      got.add(event.detail.cid.toString())
-      const share = received.get(event.detail.peer) ?? { peer: event.detail.peer, blocks: 0, bytes: 0 }
-      share.blocks++
-      share.bytes += event.detail.bytes
-      received.set(event.detail.peer, share)
-    }
-    const signal = this.init.signal === undefined ? deadline : AbortSignal.any([this.init.signal, deadline])
-    try {
-      return await this.init.fetch(cids, { peers, signal, onProgress })
-    } catch (err) {
-      if (!deadline.aborted || this.init.signal?.aborted === true) throw err
-      const shares = [...received.values()]
-      return {
-        blocks: shares.reduce((n, p) => n + p.blocks, 0),
-        bytes: shares.reduce((n, p) => n + p.bytes, 0),
-        peers: shares,
-        missing: cids.filter(c => !got.has(c.toString()))
-      }
-    }
   }
 
   private unreachable (peers: PeerFetchStats[]): RokError {

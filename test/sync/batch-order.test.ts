@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { BatchOrder, NO_FELLOWS, offsetOf, type BatchTurn, type SwarmKnowledge } from '../../node/sync/batch-order.ts'
+import { CHUNK_BATCH_CONCURRENCY } from '../../node/sync/constants.ts'
 
 function drain (order: BatchOrder): number[] {
   const out: number[] = []
@@ -33,7 +34,7 @@ describe('BatchOrder', () => {
     assert.deepEqual(drain(new BatchOrder(4, 0.999)), [3, 0, 1, 2])
   })
 
-  it('with no fellows keeps two batches from the publisher in flight', () => {
+  it('with no fellows keeps every turn on the publisher', () => {
     const order = new BatchOrder(4, 0)
     assert.deepEqual(order.next(NO_FELLOWS), { index: 0, from: 'publisher' })
     assert.deepEqual(order.next(NO_FELLOWS), { index: 1, from: 'publisher' })
@@ -69,7 +70,7 @@ describe('BatchOrder', () => {
   })
 
   /**
-   * A swarm in discrete steps, as the sync runs it: each node has two workers; the publisher
+   * A swarm in discrete steps, as the sync runs it: each node has CHUNK_BATCH_CONCURRENCY workers; the publisher
    * sends one batch's worth per step, shared among the batches asked of it; a fellow sends a
    * held batch in one step; a node sees what the others held and fetched at the end of the
    * step before (statements take time to arrive, so nodes starting together race for the
@@ -85,7 +86,7 @@ describe('BatchOrder', () => {
       const active = ids.filter((id, m) => m === n || holds[m].size < batches).sort()
       return { index: active.indexOf(ids[n]), of: active.length }
     }
-    const workers = Array.from({ length: nodes }, () => [0, 1].map(() => ({ turn: undefined as BatchTurn | undefined, left: 0, quiet: 0 })))
+    const workers = Array.from({ length: nodes }, () => Array.from({ length: CHUNK_BATCH_CONCURRENCY }, () => ({ turn: undefined as BatchTurn | undefined, left: 0, quiet: 0 })))
     let seenHolds = holds.map(h => new Set(h))
     let seenClaims = Array.from({ length: nodes }, () => new Set<number>())
     let sent = 0
