@@ -8,8 +8,9 @@
  * First one subscriber syncs v1 alone: the time one subscriber takes. The five others
  * then catch up on v1. Then the publisher publishes v2, as large as v1 and all new
  * chunks, and all six sync it at once. The subscribers must serve each other at least
- * twice the version's size, the publisher must upload at most 3 × the version's size,
- * and all must be done in under 5 × the single subscriber's time (the publisher alone
+ * three times the version's size, the publisher must upload at most 2 × the version's size
+ * (telling each other what they hold and fetch, they ask it for each part about once),
+ * and all must be done in under 4 × the single subscriber's time (the publisher alone
  * would need 6 ×; issue 7's target, 2.5 ×, is printed, not asserted: see the assertion). Authorization holds: each node serves the bucket only to the
  * peers on its allow list (the publisher allows all six, each subscriber its five fellows).
  *
@@ -78,7 +79,7 @@ describe('one publisher, six subscribers in six clouds, the publisher\'s uplink 
     await rm(src, { recursive: true })
   })
 
-  it('all six sync v2 (all new chunks) serving each other: the publisher uploads at most 3 × its size, all done in under 5 × one subscriber\'s time', async () => {
+  it('all six sync v2 (all new chunks) serving each other: the publisher uploads at most 2 × its size, all done in under 4 × one subscriber\'s time', async () => {
     const src = join(dir, 'v2')
     await writeDataset(src, 12, FILES, FILE_SIZE)
     const before = await served()
@@ -95,10 +96,10 @@ describe('one publisher, six subscribers in six clouds, the publisher\'s uplink 
     for (const r of reports) assert.equal(r.toSeq, 2)
     const shared = fromFellows.reduce((n, b) => n + b, 0)
     // without subscribers serving each other the publisher would send the version six times
-    assert.ok(shared >= 2 * size, `subscribers served each other only ${(shared / MiB).toFixed(1)} MiB`)
-    assert.ok(uploaded <= 3 * size, `the publisher uploaded ${(uploaded / size).toFixed(2)} × the version`)
-    // issue 7's target is 2.5 ×; on a shared 2-core machine running seven nodes the fellows' CPU,
-    // not the links, sets the pace, so the test holds the line at "well under six times" and prints the figure
-    assert.ok(slowest < 5 * single.seconds, `six subscribers took ${(slowest / single.seconds).toFixed(2)} × one subscriber's time`)
+    assert.ok(shared >= 3 * size, `subscribers served each other only ${(shared / MiB).toFixed(1)} MiB`)
+    assert.ok(uploaded <= 2 * size, `the publisher uploaded ${(uploaded / size).toFixed(2)} × the version`)
+    // issue 7's target is 2.5 × (1.45-2.03 × measured at load 13-16); on a shared 2-core machine
+    // running seven nodes the CPU left to them sets the pace, so the test holds the line at 4 × and prints the figure
+    assert.ok(slowest < 4 * single.seconds, `six subscribers took ${(slowest / single.seconds).toFixed(2)} × one subscriber's time`)
   })
 })
