@@ -102,9 +102,8 @@ export class Swarms {
         s.timer ??= setTimeout(() => { s.timer = undefined; this.push(s, version) }, HAVE_PUSH_DELAY_MS)
       },
       close: (complete) => {
-        if (this.live.get(key) !== s) return
-        this.live.delete(key)
         this.end(s)
+        if (this.live.get(key) === s) this.live.delete(key)
         if (complete && chunks > 0) {
           s.ranges = [{ start: 0, end: chunks, state: 'stored' }]
           this.push(s, version)
