@@ -9,7 +9,7 @@
  * (a member removed, a deny rule added) starts a new one, so a change takes effect on
  * the very next search.
  */
-import { ANONYMOUS_CALLER, isAnonymous, type Caller } from './access.ts'
+import { isAnonymous, type Caller } from './access.ts'
 import type { Acl } from './acl.ts'
 import { ASK, SKIP, TAKE, type Decision, type SearchIndex } from './search-index.ts'
 import type { BucketDoc } from './state.ts'
@@ -45,7 +45,7 @@ export class SearchAccess {
   async of (caller: Caller): Promise<ReadCheck> {
     if (caller.admin) return everything
     const { acl, index } = this
-    const user = isAnonymous(caller) ? ANONYMOUS_CALLER.user : caller.user
+    const { user } = caller
     // Read before awaiting: a change landing meanwhile makes the next search start over.
     const generation = acl.generation
     // Beyond public buckets, only the caller's groups and buckets named in a rule for

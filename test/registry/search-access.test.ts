@@ -53,6 +53,29 @@ test('a deny rule hides a bucket from the next search, and removing it shows the
   } finally { await cleanup() }
 })
 
+test('an allow rule shows an outsider that one private bucket, not the other buckets of its group, until the rule goes', async () => {
+  const [r, cleanup] = await startTestRegistry()
+  try {
+    const alice = await addUser(r, 'alice')
+    const bob = await addUser(r, 'bob')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'lab', visibility: 'private' } }), 201)
+    for (const name of ['maps-a', 'maps-b']) await expectOk(r.call('POST', '/v1/groups/lab/buckets', { token: alice, body: { name, tags: ['geo'] } }), 201)
+    assert.deepEqual(await found(r, 'q=maps', bob), [])
+    const rule = { subject: 'user:bob', right: 'read', effect: 'allow' }
+    await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(await found(r, 'q=maps', bob), ['lab/maps-b'])
+      assert.deepEqual(await found(r, 'tag=geo', bob), ['lab/maps-b'])
+      assert.deepEqual(await found(r, 'group=lab', bob), ['lab/maps-b'])
+    }
+    assert.deepEqual((await found(r, 'q=maps', alice)).sort(), ['lab/maps-a', 'lab/maps-b'], 'the owner finds both')
+    await expectOk(r.call('DELETE', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+    assert.deepEqual(await found(r, 'q=maps', bob), [])
+    await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+    assert.deepEqual(await found(r, 'q=maps', bob), ['lab/maps-b'])
+  } finally { await cleanup() }
+})
+
 test('a revoked token is refused on its next search, however often it was used before', async () => {
   const [r, cleanup] = await startTestRegistry()
   try {
