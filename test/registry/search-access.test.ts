@@ -11,70 +11,63 @@ async function found (r: TestRegistry, query: string, token?: string): Promise<s
   return (await expectOk(r.call('GET', `/v1/search?${query}`, { token }))).results.map((x: any) => x.bucket)
 }
 
-test('a member removed from a group stops finding its private buckets in the very next search', async () => {
+/** Runs `fn` on a fresh registry with users alice and bob, alice owning `group`. */
+async function aliceOwning (group: { name: string, visibility: 'public' | 'private' }, fn: (r: TestRegistry, alice: string, bob: string) => Promise<void>): Promise<void> {
   const [r, cleanup] = await startTestRegistry()
   try {
     const alice = await addUser(r, 'alice')
     const bob = await addUser(r, 'bob')
-    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'acme', visibility: 'private' } }), 201)
-    await expectOk(r.call('POST', '/v1/groups/acme/buckets', { token: alice, body: { name: 'secret-weights', tags: ['llm'] } }), 201)
-    assert.deepEqual(await found(r, 'q=secret', bob), [])
-    await expectOk(r.call('PUT', '/v1/groups/acme/members/bob', { token: alice, body: { role: 'reader' } }))
-    // Searched several ways, so whatever search keeps per caller is warm.
-    for (let i = 0; i < 3; i++) {
-      assert.deepEqual(await found(r, 'q=secret', bob), ['acme/secret-weights'])
-      assert.deepEqual(await found(r, 'tag=llm', bob), ['acme/secret-weights'])
-      assert.deepEqual(await found(r, 'q=weights&group=acme', bob), ['acme/secret-weights'])
-    }
-    await expectOk(r.call('DELETE', '/v1/groups/acme/members/bob', { token: alice }))
-    assert.deepEqual(await found(r, 'q=secret', bob), [])
-    assert.deepEqual(await found(r, 'tag=llm', bob), [])
-    assert.deepEqual(await found(r, 'q=weights&group=acme', bob), [])
-    assert.deepEqual(await found(r, 'q=secret', alice), ['acme/secret-weights'], 'the owner still finds it')
+    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: group }), 201)
+    await fn(r, alice, bob)
   } finally { await cleanup() }
-})
+}
 
-test('a deny rule hides a bucket from the next search, and removing it shows the bucket again', async () => {
-  const [r, cleanup] = await startTestRegistry()
+test('a member removed from a group stops finding its private buckets in the very next search', async () => await aliceOwning({ name: 'acme', visibility: 'private' }, async (r, alice, bob) => {
+  await expectOk(r.call('POST', '/v1/groups/acme/buckets', { token: alice, body: { name: 'secret-weights', tags: ['llm'] } }), 201)
+  assert.deepEqual(await found(r, 'q=secret', bob), [])
+  await expectOk(r.call('PUT', '/v1/groups/acme/members/bob', { token: alice, body: { role: 'reader' } }))
+  // Searched several ways, so whatever search keeps per caller is warm.
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(await found(r, 'q=secret', bob), ['acme/secret-weights'])
+    assert.deepEqual(await found(r, 'tag=llm', bob), ['acme/secret-weights'])
+    assert.deepEqual(await found(r, 'q=weights&group=acme', bob), ['acme/secret-weights'])
+  }
+  await expectOk(r.call('DELETE', '/v1/groups/acme/members/bob', { token: alice }))
+  assert.deepEqual(await found(r, 'q=secret', bob), [])
+  assert.deepEqual(await found(r, 'tag=llm', bob), [])
+  assert.deepEqual(await found(r, 'q=weights&group=acme', bob), [])
+  assert.deepEqual(await found(r, 'q=secret', alice), ['acme/secret-weights'], 'the owner still finds it')
+}))
+
+test('a deny rule hides a bucket from the next search, and removing it shows the bucket again', async () => await aliceOwning({ name: 'open', visibility: 'public' }, async (r, alice, bob) => {
   // both match 'cats' equally and may be created in the same millisecond: their order is a tie, not what this test is about
-  try {
-    const alice = await addUser(r, 'alice')
-    const bob = await addUser(r, 'bob')
-    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'open', visibility: 'public' } }), 201)
-    await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats' } }), 201)
-    await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats-small' } }), 201)
-    assert.deepEqual((await found(r, 'q=cats', bob)).sort(), ['open/cats', 'open/cats-small'])
-    const rule = { subject: 'user:bob', right: 'read', effect: 'deny' }
-    await expectOk(r.call('POST', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
-    assert.deepEqual(await found(r, 'q=cats', bob), ['open/cats-small'])
-    assert.deepEqual((await found(r, 'q=cats')).sort(), ['open/cats', 'open/cats-small'], 'others still find it')
-    await expectOk(r.call('DELETE', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
-    assert.deepEqual((await found(r, 'q=cats', bob)).sort(), ['open/cats', 'open/cats-small'])
-  } finally { await cleanup() }
-})
+  await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats' } }), 201)
+  await expectOk(r.call('POST', '/v1/groups/open/buckets', { token: alice, body: { name: 'cats-small' } }), 201)
+  assert.deepEqual((await found(r, 'q=cats', bob)).sort(), ['open/cats', 'open/cats-small'])
+  const rule = { subject: 'user:bob', right: 'read', effect: 'deny' }
+  await expectOk(r.call('POST', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
+  assert.deepEqual(await found(r, 'q=cats', bob), ['open/cats-small'])
+  assert.deepEqual((await found(r, 'q=cats')).sort(), ['open/cats', 'open/cats-small'], 'others still find it')
+  await expectOk(r.call('DELETE', '/v1/buckets/open/cats/rules', { token: alice, body: rule }))
+  assert.deepEqual((await found(r, 'q=cats', bob)).sort(), ['open/cats', 'open/cats-small'])
+}))
 
-test('an allow rule shows an outsider that one private bucket, not the other buckets of its group, until the rule goes', async () => {
-  const [r, cleanup] = await startTestRegistry()
-  try {
-    const alice = await addUser(r, 'alice')
-    const bob = await addUser(r, 'bob')
-    await expectOk(r.call('POST', '/v1/groups', { token: alice, body: { name: 'lab', visibility: 'private' } }), 201)
-    for (const name of ['maps-a', 'maps-b']) await expectOk(r.call('POST', '/v1/groups/lab/buckets', { token: alice, body: { name, tags: ['geo'] } }), 201)
-    assert.deepEqual(await found(r, 'q=maps', bob), [])
-    const rule = { subject: 'user:bob', right: 'read', effect: 'allow' }
-    await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
-    for (let i = 0; i < 2; i++) {
-      assert.deepEqual(await found(r, 'q=maps', bob), ['lab/maps-b'])
-      assert.deepEqual(await found(r, 'tag=geo', bob), ['lab/maps-b'])
-      assert.deepEqual(await found(r, 'group=lab', bob), ['lab/maps-b'])
-    }
-    assert.deepEqual((await found(r, 'q=maps', alice)).sort(), ['lab/maps-a', 'lab/maps-b'], 'the owner finds both')
-    await expectOk(r.call('DELETE', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
-    assert.deepEqual(await found(r, 'q=maps', bob), [])
-    await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+test('an allow rule shows an outsider that one private bucket, not the other buckets of its group, until the rule goes', async () => await aliceOwning({ name: 'lab', visibility: 'private' }, async (r, alice, bob) => {
+  for (const name of ['maps-a', 'maps-b']) await expectOk(r.call('POST', '/v1/groups/lab/buckets', { token: alice, body: { name, tags: ['geo'] } }), 201)
+  assert.deepEqual(await found(r, 'q=maps', bob), [])
+  const rule = { subject: 'user:bob', right: 'read', effect: 'allow' }
+  await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+  for (let i = 0; i < 2; i++) {
     assert.deepEqual(await found(r, 'q=maps', bob), ['lab/maps-b'])
-  } finally { await cleanup() }
-})
+    assert.deepEqual(await found(r, 'tag=geo', bob), ['lab/maps-b'])
+    assert.deepEqual(await found(r, 'group=lab', bob), ['lab/maps-b'])
+  }
+  assert.deepEqual((await found(r, 'q=maps', alice)).sort(), ['lab/maps-a', 'lab/maps-b'], 'the owner finds both')
+  await expectOk(r.call('DELETE', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+  assert.deepEqual(await found(r, 'q=maps', bob), [])
+  await expectOk(r.call('POST', '/v1/buckets/lab/maps-b/rules', { token: alice, body: rule }))
+  assert.deepEqual(await found(r, 'q=maps', bob), ['lab/maps-b'])
+}))
 
 test('a revoked token is refused on its next search, however often it was used before', async () => {
   const [r, cleanup] = await startTestRegistry()
