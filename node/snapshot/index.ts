@@ -7,4 +7,4 @@ export { restoreManifest, type RestoreOptions, type RestoreProgress, type Restor
 export { diffManifests, summarize, type Change, type DiffSummary } from './diff.ts'
 export { walkList, listNodes, ListTreeBuilder, type BlockGetter } from './list-tree.ts'
 export { SnapshotErrorCode } from './errors.ts'
-export { changedBlocks, manifestBlocks, subtreeRoots } from './walk.ts'
+export { changedBlocks, manifestBlocks } from './walk.ts'

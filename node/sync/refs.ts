@@ -11,11 +11,11 @@
  * versions recorded while it was not running). `rok forget` removes a forgotten version's
  * marker and the references no kept version of the bucket shares (removeVersion).
  */
-import { base32 } from 'multiformats/bases/base32'
 import type { CID } from '../../protocol/cid.ts'
-import { manifestBlocks, subtreeRoots, type BlockGetter } from '../snapshot/index.ts'
+import { changedBlocks, manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
 import { REF_BATCH } from './constants.ts'
 import type { KeyValue } from './kv.ts'
+import { refKey } from './ref-key.ts'
 
 export class RefIndex {
   private readonly kv: KeyValue
@@ -31,15 +31,15 @@ export class RefIndex {
   /**
    * Index every block of a version (its record, manifest nodes, chunks) as referenced by
    * `bucket`. Given the bucket's previous version (`parent`) and that one is fully indexed,
-   * the subtrees both share are already indexed and are not walked again: a v2 that
-   * changes a few files of a large tree writes the references of what changed only.
+   * what both share is already indexed: only the blocks the version adds are written (the
+   * changed folders' nodes and the changed files' chunks), so a v2 that edits a few files
+   * in every folder of a large tree costs about the size of the edit.
    */
   async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID } } = {}): Promise<number> {
     if (await this.indexed(bucket, record)) return 0
     const parent = options.parent
-    const shared = parent !== undefined && await this.indexed(bucket, parent.record) ? await subtreeRoots(get, parent.root) : new Set<string>()
-    const skip = (list: CID): boolean => shared.has(list.toString())
-    return await this.addBlocks(bucket, record, (async function * () { for await (const block of manifestBlocks(get, root, skip)) yield block.cid })(), options)
+    const blocks = parent !== undefined && await this.indexed(bucket, parent.record) ? changedBlocks(get, root, parent.root) : manifestBlocks(get, root)
+    return await this.addBlocks(bucket, record, (async function * () { for await (const block of blocks) yield block.cid })(), options)
   }
 
   /**
@@ -48,11 +48,10 @@ export class RefIndex {
    */
   async addBlocks (bucket: string, record: CID, blocks: Iterable<CID | Uint8Array> | AsyncIterable<CID | Uint8Array>, options: { signal?: AbortSignal } = {}): Promise<number> {
     if (await this.indexed(bucket, record)) return 0
-    let ops: Array<{ type: 'put', key: string, value: string }> = [{ type: 'put', key: `r!${record.toString()}!${bucket}`, value: '' }]
+    let ops: Array<{ type: 'put', key: string, value: string }> = [{ type: 'put', key: refKey('r', record, bucket), value: '' }]
     let count = 1
     for await (const cid of blocks) {
-      // the CID's text (base32, as CID#toString writes a CIDv1) without building a CID per chunk
-      ops.push({ type: 'put', key: `r!${cid instanceof Uint8Array ? base32.encode(cid) : cid.toString()}!${bucket}`, value: '' })
+      ops.push({ type: 'put', key: refKey('r', cid, bucket), value: '' })
       count++
       if (ops.length >= REF_BATCH) {
         options.signal?.throwIfAborted()
@@ -69,7 +68,7 @@ export class RefIndex {
   async removeVersion (bucket: string, record: CID, cids: AsyncIterable<CID>): Promise<void> {
     let ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `d!${bucket}!${record.toString()}` }]
     for await (const cid of cids) {
-      ops.push({ type: 'del', key: `r!${cid.toString()}!${bucket}` })
+      ops.push({ type: 'del', key: refKey('r', cid, bucket) })
       if (ops.length >= REF_BATCH) { await this.kv.batch(ops); ops = [] }
     }
     await this.kv.batch(ops, { sync: true })
@@ -78,8 +77,7 @@ export class RefIndex {
   /** True when one of `buckets` references `cid`. */
   async referencedByAny (cid: CID, buckets: string[]): Promise<boolean> {
     if (buckets.length === 0) return false
-    const key = cid.toString()
-    const found = await this.kv.getMany(buckets.map(b => `r!${key}!${b}`))
+    const found = await this.kv.getMany(buckets.map(b => refKey('r', cid, b)))
     return found.some(v => v !== undefined)
   }
 }
