@@ -7,7 +7,7 @@
  * fails a fetch and the publisher is asked); its fetching claims lapse when it has not
  * restated them for `claimTtlMs` (a fellow that died or left must not be waited for).
  */
-import type { HaveRange } from '../../protocol/head.ts'
+import type { HaveRange } from '../../protocol/have.ts'
 
 export interface SwarmViewInit {
   /** @default Date.now */

@@ -1,6 +1,6 @@
 /**
  * The swarm of a version being synced: this node's end of `/rok/have/1.0.0` (wire format in
- * protocol/head.ts). While a sync runs, the node pushes what it holds and fetches of the
+ * protocol/have.ts). While a sync runs, the node pushes what it holds and fetches of the
  * version to the connected peers it serves the bucket to when it changes, and again after
  * HAVE_REFRESH_MS without a push while it claims a batch (which keeps the claim alive; a
  * statement of stored ranges only needs no refreshing), and reads what they push into a
@@ -13,7 +13,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { CID } from '../../protocol/cid.ts'
-import { decodeHave, encodeHave, HAVE_PROTOCOL, MAX_HAVE_BODY, MAX_HAVE_RANGES, type HaveRange } from '../../protocol/head.ts'
+import { decodeHave, encodeHave, HAVE_PROTOCOL, MAX_HAVE_BODY, MAX_HAVE_RANGES, type HaveRange } from '../../protocol/have.ts'
 import { HAVE_CLAIM_TTL_MS, HAVE_PUSH_DELAY_MS, HAVE_REFRESH_MS, HEAD_SERVE_TIMEOUT_MS } from './constants.ts'
 import { pushOneShot, readOneFrame, serveOneShot, type HeadHost } from './head.ts'
 import { SwarmView } from './swarm-view.ts'

@@ -30,7 +30,7 @@ import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.t
 import type { Buckets } from '../buckets/index.ts'
 import type { FetchProgressEvent, FetchReport, PeerFetchStats } from '../p2p/exchange/index.ts'
 import type { BlockStore } from '../store/types.ts'
-import { MAX_HAVE_RANGES } from '../../protocol/head.ts'
+import { MAX_HAVE_RANGES } from '../../protocol/have.ts'
 import {
   BATCHES_PER_VERSION, CHUNK_BATCH_BYTES, CHUNK_BATCH_CONCURRENCY, CHUNK_BATCH_COUNT, HAVE_CLAIM_TTL_MS,
   MAX_MANIFEST_LEVELS, MAX_VERSIONS_PER_SYNC, MIN_CHUNK_BATCH_BYTES, NODE_BATCH_COUNT, SWARM_GRACE_MS, SWARM_STALL_MS

@@ -10,7 +10,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { cidFor, DAG_CBOR_CODEC, type CID } from '../../protocol/cid.ts'
-import { encodeHave, HAVE_PROTOCOL } from '../../protocol/head.ts'
+import { encodeHave, HAVE_PROTOCOL } from '../../protocol/have.ts'
 import { Swarms } from '../../node/sync/swarm.ts'
 import { pushOneShot, type HeadHost } from '../../node/sync/head.ts'
 

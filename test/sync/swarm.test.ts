@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
-import { decodeHave, encodeHave, MAX_HAVE_BODY, MAX_HAVE_RANGES, type Have } from '../../protocol/head.ts'
+import { decodeHave, encodeHave, MAX_HAVE_BODY, MAX_HAVE_RANGES, type Have } from '../../protocol/have.ts'
 import { SingleFrameReader } from '../../protocol/frame.ts'
 import { ownRanges, SwarmView } from '../../node/sync/swarm-view.ts'
 
