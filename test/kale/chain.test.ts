@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { loadPipeline } from '../../kale/load.ts'
 import type { RunRecord } from '../../kale/runner/records.ts'
 import { chainSuccessors, runPipeline, type RunEvent, type RunOptions } from '../../kale/runner/run.ts'
-import { PYTHON, tempDir, writeNotebook, type CellDef } from './helpers.ts'
+import { PYTHON, tempDir, writeNotebook, type CellDef, stepOutput } from './helpers.ts'
 
 let dir: string
 let cleanup: () => Promise<void>
@@ -27,8 +27,7 @@ async function run (nb: string, o: Partial<RunOptions> = {}): Promise<{ record: 
 
 const notebookOf = async (cells: CellDef[]): Promise<string> => await writeNotebook(dir, `nb-${Math.random().toString(36).slice(2)}.ipynb`, cells)
 
-const output = (events: RunEvent[], step: string, stream = 'stdout'): string[] =>
-  events.filter((e): e is Extract<RunEvent, { type: 'step:output' }> => e.type === 'step:output' && e.step === step && e.stream === stream).map(e => e.line)
+const output = stepOutput
 
 describe('steps forked from the step before them', () => {
   it('a linear chain forks each step from the one before; a step loading from two steps does not', async () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { notebook } from '../../kale/examples/build.ts'
+import type { RunEvent } from '../../kale/runner/run.ts'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const EXAMPLES = join(ROOT, 'kale/examples')
@@ -65,4 +66,9 @@ export async function kale (args: string[], env: Record<string, string> = {}): P
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString() })
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
   return { code, stdout, stderr }
+}
+
+/** The lines `step` printed on `stream` ('any': both streams, in order), from a run's events. */
+export function stepOutput (events: RunEvent[], step: string, stream: 'stdout' | 'stderr' | 'any' = 'stdout'): string[] {
+  return events.filter((e): e is Extract<RunEvent, { type: 'step:output' }> => e.type === 'step:output' && e.step === step && (stream === 'any' || e.stream === stream)).map(e => e.line)
 }

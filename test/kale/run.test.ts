@@ -12,7 +12,7 @@ import { KaleErrorCode } from '../../kale/errors.ts'
 import { loadPipeline } from '../../kale/load.ts'
 import { loadRun, type RunRecord } from '../../kale/runner/records.ts'
 import { runPipeline, type RunEvent } from '../../kale/runner/run.ts'
-import { EXAMPLES, PYTHON, ROOT, kale, skipUnless, tempDir, writeNotebook } from './helpers.ts'
+import { EXAMPLES, PYTHON, ROOT, kale, skipUnless, tempDir, writeNotebook, stepOutput } from './helpers.ts'
 
 let home: string
 let cleanup: () => Promise<void>
@@ -27,8 +27,7 @@ async function run (path: string, params: Record<string, string | number | boole
   return { record, events }
 }
 
-const output = (events: RunEvent[], step: string): string[] =>
-  events.filter((e): e is Extract<RunEvent, { type: 'step:output' }> => e.type === 'step:output' && e.step === step).map(e => e.line)
+const output = (events: RunEvent[], step: string): string[] => stepOutput(events, step, 'any')
 
 describe('kale run', () => {
   it('runs a linear pipeline in order, passes values between processes and records the metric', async () => {

@@ -13,7 +13,7 @@ import { loadPipeline } from '../../kale/load.ts'
 import type { RunRecord } from '../../kale/runner/records.ts'
 import { runPipeline, type RunEvent } from '../../kale/runner/run.ts'
 import { WarmPython } from '../../kale/runner/warm-python.ts'
-import { EXAMPLES, PYTHON, kale, skipUnless, tempDir, writeNotebook, type CellDef } from './helpers.ts'
+import { EXAMPLES, PYTHON, kale, skipUnless, tempDir, writeNotebook, type CellDef, stepOutput } from './helpers.ts'
 
 let dir: string
 let cleanup: () => Promise<void>
@@ -28,8 +28,7 @@ async function run (cells: CellDef[], freshPython = false): Promise<{ record: Ru
   return { record, events }
 }
 
-const output = (events: RunEvent[], step: string, stream = 'stdout'): string[] =>
-  events.filter((e): e is Extract<RunEvent, { type: 'step:output' }> => e.type === 'step:output' && e.step === step && e.stream === stream).map(e => e.line)
+const output = stepOutput
 
 describe('steps forked from a warm interpreter', () => {
   it('forks every step from one interpreter, each its own process, none of them Kale’s child directly', async () => {
