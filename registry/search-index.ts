@@ -19,11 +19,12 @@
  * they are expected to share many buckets, the smallest word's list is walked in ranking
  * order under a score bound instead. A list holding a sizeable share of all buckets keeps a
  * bitmap of them once it is used as a filter or intersected, so testing a bucket against it
- * does not probe a large hash table; a query word's matching list is remembered until an
+ * does not binary-search a long list; a query word's matching list is remembered until an
  * index word comes or goes.
  *
- * Buckets are numbered internally: integer-keyed maps are several times faster than
- * string-keyed ones. So are groups, and each bucket's group number and visibility sit in
+ * Buckets are numbered internally, and a list is an array of small integers (id and
+ * weight in one), sorted by id: a few bytes per entry, where a Map of ids took ~30 and
+ * the index holds ~1.5 million entries for 100,000 buckets. So are groups numbered, and each bucket's group number and visibility sit in
  * one typed array, so a caller's access can be decided per group and visibility
  * (`SearchOptions.decide`) from a small table, without touching a bucket's record: a
  * search passes over dozens of buckets it does not return, and on a busy server each
@@ -122,7 +123,7 @@ function order (aScore: number, a: SearchDoc, bScore: number, b: SearchDoc): num
 interface Ranking {
   docs: Docs
   /** All bucket ids newest first, and each id's position there. */
-  recency: () => { ids: number[], rankOf: Int32Array }
+  recency: () => { ids: Int32Array, rankOf: Int32Array }
 }
 
 /** Sort keys pack (weight, recency position) into one number: weights stay below this. */
@@ -132,35 +133,62 @@ const RANK_SPAN = 2 ** 32
 const MAX_SORT_SCORE = 128
 
 /**
+ * A list entry is one small integer, bucket id × WEIGHT_SPAN + its weight there: a merged
+ * prefix list's weights (the best field weight × EXACT) stay below WEIGHT_SPAN, and ids
+ * below 2^26 (a store far larger than memory), so an entry is a small integer that a
+ * plain array holds unboxed.
+ */
+const WEIGHT_BITS = 4
+const WEIGHT_SPAN = 1 << WEIGHT_BITS
+const idOf = (entry: number): number => entry >> WEIGHT_BITS
+const weightIn = (entry: number): number => entry & (WEIGHT_SPAN - 1)
+const entryOf = (id: number, weight: number): number => id * WEIGHT_SPAN + weight
+
+/**
  * The buckets of one term, group or tag, each with its weight there (0 for groups and
- * tags); once asked for, the same ids in ranking order (weight, then recency) and in
- * ascending order (for intersecting lists).
+ * tags), as entries (see WEIGHT_SPAN) in ascending id order; once asked for, the same
+ * entries in ranking order (weight, then recency). A plain array of small integers takes
+ * 8 bytes a bucket where a Map took ~30, and the index holds ~1.5 million of them.
  */
 class Posting {
-  readonly weights = new Map<number, number>()
+  /** Ascending by id. */
+  private entries: number[]
   private ranked: number[] | null = null
-  private ascending: Int32Array | null = null
-  private ascendingW = new Uint8Array(0)
-  /** The `ascending` that `ascendingW` was made for. */
-  private ascendingWeightsOf: Int32Array | null = null
   /** Bit `id` is set when `id` is in the list; kept up to date once made (see `useBitmap`). */
   private bits: Int32Array | null = null
   /** The list of all buckets, which defines recency order, is sorted by comparing records. */
   private readonly definesRecency: boolean
 
-  constructor (definesRecency = false) {
+  constructor (definesRecency = false, entries: number[] = []) {
     this.definesRecency = definesRecency
+    this.entries = entries
   }
 
   get size (): number {
-    return this.weights.size
+    return this.entries.length
+  }
+
+  /** The entries in ascending id order; the caller must not change them. */
+  ascending (): readonly number[] {
+    return this.entries
+  }
+
+  /** The weight of `id` in the list, or -1 when it is not in it. */
+  weightOf (id: number): number {
+    const e = this.entries
+    const i = this.slot(id)
+    return i < e.length && idOf(e[i]) === id ? weightIn(e[i]) : -1
   }
 
   /** Adds `id` (not yet in the list) with `weight`. */
   add (id: number, weight: number, docs: Docs): void {
-    this.weights.set(id, weight)
-    if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 0, id)
-    this.ascending = null
+    const entry = entryOf(id, weight)
+    const i = this.slot(id)
+    // A literal for the first entry: a push onto an empty array reserves room for 17.
+    if (this.entries.length === 0) this.entries = [entry]
+    else if (i === this.entries.length) this.entries.push(entry)
+    else this.entries.splice(i, 0, entry)
+    if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 0, entry)
     if (this.bits !== null) {
       if (id >>> 5 >= this.bits.length) {
         const grown = new Int32Array(Math.max((id >>> 5) + 1, this.bits.length * 2))
@@ -179,18 +207,22 @@ class Posting {
 
   /** Removes `id`; its doc must still be in `docs`, as the list is ordered by it. */
   delete (id: number, docs: Docs): void {
-    const weight = this.weights.get(id)
-    if (weight === undefined) return
+    const weight = this.weightOf(id)
+    if (weight < 0) return
     if (this.ranked !== null) this.ranked.splice(this.position(id, weight, docs), 1)
-    this.weights.delete(id)
-    this.ascending = null
+    this.entries.splice(this.slot(id), 1)
     if (this.bits !== null) this.bits[id >>> 5] &= ~(1 << (id & 31))
+  }
+
+  /** Drops the spare room the arrays grew while loading. */
+  compact (): void {
+    this.entries = this.entries.slice()
   }
 
   /** Whether `id` is in the list. */
   has (id: number): boolean {
     const bits = this.bits
-    if (bits === null) return this.weights.has(id)
+    if (bits === null) return this.weightOf(id) >= 0
     const word = id >>> 5
     return word < bits.length && (bits[word] & (1 << (id & 31))) !== 0
   }
@@ -201,47 +233,51 @@ class Posting {
 
   /** Makes the bitmap behind `has` if the list holds at least 1/BITMAP_FRACTION of `capacity` ids. */
   useBitmap (capacity: number): void {
-    if (this.bits !== null || this.weights.size * BITMAP_FRACTION < capacity) return
+    const e = this.entries
+    if (this.bits !== null || e.length * BITMAP_FRACTION < capacity) return
     const bits = new Int32Array((capacity >>> 5) + 1)
-    for (const id of this.weights.keys()) bits[id >>> 5] |= 1 << (id & 31)
+    for (let i = 0; i < e.length; i++) {
+      const id = idOf(e[i])
+      bits[id >>> 5] |= 1 << (id & 31)
+    }
     this.bits = bits
   }
 
-  /** Ids best first. */
-  rankedIds (r: Ranking): number[] {
+  /** Entries best first. */
+  rankedEntries (r: Ranking): number[] {
     if (this.ranked === null) {
-      const w = this.weights
+      const e = this.entries
       const docs = r.docs
       if (this.definesRecency) {
-        this.ranked = [...w.keys()].sort((a, b) => order(0, docs[a]!, 0, docs[b]!))
+        this.ranked = [...e].sort((a, b) => order(weightIn(a), docs[idOf(a)]!, weightIn(b), docs[idOf(b)]!))
       } else {
         // A numeric sort of packed keys: several times faster than comparing records.
         const { ids, rankOf } = r.recency()
-        const keys = new Float64Array(w.size)
-        let i = 0
-        w.forEach((weight, id) => { keys[i++] = (MAX_SORT_WEIGHT - weight) * RANK_SPAN + rankOf[id] })
+        const keys = new Float64Array(e.length)
+        for (let i = 0; i < e.length; i++) keys[i] = (MAX_SORT_WEIGHT - weightIn(e[i])) * RANK_SPAN + rankOf[idOf(e[i])]
         keys.sort()
         const ranked = new Array<number>(keys.length)
-        for (let j = 0; j < keys.length; j++) ranked[j] = ids[keys[j] % RANK_SPAN]
+        for (let j = 0; j < keys.length; j++) ranked[j] = entryOf(ids[keys[j] % RANK_SPAN], MAX_SORT_WEIGHT - Math.floor(keys[j] / RANK_SPAN))
         this.ranked = ranked
       }
     }
     return this.ranked
   }
 
-  /** Ids in ascending order. */
-  ascendingIds (): Int32Array {
-    return this.ascending ??= Int32Array.from(this.weights.keys()).sort()
-  }
-
-  /** The weights of `ascendingIds()`, in the same order. */
-  ascendingWeights (): Uint8Array {
-    const ids = this.ascendingIds()
-    if (this.ascendingWeightsOf !== ids) {
-      this.ascendingW = Uint8Array.from(ids, id => this.weights.get(id)!)
-      this.ascendingWeightsOf = ids
+  /** Where `id` is, or would go, in `entries`. */
+  private slot (id: number): number {
+    const e = this.entries
+    const n = e.length
+    // Loading numbers buckets in order, so it appends: look at the end first.
+    if (n === 0 || idOf(e[n - 1]) < id) return n
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (idOf(e[mid]) < id) lo = mid + 1
+      else hi = mid
     }
-    return this.ascendingW
+    return lo
   }
 
   /** Where `id` with `weight` sits (or would sit) in the ranked list. */
@@ -253,7 +289,7 @@ class Posting {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       const other = ranked[mid]
-      if (order(this.weights.get(other)!, docs[other]!, weight, doc) < 0) lo = mid + 1
+      if (order(weightIn(other), docs[idOf(other)]!, weight, doc) < 0) lo = mid + 1
       else hi = mid
     }
     return lo
@@ -285,18 +321,24 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
   private readonly byTag = new Map<string, Posting>()
   /** Every bucket: the ranking order of queries without text or filters (newest first). */
   private readonly all = new Posting(true)
-  /** id → position in `all`'s order; rebuilt after a change. */
+  /** Bucket ids in `all`'s order, and each id's position there; rebuilt after a change. */
+  private recencyIds = new Int32Array(0)
   private rankOf: Int32Array | null = null
   private readonly ranking: Ranking = {
     docs: this.docs,
     recency: () => {
-      const ids = this.all.rankedIds(this.ranking)
       if (this.rankOf === null) {
+        const ranked = this.all.rankedEntries(this.ranking)
+        const ids = new Int32Array(ranked.length)
         const rankOf = new Int32Array(this.docs.length)
-        for (let r = 0; r < ids.length; r++) rankOf[ids[r]] = r
+        for (let r = 0; r < ranked.length; r++) {
+          ids[r] = idOf(ranked[r])
+          rankOf[ids[r]] = r
+        }
+        this.recencyIds = ids
         this.rankOf = rankOf
       }
-      return { ids, rankOf: this.rankOf }
+      return { ids: this.recencyIds, rankOf: this.rankOf }
     }
   }
   private sortedTerms: string[] | null = null
@@ -324,6 +366,8 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
    */
   prepare (): void {
     this.ranking.recency()
+    for (const lists of [this.postings, this.byGroup, this.byTag]) for (const list of lists.values()) list.compact()
+    this.all.compact()
   }
 
   upsert (doc: D): void {
@@ -353,8 +397,8 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
           this.postings.set(term, posting)
           this.termsChanged()
         }
-        const had = posting.weights.get(id)
-        if (had === undefined) posting.add(id, WEIGHT[field], docs)
+        const had = posting.weightOf(id)
+        if (had < 0) posting.add(id, WEIGHT[field], docs)
         else if (had < WEIGHT[field]) posting.raise(id, WEIGHT[field], docs)
       }
     }
@@ -439,14 +483,13 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
   /** Walks `list` in ranking order, skipping buckets outside a filter or not accepted, until `limit` are found. */
   private walk (list: TermMatch, filters: Posting[], skip: Posting | null, admit: Admit<D>, limit: number): Array<Ranked<D>> {
     const out: Array<Ranked<D>> = []
-    const ids = list.posting.rankedIds(this.ranking)
-    const weights = list.posting.weights
-    candidates: for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]
+    const entries = list.posting.rankedEntries(this.ranking)
+    candidates: for (let i = 0; i < entries.length; i++) {
+      const id = idOf(entries[i])
       for (const f of filters) if (f !== skip && !f.has(id)) continue candidates
       const doc = admit(id)
       if (doc === undefined) continue
-      out.push({ doc, score: weights.get(id)! * list.factor })
+      out.push({ doc, score: weightIn(entries[i]) * list.factor })
       if (out.length >= limit) break
     }
     return out
@@ -464,8 +507,15 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
     if (expected > MANY_MATCHES) return this.walkScoring(terms, filters, admit, limit)
     // Walk the smallest list, looking each of its buckets up in the others, smallest first.
     const first = lists[0]
-    let ids: ArrayLike<number> = first.posting.ascendingIds()
-    let scores: ArrayLike<number> = first.posting.ascendingWeights()
+    const firstEntries = first.posting.ascending()
+    const firstIds = new Int32Array(firstEntries.length)
+    const firstWeights = new Uint16Array(firstEntries.length)
+    for (let i = 0; i < firstEntries.length; i++) {
+      firstIds[i] = idOf(firstEntries[i])
+      firstWeights[i] = weightIn(firstEntries[i])
+    }
+    let ids: ArrayLike<number> = firstIds
+    let scores: ArrayLike<number> = firstWeights
     let factor = first.factor
     for (let l = 1; l < lists.length && ids.length > 0; l++) {
       const next = lists[l]
@@ -498,18 +548,18 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
     const driver = terms.reduce((a, b) => b.posting.size < a.posting.size ? b : a)
     for (const t of terms) if (t !== driver) t.posting.useBitmap(this.docs.length)
     let othersBest = 0
-    for (const t of terms) if (t !== driver) othersBest += t.posting.weights.get(t.posting.rankedIds(this.ranking)[0])! * t.factor
+    for (const t of terms) if (t !== driver) othersBest += weightIn(t.posting.rankedEntries(this.ranking)[0]) * t.factor
     const best = new TopK<D>(limit)
-    const ranked = driver.posting.rankedIds(this.ranking)
+    const ranked = driver.posting.rankedEntries(this.ranking)
     candidates: for (let i = 0; i < ranked.length; i++) {
-      const id = ranked[i]
-      let score = driver.posting.weights.get(id)! * driver.factor
+      const id = idOf(ranked[i])
+      let score = weightIn(ranked[i]) * driver.factor
       if (!best.couldKeep(score + othersBest)) break
       for (const f of filters) if (!f.has(id)) continue candidates
       for (const t of terms) {
         if (t === driver) continue
         if (!t.posting.has(id)) continue candidates
-        score += t.posting.weights.get(id)! * t.factor
+        score += t.posting.weightOf(id) * t.factor
       }
       if (!best.wouldKeep(score, this.docs[id]!)) continue
       const doc = admit(id)
@@ -551,13 +601,21 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
       this.matches.set(prefix, matched[0] ?? null)
       return matched[0] ?? null
     }
-    const merged = new Posting()
+    // Every word's entries with their weights scaled, sorted: a bucket's entries sit
+    // together, its best last.
+    let total = 0
+    for (const { posting } of matched) total += posting.size
+    const scaled = new Int32Array(total)
+    let n = 0
     for (const { posting, factor } of matched) {
-      posting.weights.forEach((weight, id) => {
-        const s = weight * factor
-        if (s > (merged.weights.get(id) ?? 0)) merged.weights.set(id, s)
-      })
+      for (const e of posting.ascending()) scaled[n++] = entryOf(idOf(e), weightIn(e) * factor)
     }
+    scaled.sort()
+    let distinct = 0
+    for (let i = 0; i < n; i++) if (i + 1 === n || idOf(scaled[i + 1]) !== idOf(scaled[i])) distinct++
+    const best = new Array<number>(distinct)
+    for (let i = 0, j = 0; i < n; i++) if (i + 1 === n || idOf(scaled[i + 1]) !== idOf(scaled[i])) best[j++] = scaled[i]
+    const merged = new Posting(false, best)
     this.prefixLists.set(prefix, merged)
     this.prefixEntries += merged.size
     for (const [p, list] of this.prefixLists) {
@@ -584,23 +642,24 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
 /**
  * The ids of ascending list `a` that are also in `b`, ascending, each with its weighted sum
  * (`aFactor` × its weight in `a` + `bFactor` × its weight in `b`): walks `a`, testing `b`'s
- * bitmap if it has one, else galloping through `b`'s ascending ids.
+ * bitmap if it has one, else galloping through `b`'s ascending entries.
  */
 function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: number, list: Posting, bFactor: number): [Int32Array, Uint16Array] {
   const ids = new Int32Array(a.length)
   const scores = new Uint16Array(a.length)
   let n = 0
   if (!list.hasBitmap()) {
-    const b = list.ascendingIds()
-    const bWeights = list.ascendingWeights()
+    const b = list.ascending()
     let j = 0
     for (let i = 0; i < a.length && j < b.length; i++) {
       const id = a[i]
+      // `id`'s entries are the ones from entryOf(id, 0) up.
+      const least = entryOf(id, 0)
       // Gallop: double the step until past `id`, then binary search the last step.
       let lo = j
       let step = 1
       let hi = j
-      while (hi < b.length && b[hi] < id) {
+      while (hi < b.length && b[hi] < least) {
         lo = hi + 1
         hi += step
         step *= 2
@@ -608,22 +667,21 @@ function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: 
       if (hi > b.length) hi = b.length
       while (lo < hi) {
         const mid = (lo + hi) >>> 1
-        if (b[mid] < id) lo = mid + 1
+        if (b[mid] < least) lo = mid + 1
         else hi = mid
       }
       j = lo
-      if (j < b.length && b[j] === id) {
+      if (j < b.length && idOf(b[j]) === id) {
         ids[n] = id
-        scores[n++] = aWeights[i] * aFactor + bWeights[j] * bFactor
+        scores[n++] = aWeights[i] * aFactor + weightIn(b[j]) * bFactor
       }
     }
   } else {
-    const weights = list.weights
     for (let i = 0; i < a.length; i++) {
       const id = a[i]
       if (!list.has(id)) continue
       ids[n] = id
-      scores[n++] = aWeights[i] * aFactor + weights.get(id)! * bFactor
+      scores[n++] = aWeights[i] * aFactor + list.weightOf(id) * bFactor
     }
   }
   return [ids.subarray(0, n), scores.subarray(0, n)]
