@@ -120,19 +120,21 @@ describe('chunk exchange between processes', { timeout: TIMEOUT }, () => {
     assert.equal(after.refused - before.refused, spec.count)
   })
 
-  it('treats a failing authorization hook as a refusal', async () => {
-    const failing = await spawnPeer({ blocks: [spec], allow: 'throw' })
-    peers.push(failing)
-    const c = await client()
-    clients.push(c)
-    const report = await c.host.services.exchange.fetchBlocks(blockCids(spec).slice(0, 8), {
-      peers: [multiaddr(failing.addr)], signal: AbortSignal.timeout(TIMEOUT)
-    })
-    assert.equal(report.missing.length, 8)
-    assert.equal(report.peers[0].dropped, undefined, 'the peer broke the stream instead of refusing')
-    const stats = (await failing.request('stats')).serve
-    assert.equal(stats.refused, 8)
-    assert.equal(stats.blocks, 0)
+  it('treats a failing authorization hook as a refusal, whether its promise rejects or it throws', async () => {
+    for (const allow of ['throw', 'throw-now'] as const) {
+      const failing = await spawnPeer({ blocks: [spec], allow })
+      peers.push(failing)
+      const c = await client()
+      clients.push(c)
+      const report = await c.host.services.exchange.fetchBlocks(blockCids(spec).slice(0, 8), {
+        peers: [multiaddr(failing.addr)], signal: AbortSignal.timeout(TIMEOUT)
+      })
+      assert.equal(report.missing.length, 8, allow)
+      assert.equal(report.peers[0].dropped, undefined, `the peer broke the stream instead of refusing (${allow})`)
+      const stats = (await failing.request('stats')).serve
+      assert.equal(stats.refused, 8, allow)
+      assert.equal(stats.blocks, 0, allow)
+    }
   })
 
   it('closes streams carrying malformed or oversized messages and keeps serving', async () => {

@@ -190,7 +190,7 @@ export class ServerStream {
   /** Authorize a run, read what may be served, and queue the answers in order. */
   private async serveRun (run: WantEntry[]): Promise<void> {
     const signal = this.wantSignal()
-    const allowed = await Promise.all(run.map(async entry => await this.authorized(entry.cid, signal)))
+    const allowed = await this.authorizeRun(run, signal)
     if (this.closed) return
     const wanted: CID[] = []
     for (let i = 0; i < run.length; i++) {
@@ -235,14 +235,46 @@ export class ServerStream {
     }
   }
 
+  /**
+   * The hook's answer for each want of a run. A hook that answers at once (a boolean, as
+   * an allow-all or in-memory list does) costs no promise or deadline listener per block;
+   * only answers still pending are raced against the want deadline.
+   */
+  private async authorizeRun (run: WantEntry[], signal: AbortSignal): Promise<boolean[]> {
+    const allowed: boolean[] = []
+    let pending: Array<Promise<void>> | undefined
+    for (let i = 0; i < run.length; i++) {
+      const cid = run[i].cid
+      let answer: boolean | Promise<boolean>
+      try {
+        answer = this.options.authorize(this.peer, cid)
+      } catch (err) {
+        this.refusedByHook(cid, err)
+        answer = false
+      }
+      if (typeof answer === 'boolean') {
+        allowed.push(answer)
+        continue
+      }
+      allowed.push(false)
+      ;(pending ??= []).push(this.authorized(Promise.resolve(answer), cid, signal).then(ok => { allowed[i] = ok }))
+    }
+    if (pending !== undefined) await Promise.all(pending)
+    return allowed
+  }
+
   /** A failing or slow hook refuses this want (closed by default) but not the whole stream. */
-  private async authorized (cid: CID, signal: AbortSignal): Promise<boolean> {
+  private async authorized (answer: Promise<boolean>, cid: CID, signal: AbortSignal): Promise<boolean> {
     try {
-      return await raceSignal(Promise.resolve(this.options.authorize(this.peer, cid)), signal)
+      return await raceSignal(answer, signal)
     } catch (err) {
-      this.options.log.error('authorize %s for %p failed: %e', cid, this.peer, err)
+      this.refusedByHook(cid, err)
       return false
     }
+  }
+
+  private refusedByHook (cid: CID, err: unknown): void {
+    this.options.log.error('authorize %s for %p failed: %e', cid, this.peer, err)
   }
 
   /**

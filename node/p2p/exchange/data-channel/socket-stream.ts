@@ -1,8 +1,8 @@
 /**
  * A data-channel TLS socket seen as an ExchangeStream, so the exchange's server and
  * client run over it unchanged: 'message' per received piece, 'remoteCloseWrite' when
- * the peer ends its side, 'close' when the socket is gone; `send` writes a list of
- * pieces as one corked write and reports backpressure past WRITE_BUFFER_BYTES.
+ * the peer ends its side, 'close' when the socket is gone; `send` writes through a
+ * SocketWriter (one buffer per socket write) and reports backpressure past WRITE_BUFFER_BYTES.
  *
  * The fetching side reads through a SocketInput: every TLS record is decrypted into the
  * same buffer instead of a new one, and the frame decoder copies blocks out of it into
@@ -10,6 +10,7 @@
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
+import { SocketWriter } from './socket-writer.ts'
 import type { BlockArena } from '../block-arena.ts'
 import type { ExchangeStream } from '../stream-frames.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -17,8 +18,8 @@ import type { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
- * Bytes queued in the socket before `send` says stop. Far above a socket's 16 KiB
- * highWaterMark: the server coalesces 1 MiB per write and should not stall after each.
+ * Bytes sent and not yet written before `send` says stop. Far above a socket's 16 KiB
+ * highWaterMark: the server coalesces 1 MiB per send and should not stall after each.
  */
 const WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 
@@ -48,6 +49,7 @@ export class SocketStream implements ExchangeStream {
   readonly arena: BlockArena | undefined
   private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
   private error: Error | undefined
+  private readonly writer: SocketWriter
 
   /**
    * @param release - hands the socket back to its pool instead of closing it (client side)
@@ -55,6 +57,7 @@ export class SocketStream implements ExchangeStream {
    */
   constructor (socket: Socket, release?: (stream: SocketStream) => void, input?: { input: SocketInput, arena: BlockArena }) {
     this.socket = socket
+    this.writer = new SocketWriter(socket)
     this.release = release === undefined ? undefined : () => { release(this) }
     this.arena = input?.arena
     const deliver = (data: Uint8Array): void => {
@@ -84,26 +87,19 @@ export class SocketStream implements ExchangeStream {
   }
 
   send (data: Uint8Array | Uint8ArrayList): boolean {
-    const socket = this.socket
-    if (data instanceof Uint8Array) {
-      socket.write(data)
-    } else {
-      socket.cork()
-      for (const piece of data) socket.write(piece)
-      socket.uncork()
-    }
-    return socket.writableLength < WRITE_BUFFER_BYTES
+    this.writer.write(data)
+    return this.writer.queued < WRITE_BUFFER_BYTES
   }
 
   async onDrain (options: AbortOptions = {}): Promise<void> {
-    const socket = this.socket
-    if (socket.writableLength < WRITE_BUFFER_BYTES) return
-    await waitFor(socket, 'drain', options.signal)
+    await this.writer.below(WRITE_BUFFER_BYTES, options.signal)
   }
 
   async close (options: AbortOptions = {}): Promise<void> {
     const socket = this.socket
     if (socket.destroyed || socket.writableFinished) return
+    // what the writer still holds goes out before the end
+    await this.writer.below(1, options.signal)
     const finished = waitFor(socket, 'finish', options.signal)
     socket.end()
     await finished
@@ -124,7 +120,7 @@ export class SocketStream implements ExchangeStream {
 }
 
 /** Resolves on `event`; rejects when the socket closes first or `signal` aborts. */
-async function waitFor (socket: Socket, event: 'drain' | 'finish', signal?: AbortSignal): Promise<void> {
+async function waitFor (socket: Socket, event: 'finish', signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()
   await new Promise<void>((resolve, reject) => {
     const done = (err?: Error): void => {

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { createServer, connect, type Socket } from 'node:net'
+import { describe, it } from 'node:test'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { SocketWriter } from '../../node/p2p/exchange/data-channel/socket-writer.ts'
+
+const KIB = 1024
+const MIB = 1024 * KIB
+
+/** A loopback TCP pair: the client socket, and the sha256 and length of all the server side read. */
+async function pair (): Promise<{ socket: Socket, received: Promise<{ digest: string, bytes: number }>, close: () => void }> {
+  const { promise: received, resolve } = Promise.withResolvers<{ digest: string, bytes: number }>()
+  const server = createServer((peer) => {
+    const hash = createHash('sha256')
+    let bytes = 0
+    peer.on('data', (piece: Buffer) => { hash.update(piece); bytes += piece.byteLength })
+    peer.on('end', () => { resolve({ digest: hash.digest('hex'), bytes }); peer.end() })
+    peer.on('error', () => {})
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const socket = connect((server.address() as { port: number }).port, '127.0.0.1')
+  await new Promise<void>(resolve => socket.once('connect', resolve))
+  return { socket, received, close: () => { socket.destroy(); server.close() } }
+}
+
+/** Counts socket writes under way at once: the writer must never have two. */
+function countWrites (socket: Socket): { max: number, writes: number } {
+  const seen = { max: 0, writes: 0 }
+  let open = 0
+  const write = socket.write.bind(socket) as (data: Uint8Array, cb: (err?: Error | null) => void) => boolean
+  socket.write = ((data: Uint8Array, cb: (err?: Error | null) => void) => {
+    open++
+    seen.writes++
+    seen.max = Math.max(seen.max, open)
+    return write(data, (err) => { open--; cb(err) })
+  }) as Socket['write']
+  return seen
+}
+
+describe('socket writer', () => {
+  it('sends every byte in order with one write under way at a time, across slabs', async () => {
+    const { socket, received, close } = await pair()
+    try {
+      const writes = countWrites(socket)
+      const writer = new SocketWriter(socket)
+      const expected = createHash('sha256')
+      let total = 0
+      const send = (data: Uint8Array | Uint8ArrayList): void => {
+        for (const piece of data instanceof Uint8Array ? [data] : data) expected.update(piece)
+        total += data.byteLength
+        writer.write(data)
+      }
+      // an idle writer writes a single buffer as it is; what follows while it is under way queues
+      send(randomBytes(100))
+      for (let i = 0; i < 40; i++) {
+        const list = new Uint8ArrayList()
+        // frame-like pieces, ~1 MiB per list, so lists straddle the 2 MiB slabs
+        for (let j = 0; j < 20; j++) list.append(randomBytes(42), randomBytes(1 + ((i * 7919 + j * 104729) % (64 * KIB))))
+        send(list)
+        if (i % 10 === 0) send(randomBytes(37))
+      }
+      // a piece larger than a slab
+      const big = new Uint8ArrayList(randomBytes(5 * MIB))
+      send(big)
+      assert.ok(writer.queued > 0, 'the big list waits behind the writes under way')
+      await writer.below(1)
+      assert.equal(writer.queued, 0)
+      socket.end()
+      const got = await received
+      assert.equal(got.bytes, total)
+      assert.equal(got.digest, expected.digest('hex'))
+      assert.equal(writes.max, 1, 'never two socket writes at once')
+      assert.ok(writes.writes < 40, `lists were coalesced into slabs (${writes.writes} socket writes)`)
+    } finally {
+      close()
+    }
+  })
+
+  it('stops waiting for room when the socket closes with data queued', async () => {
+    const { socket, close } = await pair()
+    try {
+      const writer = new SocketWriter(socket)
+      writer.write(new Uint8ArrayList(randomBytes(MIB)))
+      writer.write(new Uint8ArrayList(randomBytes(MIB)))
+      const waiting = writer.below(1)
+      socket.destroy()
+      await assert.rejects(waiting, { code: 'ERR_PEER_GONE' })
+    } finally {
+      close()
+    }
+  })
+})
