@@ -101,3 +101,9 @@ export const DATA_CHANNEL_MAX_TICKETS = 256
 /** Data channel sockets a node holds open at once, serving all peers. */
 export const DATA_CHANNEL_MAX_CONNECTIONS = 256
 export const DATA_CHANNEL_MAX_INBOUND_STREAMS = 8
+/**
+ * TLS 1.3 suites of the data channel, preferred first. AES-128-GCM (RFC 8446's mandatory
+ * suite) encrypts ~15% faster than Node's default AES-256-GCM, and both ends of a
+ * transfer pay for it on every byte; the others remain for peers that insist.
+ */
+export const DATA_CHANNEL_CIPHERS = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'

@@ -112,8 +112,10 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
     assert.ok(isRokError(wrong, P2PErrorCode.DATA_CHANNEL_UNAVAILABLE), wrong.message)
     assert.match(wrong.message, /did not accept the ticket/)
 
-    // the issued ticket works once
+    // the issued ticket works once, over TLS 1.3 with the cheaper AES-128-GCM
     const socket = await connectPinned('127.0.0.1', offer, signal)
+    assert.equal(socket.getProtocol(), 'TLSv1.3')
+    assert.equal(socket.getCipher().standardName, 'TLS_AES_128_GCM_SHA256')
     socket.destroy()
     const reused = await refusedWith(connectPinned('127.0.0.1', offer, signal))
     assert.match(reused.message, /did not accept the ticket/)

@@ -10,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
 import { ACCEPT_BYTE, DATA_CHANNEL_PROTOCOL, decodeOffer, OFFER_BYTES, type DataChannelOffer } from '../../../../protocol/data-channel.ts'
 import { RokError } from '../../../../protocol/errors.ts'
+import { DATA_CHANNEL_CIPHERS } from '../../constants.ts'
 import { P2PErrorCode } from '../../errors.ts'
 import { fingerprintOf } from './certificate.ts'
 import { BlockArena } from '../block-arena.ts'
@@ -158,7 +159,7 @@ export async function connectPinned (host: string, offer: DataChannelOffer, sign
   signal.throwIfAborted()
   // not verified against a CA: pinned to the offered fingerprint below, before the ticket leaves
   // `onread` is a documented tls.connect option that @types/node leaves out
-  const options: ConnectionOptions & { onread: OnReadOpts } = { host, port: offer.port, minVersion: 'TLSv1.3', rejectUnauthorized: false, onread: input.onread }
+  const options: ConnectionOptions & { onread: OnReadOpts } = { host, port: offer.port, minVersion: 'TLSv1.3', ciphers: DATA_CHANNEL_CIPHERS, rejectUnauthorized: false, onread: input.onread }
   const socket = connect(options)
   socket.setNoDelay(true)
   const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>()

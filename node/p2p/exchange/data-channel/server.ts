@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server, type TLSSocket } from 'node:tls'
 import { ACCEPT_BYTE, TICKET_BYTES, type DataChannelOffer } from '../../../../protocol/data-channel.ts'
+import { DATA_CHANNEL_CIPHERS } from '../../constants.ts'
 import { createDataCertificate, type DataCertificate } from './certificate.ts'
 import { SocketStream } from './socket-stream.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
@@ -55,6 +56,8 @@ export class DataChannelServer {
       key: certificate.key,
       cert: certificate.cert,
       minVersion: 'TLSv1.3',
+      ciphers: DATA_CHANNEL_CIPHERS,
+      honorCipherOrder: true,
       handshakeTimeout: this.init.handshakeTimeout
     }, (socket) => { this.accept(socket) })
     server.maxConnections = this.init.maxConnections
