@@ -7,18 +7,21 @@
  * All-zero chunks are skipped (holes), so sparse files stay sparse.
  */
 import { chmod, link, lutimes, mkdir, open, readdir, rename, rm, stat, symlink, utimes } from 'node:fs/promises'
-import { closeSync, fchmodSync, ftruncateSync, futimesSync, openSync, writevSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import type { CID } from '../../protocol/cid.ts'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { RAW_CODEC, SHA2_256 } from '../../protocol/cid.ts'
 import { RokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
   compareNames, decodeChunkRef, decodeEntry, decodeRoot, type ChunkRef, type Entry, type ManifestRoot
 } from '../../protocol/manifest.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { walkList } from './list-tree.ts'
-import { blocksInOrder, readBlocks, type BlockReader } from './prefetch.ts'
+import { batchesInOrder, readBlocks, type BlockReader } from './prefetch.ts'
 import { InOrder } from './in-order.ts'
+import { inPlaceWriter, workerWriter, type FileWriter } from './worker-writer.ts'
+import type { BlocksToWrite, FileOp, OpResult } from './write-worker.ts'
 
 export interface RestoreProgress {
   bytes: number
@@ -33,6 +36,11 @@ export interface RestoreOptions {
   force?: boolean
   signal?: AbortSignal
   onProgress?: (progress: RestoreProgress) => void
+  /**
+   * Verify and write files on a worker thread, so that this thread only reads the store
+   * and walks the manifest: 'auto' once a version holds WRITER_MIN_BYTES. @default 'auto'
+   */
+  writeWorker?: 'auto' | 'always' | 'never'
 }
 
 export interface RestoreResult {
@@ -44,24 +52,41 @@ export interface RestoreResult {
 }
 
 const MAX_DEPTH = 1024
+/** Small files read and handed to the writer together: at most this many, or this many bytes. */
+const GROUP_FILES = 64
+const GROUP_BYTES = 1024 * 1024
+
+interface SmallFile { abs: string, rel: string, entry: Entry }
 /** Files written at once. */
 const FILE_CONCURRENCY = 16
+/** Below this many bytes, starting the writer thread costs more than it saves. */
+export const WRITER_MIN_BYTES = 32 * 1024 * 1024
 
 export async function restoreManifest (root: CID, dest: string, options: RestoreOptions): Promise<RestoreResult> {
   const manifest = decodeRoot(await options.store.get(root, { signal: options.signal }))
   await checkDestination(dest, manifest, options.force === true)
   await mkdir(dirname(dest), { recursive: true })
   const temp = join(dirname(dest), `.${basename(dest)}.rok-restore-${randomBytes(4).toString('hex')}`)
+  const mode = options.writeWorker ?? 'auto'
+  const threaded = mode === 'always' || (mode === 'auto' && manifest.size >= WRITER_MIN_BYTES)
+  const writer = threaded ? workerWriter() : inPlaceWriter()
+  let writerOpen = true
+  const closeWriter = async (): Promise<void> => {
+    if (writerOpen) { writerOpen = false; await writer.close() }
+  }
   try {
-    const restorer = new Restorer(options, manifest)
+    const restorer = new Restorer(options, manifest, writer, threaded)
     if (manifest.kind === 'image') await restorer.image(temp)
     else await restorer.tree(temp)
+    await closeWriter()
     if (restorer.bytes !== manifest.size) {
       throw new RokError(SnapshotErrorCode.RESTORE_MISMATCH, `restored ${restorer.bytes} bytes but the manifest says ${manifest.size}`)
     }
     await swapIntoPlace(temp, dest)
     return { kind: manifest.kind, bytes: restorer.bytes, files: restorer.files, dirs: restorer.dirs, dest }
   } catch (err) {
+    // nothing may still write inside the folder that is about to be removed
+    await closeWriter().catch(() => {})
     await makeRemovable(temp)
     await rm(temp, { recursive: true, force: true })
     throw err
@@ -129,12 +154,26 @@ class Restorer {
   private readonly finishing = new Set<Promise<void>>()
   /** The process's umask, read once (files whose mode it would change are chmod-ed). */
   private readonly umask = readUmask()
+  private readonly writer: FileWriter
+  /** Chunks' blocks as the writer takes them: see read(). */
+  private readonly read: (cids: CID[]) => Promise<Uint8Array[]>
+  /** Whether read() hands over unverified blocks in memory of their own, for the writer thread to verify. */
+  private readonly unverified: boolean
+  /** Whether the blocks must be copied before they are transferred (the store may keep them). */
+  private readonly copy: boolean
+  private nextFile = 0
 
-  constructor (options: RestoreOptions, manifest: ManifestRoot) {
+  constructor (options: RestoreOptions, manifest: ManifestRoot, writer: FileWriter, threaded: boolean) {
     this.options = options
     this.manifest = manifest
-    const signal = options.signal
-    this.get = async (cid) => await options.store.get(cid, { signal })
+    this.writer = writer
+    const { signal, store } = options
+    this.get = async (cid) => await store.get(cid, { signal })
+    this.unverified = threaded && store.getManyUnverified !== undefined
+    this.copy = threaded && !this.unverified
+    this.read = this.unverified
+      ? async cids => await store.getManyUnverified!(cids, { signal })
+      : async cids => await readBlocks(store, cids, signal)
   }
 
   async image (path: string): Promise<void> {
@@ -171,6 +210,17 @@ class Restorer {
     this.dirs++
     let previous: string | undefined
     const parts: Array<Promise<void>> = []
+    // small files go to the store and the writer a group at a time (see writeSmallFiles)
+    let group: SmallFile[] = []
+    let groupBytes = 0
+    const flushGroup = async (): Promise<void> => {
+      if (group.length === 0) return
+      const written = this.writeSmallFiles(group)
+      group = []
+      groupBytes = 0
+      parts.push(written)
+      await this.writing.push(written)
+    }
     for await (const entry of walkList(this.get, list, decodeEntry, { signal: this.options.signal })) {
       // Sorted, unique names are what makes it impossible for one entry to write through another.
       if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
@@ -182,6 +232,12 @@ class Restorer {
       const time = toTime(entry.mtime)
       switch (entry.kind) {
         case 'file': {
+          if (entry.data !== undefined) {
+            group.push({ abs: path, rel: relPath, entry })
+            groupBytes += entry.size
+            if (group.length >= GROUP_FILES || groupBytes >= GROUP_BYTES) await flushGroup()
+            break
+          }
           const written = this.file(path, relPath, entry)
           parts.push(written)
           await this.writing.push(written)
@@ -201,6 +257,7 @@ class Restorer {
           await lutimes(path, time, time)
           break
         case 'hardlink': {
+          await flushGroup()
           await this.writing.drain() // its target may be a file being written
           if (!this.restoredFiles.has(entry.target!)) {
             throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: hard link '${relPath}' points at '${entry.target}', which is not a file restored before it`)
@@ -210,6 +267,7 @@ class Restorer {
         }
       }
     }
+    await flushGroup()
     return { finished: this.finish(Promise.all(parts).then(() => {})) }
   }
 
@@ -221,9 +279,9 @@ class Restorer {
     return done
   }
 
+  /** A file with its own chunk list tree, streamed. */
   private async file (abs: string, rel: string, entry: Entry): Promise<void> {
-    if (entry.data !== undefined) await this.writeSmallFile(abs, entry.data, entry.size, rel, entry.mode, toTime(entry.mtime))
-    else await this.writeFile(abs, walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal }), entry.size, rel, entry.mode, toTime(entry.mtime))
+    await this.writeFile(abs, walkList(this.get, entry.dataTree!, decodeChunkRef, { signal: this.options.signal }), entry.size, rel, entry.mode, toTime(entry.mtime))
     this.files++
     this.restoredFiles.add(rel)
   }
@@ -240,78 +298,132 @@ class Restorer {
   }
 
   /**
-   * A file whose chunk refs sit in its entry (at most INLINE_CHUNK_REFS chunks): its
-   * blocks are read in one call, then it is written by blocking calls. Four trips through
-   * libuv's thread pool, and the async iterators of the streamed path, cost more per small
-   * file than the system calls themselves.
+   * Files whose chunk refs sit in their entries (at most INLINE_CHUNK_REFS chunks each),
+   * a group at a time: their blocks are read in one store call (they sit next to each
+   * other in a pack when they were snapshotted together: one read for the group), then
+   * each is created, written and closed by one op of the writer, by blocking calls. Per
+   * small file, trips through libuv's thread pool and async iterators would cost more
+   * than the system calls themselves.
    */
-  private async writeSmallFile (abs: string, refs: ChunkRef[], size: number, label: string, mode: number, time: number): Promise<void> {
-    const blocks = refs.length === 0 ? [] : await readBlocks(this.options.store, refs.map(r => r[0]), this.options.signal)
-    const runs: Array<[Uint8Array[], number]> = []
-    let run: [Uint8Array[], number] | undefined
-    let position = 0
-    for (let i = 0; i < refs.length; i++) {
-      const bytes = checkedLength(refs[i], blocks[i], label)
-      if (isZero(bytes)) run = undefined // a hole
-      else if (run === undefined) runs.push(run = [[bytes], position])
-      else run[0].push(bytes)
-      position += bytes.length
+  private async writeSmallFiles (files: SmallFile[]): Promise<void> {
+    const cids: CID[] = []
+    for (const f of files) for (const r of f.entry.data!) cids.push(r[0])
+    const blocks = cids.length === 0 ? [] : await this.read(cids)
+    const ops: FileOp[] = []
+    let k = 0
+    let bytes = 0
+    for (const { abs, rel, entry } of files) {
+      const refs = entry.data!
+      const own = blocks.slice(k, k + refs.length)
+      k += refs.length
+      const positions: number[] = []
+      let position = 0
+      for (let i = 0; i < refs.length; i++) {
+        positions.push(position)
+        position += checkedLength(refs[i], own[i], rel).length
+      }
+      checkSize(rel, entry.size, position)
+      bytes += position
+      ops.push({
+        id: this.nextFile++,
+        open: this.opening(abs, entry.mode),
+        write: refs.length === 0 ? undefined : this.toWrite(refs, own, positions),
+        close: this.closing(entry.size, entry.mode, toTime(entry.mtime))
+      })
     }
-    checkSize(label, size, position)
-    this.progressed(position, label)
-    const withMode = this.createsWithMode(mode)
-    const fd = openSync(abs, 'wx', withMode ? mode : 0o600)
-    try {
-      for (const [buffers, at] of runs) writevSync(fd, buffers, at)
-      if (refs.length > 0 && run === undefined) ftruncateSync(fd, size) // ends in a hole
-      if (!withMode) fchmodSync(fd, mode)
-      futimesSync(fd, time, time)
-    } finally {
-      closeSync(fd)
+    this.progressed(bytes, files[files.length - 1].rel)
+    await this.writer.room()
+    // sent in one go: files whose blocks share memory travel in one message
+    const results = await Promise.all(ops.map(async op => await this.writer.send(op)))
+    for (let i = 0; i < files.length; i++) {
+      this.check(results[i], files[i].rel)
+      this.files++
+      this.restoredFiles.add(files[i].rel)
     }
   }
 
-  /** Write a file's chunks as they stream in, then its mode and mtime through the same handle. */
+  /** Write a file's chunks as they stream in, then its size, mode and mtime. */
   private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string, mode: number, time: number): Promise<void> {
-    // created with its mode when the umask leaves it whole (the restore folder is private
-    // until it is renamed into place), saving a chmod per file
-    const withMode = this.createsWithMode(mode)
-    const fd = await open(abs, 'wx', withMode ? mode : 0o600)
+    const id = this.nextFile++
+    await this.writer.room()
+    let sent = this.writer.send({ id, open: this.opening(abs, mode) })
+    let position = 0
+    let failed: OpResult | undefined
+    let threw = true
     try {
-      let position = 0
-      let pending: Uint8Array[] = []
-      let pendingBytes = 0
-      let pendingAt = 0
-      let holeAtEnd = false
-      const drain = async (): Promise<void> => {
-        if (pendingBytes === 0) return
-        await fd.writev(pending, pendingAt)
-        pending = []
-        pendingBytes = 0
-      }
-      for await (const [ref, block] of blocksInOrder(chunks, this.options.store, this.options.signal)) {
-        const bytes = checkedLength(ref, block, label)
-        holeAtEnd = isZero(bytes)
-        if (holeAtEnd) {
-          await drain()
-        } else {
-          if (pendingBytes === 0) pendingAt = position
-          pending.push(bytes)
-          pendingBytes += bytes.length
-          if (pendingBytes >= 4 * 1024 * 1024) await drain()
+      for await (const { refs, blocks } of batchesInOrder(chunks, this.read)) {
+        const positions: number[] = []
+        for (let i = 0; i < refs.length; i++) {
+          positions.push(position)
+          position += checkedLength(refs[i], blocks[i], label).length
         }
-        position += bytes.length
-        this.progressed(bytes.length, label)
+        this.progressed(position - positions[0], label)
+        await this.writer.room()
+        sent = this.writer.send({ id, write: this.toWrite(refs, blocks, positions) })
+        void sent.then(r => { if (r.error !== undefined) failed ??= r })
+        if (failed !== undefined) break // the writer met an error: its close reports it
       }
-      await drain()
-      checkSize(label, size, position)
-      // Only a trailing hole (zero chunks skipped at the end) needs the size set.
-      if (holeAtEnd) await fd.truncate(size)
-      if (!withMode) await fd.chmod(mode)
-      await fd.utimes(time, time)
+      if (failed === undefined) checkSize(label, size, position)
+      threw = false
     } finally {
-      await fd.close()
+      // closed on every path, so that no file is left open in the writer
+      const closed = await this.writer.send({ id, close: this.closing(size, mode, time) })
+      if (!threw) this.check(closed, label)
     }
+  }
+
+  /** Created with its mode when the umask leaves it whole (the restore folder is private until it is renamed into place), saving a chmod per file. */
+  private opening (abs: string, mode: number): { path: string, mode: number } {
+    return { path: abs, mode: this.createsWithMode(mode) ? mode : 0o600 }
+  }
+
+  private closing (size: number, mode: number, time: number): { size: number, chmod: number, time: number } {
+    return { size, chmod: this.createsWithMode(mode) ? -1 : mode, time }
+  }
+
+  /** The blocks as the writer takes them: their memory transferred to it (or copied first when the store may keep it), each with its digest when unverified. */
+  private toWrite (refs: ChunkRef[], blocks: Uint8Array[], positions: number[]): BlocksToWrite {
+    const n = blocks.length
+    const where = new Uint32Array(n * 3)
+    const buffers: ArrayBuffer[] = []
+    if (this.copy) {
+      const total = blocks.reduce((sum, b) => sum + b.length, 0)
+      const into = new Uint8Array(total)
+      let at = 0
+      for (let i = 0; i < n; i++) {
+        into.set(blocks[i], at)
+        where.set([0, at, blocks[i].length], i * 3)
+        at += blocks[i].length
+      }
+      buffers.push(into.buffer)
+    } else {
+      const index = new Map<ArrayBuffer, number>()
+      for (let i = 0; i < n; i++) {
+        const b = blocks[i]
+        const buffer = b.buffer as ArrayBuffer
+        let k = index.get(buffer)
+        if (k === undefined) { k = buffers.length; index.set(buffer, k); buffers.push(buffer) }
+        where.set([k, b.byteOffset, b.length], i * 3)
+      }
+    }
+    let digests: Uint8Array | undefined
+    if (this.unverified) {
+      digests = new Uint8Array(n * 32)
+      for (let i = 0; i < n; i++) digests.set(refs[i][0].multihash.digest, i * 32)
+    }
+    return { buffers, where, positions: Float64Array.from(positions), digests }
+  }
+
+  /** A writer failure as the error a caller branches on: a corrupt chunk is ERR_HASH_MISMATCH, naming it. */
+  private check (result: OpResult, label: string): void {
+    const error = result.error
+    if (error === undefined) return
+    if (error.digest !== undefined) {
+      const cid = CID.createV1(RAW_CODEC, Digest.create(SHA2_256, Buffer.from(error.digest, 'hex')))
+      throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cid.toString()} of '${label}' is corrupt in the store; run 'rok verify'`, { details: { cid: cid.toString(), path: label } })
+    }
+    // as the system call's own error (the writer thread's cannot cross as an object)
+    throw Object.assign(new Error(error.message), { code: error.code })
   }
 }
 
@@ -331,14 +443,4 @@ function checkSize (label: string, size: number, position: number): void {
   if (position !== size) {
     throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: '${label}' should be ${size} bytes but its chunks add up to ${position}`)
   }
-}
-
-const ZERO = new Uint8Array(64 * 1024)
-
-function isZero (bytes: Uint8Array): boolean {
-  for (let off = 0; off < bytes.length; off += ZERO.length) {
-    const n = Math.min(ZERO.length, bytes.length - off)
-    if (Buffer.compare(bytes.subarray(off, off + n), ZERO.subarray(0, n)) !== 0) return false
-  }
-  return true
 }

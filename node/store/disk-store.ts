@@ -216,7 +216,22 @@ export class DiskBlockStore implements BlockStore {
     }
   }
 
-  private async readMany (cids: CID[]): Promise<Uint8Array[]> {
+  /**
+   * getMany without the hash check, into memory the caller owns: every returned block's
+   * ArrayBuffer was allocated for this call (blocks read together share one), so it may be
+   * transferred to another thread, which must verify the bytes before using them.
+   */
+  async getManyUnverified (cids: CID[], options?: StoreOptions): Promise<Uint8Array[]> {
+    try {
+      return await this.readMany(cids, false)
+    } catch (err) {
+      if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
+      options?.signal?.throwIfAborted()
+      return await this.readMany(cids, false)
+    }
+  }
+
+  private async readMany (cids: CID[], verify = true): Promise<Uint8Array[]> {
     this.checkOpen()
     if (cids.some(cid => this.pending.has(blockKey(cid)))) {
       await this.serialize(async () => { await this.writeOut() })
@@ -235,11 +250,11 @@ export class DiskBlockStore implements BlockStore {
       if (run.length === 0) return
       const first = locations[run[0]]
       const last = locations[run[run.length - 1]]
-      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]])
+      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]], !verify)
       for (const i of run) {
         const loc = locations[i]
         const bytes = span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
-        if (!bytesMatchCid(cids[i], bytes)) {
+        if (verify && !bytesMatchCid(cids[i], bytes)) {
           throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cids[i].toString()} is corrupt on disk (pack ${packFileName(loc.pack)} at ${loc.offset}); run 'rok verify'`,
             { details: { cid: cids[i].toString(), pack: packFileName(loc.pack), offset: loc.offset } })
         }
@@ -259,11 +274,14 @@ export class DiskBlockStore implements BlockStore {
     return out
   }
 
-  /** Reads a block's bytes without verifying them (verify reports instead of throwing). */
-  async readAt (location: BlockLocation, cid?: CID): Promise<Uint8Array> {
+  /**
+   * Reads a block's bytes without verifying them (verify reports instead of throwing);
+   * `own`: into an ArrayBuffer of its own, never Node's shared pool.
+   */
+  async readAt (location: BlockLocation, cid?: CID, own = false): Promise<Uint8Array> {
     const fd = await this.reader(location.pack, cid)
     // not zero-filled first: every byte is read over (or the read fails below)
-    const bytes = uninitialized(location.length)
+    const bytes = own ? new Uint8Array(Buffer.allocUnsafeSlow(location.length).buffer, 0, location.length) : uninitialized(location.length)
     const { bytesRead } = await fd.read(bytes, 0, location.length, location.offset)
     if (bytesRead !== location.length) {
       throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(location.pack)} is truncated: block ${cid?.toString() ?? ''} is missing; run 'rok verify'`,

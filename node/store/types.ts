@@ -35,6 +35,12 @@ export interface BlockStore {
    * neighbouring blocks read together. Optional: callers fall back to `get`.
    */
   getMany?: (cids: CID[], options?: StoreOptions) => Promise<Uint8Array[]>
+  /**
+   * getMany without the hash check, into memory the caller owns (each block's ArrayBuffer
+   * was allocated for the call; neighbours may share one), for a caller that verifies the
+   * bytes on another thread before it uses them. Optional.
+   */
+  getManyUnverified?: (cids: CID[], options?: StoreOptions) => Promise<Uint8Array[]>
   /** Make every put so far durable (data fsynced, then index written). */
   flush: (options?: StoreOptions) => Promise<void>
 }
