@@ -14,7 +14,7 @@ import {
 } from './constants.ts'
 import { RegistryErrorCode, statusForCode } from './errors.ts'
 import { authPlugin } from './plugins/auth.ts'
-import { docsPlugin, errorsPlugin, metricsPlugin } from '../server/index.ts'
+import { docsPlugin, errorsPlugin, lazyChildLogger, metricsPlugin } from '../server/index.ts'
 import { bucketRoutes } from './routes/buckets.ts'
 import type { RouteOptions } from './routes/context.ts'
 import { groupRoutes } from './routes/groups.ts'
@@ -70,6 +70,7 @@ export async function buildRegistry (init: RegistryInit): Promise<Registry> {
     const firstAdminToken = await ensureAdmin(state, init.adminToken)
     const app = Fastify({
       logger: init.logger ?? false,
+      childLoggerFactory: lazyChildLogger,
       bodyLimit: init.bodyLimit ?? DEFAULT_BODY_LIMIT,
       requestTimeout: REQUEST_TIMEOUT_MS,
       return503OnClosing: true
