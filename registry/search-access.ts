@@ -28,6 +28,8 @@ interface Table {
   generation: number
   /** Decision + 1 per (group × 2 + public); 0 when not decided yet. */
   decisions: Uint8Array
+  /** The checks over this table, handed to every search of this generation. */
+  check: ReadCheck
 }
 
 const everything: ReadCheck = { decide: () => TAKE, accept: () => true }
@@ -42,8 +44,14 @@ export class SearchAccess {
     this.index = index
   }
 
-  async of (caller: Caller): Promise<ReadCheck> {
+  /** The caller's checks: at once (no promise to settle) while the ACL has not changed since the last search. */
+  of (caller: Caller): ReadCheck | Promise<ReadCheck> {
     if (caller.admin) return everything
+    const table = this.tables.get(caller.user)
+    return table !== undefined && table.generation === this.acl.generation ? table.check : this.make(caller)
+  }
+
+  private async make (caller: Caller): Promise<ReadCheck> {
     const { acl, index } = this
     const { user } = caller
     // Read before awaiting: a change landing meanwhile makes the next search start over.
@@ -51,13 +59,7 @@ export class SearchAccess {
     // Beyond public buckets, only the caller's groups and buckets named in a rule for
     // them can be readable: everything else is turned down without asking the ACL.
     const reach = isAnonymous(caller) ? null : await acl.reachOf(user)
-    let table = this.tables.get(user)
-    if (table === undefined || table.generation !== generation) {
-      table = { generation, decisions: new Uint8Array(256) }
-      if (this.tables.size >= MAX_TABLES) this.tables.clear()
-      this.tables.set(user, table)
-    }
-    const t = table
+    const t: Table = { generation, decisions: new Uint8Array(256), check: everything }
     const accept = (doc: BucketDoc): boolean =>
       (doc.visibility === 'public' || (reach !== null && (reach.groups.has(doc.group) || reach.buckets.has(doc.key)))) &&
       acl.can(user, doc.group, doc.key, 'read', doc.visibility)
@@ -80,6 +82,9 @@ export class SearchAccess {
       }
       return (d - 1) as Decision
     }
-    return { decide, accept }
+    t.check = { decide, accept }
+    if (this.tables.size >= MAX_TABLES) this.tables.clear()
+    this.tables.set(user, t)
+    return t.check
   }
 }
