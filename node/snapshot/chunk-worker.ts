@@ -6,9 +6,12 @@
  * pool of buffers that the main thread hands back once their chunks are stored, which
  * bounds memory and lets the reader run at most a pool ahead.
  *
- * Pieces are transferred, never copied: a piece is one buffer plus the lengths and
- * SHA-256 digests of the chunks it holds from `start` on. The few bytes after the last
- * cut of a buffer (under one maximum chunk) are copied to the front of the next one.
+ * A piece is one buffer plus the lengths and SHA-256 digests of the chunks it holds from
+ * `start` on. Large pieces are transferred; a small file's (up to COPY_MAX) is copied,
+ * which costs less than a transfer. Small files are opened and read through the callback
+ * API on plain descriptors (a FileHandle and a promise per call cost more than the read),
+ * and the messages of one turn of the event loop go together. The few bytes after the
+ * last cut of a buffer (under one maximum chunk) are copied to the front of the next one.
  *
  * The worker runs as plain JavaScript built from this function's source and findCut's
  * (Node strips their types when it loads them), so it needs neither the TypeScript
@@ -16,6 +19,7 @@
  * is inside chunkWorkerMain or passed in `deps`.
  */
 import type { hash } from 'node:crypto'
+import type * as fs from 'node:fs'
 import type { FileHandle, open } from 'node:fs/promises'
 import type { MessagePort } from 'node:worker_threads'
 import type { findCut } from '../chunker/fastcdc.ts'
@@ -43,11 +47,16 @@ export type FromWorker =
   | { type: 'end', id: number, read: number, size: string, mtimeNs: string }
   | { type: 'error', id: number, code: string | undefined, message: string }
 
+/** Sent together: the messages of one turn of the worker's event loop (one message costs more than a small file's work). */
+export type FromWorkerBatch = FromWorker[]
+
 export interface ChunkWorkerDeps {
   data: ChunkWorkerData
   port: MessagePort
   hash: typeof hash
   open: typeof open
+  /** Small files go through the callback API on plain descriptors: no FileHandle object and promise per call. */
+  fs: Pick<typeof fs, 'open' | 'read' | 'fstat' | 'close'>
   findCut: typeof findCut
 }
 
@@ -55,10 +64,12 @@ interface Job { id: number, path: string, size: number, small?: Promise<SmallRea
 interface SmallRead { bytes?: Uint8Array, read: number, size: string, mtimeNs: string, error?: { code: string | undefined, message: string } }
 
 export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
-  const { data: init, port, hash, open, findCut } = deps
+  const { data: init, port, hash, open, fs, findCut } = deps
   const { params, masks } = init
   // room in front of each pooled buffer for the carried tail (always under maxSize)
   const HEAD = params.maxSize
+  /** Pieces up to this size are copied to the main thread, not transferred. */
+  const COPY_MAX = 64 * 1024
 
   const pool: ArrayBuffer[] = []
   const poolWaiters: Array<(b: ArrayBuffer) => void> = []
@@ -85,6 +96,20 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
     wake?.()
   })
 
+  let outbox: FromWorker[] = []
+  let transfers: ArrayBuffer[] = []
+  function flush (): void {
+    const batch: FromWorkerBatch = outbox
+    port.postMessage(batch, transfers)
+    outbox = []
+    transfers = []
+  }
+  function post (msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+    if (outbox.length === 0) setImmediate(flush)
+    outbox.push(msg)
+    for (const t of transfer) transfers.push(t)
+  }
+
   function errorOf (err: unknown): { code: string | undefined, message: string } {
     return { code: (err as NodeJS.ErrnoException).code, message: (err as Error).message }
   }
@@ -106,40 +131,50 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
     const digests = new Uint8Array(hashes.length * 32)
     for (let i = 0; i < hashes.length; i++) digests.set(hashes[i], i * 32)
     const msg: FromWorker = { type: 'piece', id, buffer, start, lengths: Uint32Array.from(lengths), digests, pooled }
-    port.postMessage(msg, [buffer, digests.buffer])
+    // a small file's bytes are copied rather than transferred: a transfer costs more than
+    // copying a few KiB (pooled buffers must go back and forth: always transferred)
+    post(msg, pooled || buffer.byteLength > COPY_MAX ? [buffer] : [])
   }
 
+  const openFd = (path: string): Promise<number> => new Promise((resolve, reject) => { fs.open(path, 'r', (err, fd) => { if (err !== null) reject(err); else resolve(fd) }) })
+  const readFd = (fd: number, into: Uint8Array, off: number): Promise<number> => new Promise((resolve, reject) => {
+    fs.read(fd, into, off, into.length - off, off, (err, n) => { if (err !== null) reject(err); else resolve(n) })
+  })
+  const statFd = (fd: number): Promise<{ size: bigint, mtimeNs: bigint }> => new Promise((resolve, reject) => {
+    fs.fstat(fd, { bigint: true }, (err, st) => { if (err !== null) reject(err); else resolve(st) })
+  })
+
   async function readSmall (job: Job): Promise<SmallRead> {
-    let fd: FileHandle | undefined
+    let fd = -1
     try {
-      fd = await open(job.path, 'r')
+      fd = await openFd(job.path)
       // its own ArrayBuffer (not Node's shared pool), so it can be transferred; not
       // cleared first: every byte kept is read over
       const bytes = new Uint8Array(Buffer.allocUnsafeSlow(job.size).buffer, 0, job.size)
       let off = 0
       while (off < bytes.length) {
-        const { bytesRead } = await fd.read(bytes, off, bytes.length - off, off)
+        const bytesRead = await readFd(fd, bytes, off)
         if (bytesRead === 0) break
         off += bytesRead
       }
-      const after = await fd.stat({ bigint: true })
+      const after = await statFd(fd)
       return { bytes: bytes.subarray(0, off), read: off, size: after.size.toString(), mtimeNs: after.mtimeNs.toString() }
     } catch (err) {
       return { read: 0, size: '0', mtimeNs: '0', error: errorOf(err) }
     } finally {
-      await fd?.close().catch(() => {})
+      if (fd >= 0) fs.close(fd, () => {})
     }
   }
 
   async function chunkSmall (job: Job): Promise<void> {
     const r = await job.small!
-    if (r.error !== undefined) { port.postMessage({ type: 'error', id: job.id, ...r.error } satisfies FromWorker); return }
+    if (r.error !== undefined) { post({ type: 'error', id: job.id, ...r.error } satisfies FromWorker); return }
     const bytes = r.bytes!
     const lengths: number[] = []
     const hashes: Uint8Array[] = []
     cut(bytes, 0, bytes.length, true, lengths, hashes)
     if (lengths.length > 0) send(job.id, bytes.buffer as ArrayBuffer, 0, lengths, hashes, false)
-    port.postMessage({ type: 'end', id: job.id, read: r.read, size: r.size, mtimeNs: r.mtimeNs } satisfies FromWorker)
+    post({ type: 'end', id: job.id, read: r.read, size: r.size, mtimeNs: r.mtimeNs } satisfies FromWorker)
   }
 
   async function chunkLarge (job: Job): Promise<void> {
@@ -188,9 +223,9 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
         got = nextGot
       }
       const after = await fd.stat({ bigint: true })
-      port.postMessage({ type: 'end', id: job.id, read: position, size: after.size.toString(), mtimeNs: after.mtimeNs.toString() } satisfies FromWorker)
+      post({ type: 'end', id: job.id, read: position, size: after.size.toString(), mtimeNs: after.mtimeNs.toString() } satisfies FromWorker)
     } catch (err) {
-      port.postMessage({ type: 'error', id: job.id, ...errorOf(err) } satisfies FromWorker)
+      post({ type: 'error', id: job.id, ...errorOf(err) } satisfies FromWorker)
     } finally {
       await fd?.close().catch(() => {})
     }

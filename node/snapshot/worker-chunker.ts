@@ -11,7 +11,7 @@ import { RAW_CODEC, SHA2_256 } from '../../protocol/cid.ts'
 import { findCut } from '../chunker/fastcdc.ts'
 import { GEAR } from '../chunker/gear.ts'
 import { masksFor, type ChunkerParams } from '../chunker/params.ts'
-import { chunkWorkerMain, type ChunkWorkerData, type FromWorker, type ToWorker } from './chunk-worker.ts'
+import { chunkWorkerMain, type ChunkWorkerData, type FromWorker, type FromWorkerBatch, type ToWorker } from './chunk-worker.ts'
 import { READ_SIZE } from './read-file.ts'
 
 export interface ChunkedBatch {
@@ -49,7 +49,7 @@ const WORKER_SOURCE = `'use strict'
 const { workerData, parentPort } = require('node:worker_threads')
 const GEAR = workerData.gear
 const findCut = ${findCut.toString()}
-;(${chunkWorkerMain.toString()})({ data: workerData.chunk, port: parentPort, hash: require('node:crypto').hash, open: require('node:fs/promises').open, findCut })
+;(${chunkWorkerMain.toString()})({ data: workerData.chunk, port: parentPort, hash: require('node:crypto').hash, open: require('node:fs/promises').open, fs: require('node:fs'), findCut })
 `
 
 const POOL_SIZE = 4
@@ -65,11 +65,13 @@ export class WorkerChunker {
   constructor (params: ChunkerParams) {
     const chunk: ChunkWorkerData = { params, masks: masksFor(params), readSize: READ_SIZE, poolSize: POOL_SIZE, smallMax: SMALL_MAX, readAhead: READ_AHEAD }
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { chunk, gear: GEAR } })
-    this.worker.on('message', (msg: FromWorker) => {
-      const job = this.jobs.get(msg.id)
-      if (job === undefined) return
-      job.messages.push(msg)
-      job.wake?.()
+    this.worker.on('message', (batch: FromWorkerBatch) => {
+      for (const msg of batch) {
+        const job = this.jobs.get(msg.id)
+        if (job === undefined) continue
+        job.messages.push(msg)
+        job.wake?.()
+      }
     })
     const fail = (err: Error): void => {
       this.failure ??= err
