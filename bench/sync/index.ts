@@ -194,6 +194,10 @@ if (nodeRounds > 0) {
     }
     console.log(`| ${name} | ${median(rs.map(x => x.seconds)).toFixed(2)} | ${m(mbps)} | ${m(x => x.payloadBytes / 1e6)} | ${m(x => x.wireBytes / 1e6)} | ${median(rs.map(x => x.cpuSeconds)).toFixed(2)} | ${m(x => x.peakRssMB)} | ${m(x => x.senderPeakRssMB)} | ${rs.map(x => x.seconds.toFixed(2)).join(', ')} |`)
   }
+  for (const [name, rs] of steps) {
+    const start = rs.flatMap(x => x.startRssMB === undefined ? [] : [`${x.startRssMB.receiver.toFixed(1)} / ${x.startRssMB.sender.toFixed(1)}`])
+    if (start.length > 0) console.log(`${name}: RSS MB as the step started, receiver / sender, per round: ${start.join(', ')}`)
+  }
 }
 
 function mbps (r: StepResult): number {

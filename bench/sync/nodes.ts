@@ -32,6 +32,8 @@ export interface StepResult {
   peakRssMB?: number
   /** Peak RSS of the sending daemon during the step. */
   senderPeakRssMB?: number
+  /** RSS of the receiving and the sending daemon as the step starts (what earlier work left). */
+  startRssMB?: { receiver: number, sender: number }
 }
 
 /** AES-CTR over zeros: a fast seeded byte stream (same as the block fixtures). */
@@ -165,7 +167,7 @@ async function syncTo (b: Daemon, seq: number): Promise<number> {
 
 async function measure (a: Daemon, b: Daemon, step: () => Promise<number>, payloadBytes: number): Promise<StepResult> {
   const [pa, pb] = [a.process.pid!, b.process.pid!]
-  const [wire0, cpuA0, cpuB0] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb)])
+  const [wire0, cpuA0, cpuB0, rssA0, rssB0] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb), rssOf(pa), rssOf(pb)])
   const stopB = sampleRss(pb)
   const stopA = sampleRss(pa)
   const seconds = await step()
@@ -177,7 +179,8 @@ async function measure (a: Daemon, b: Daemon, step: () => Promise<number>, paylo
     wireBytes: wireDelta(wire0, wire1),
     cpuSeconds: cpuA1 - cpuA0 + cpuB1 - cpuB0,
     peakRssMB: peakB,
-    senderPeakRssMB: peakA
+    senderPeakRssMB: peakA,
+    startRssMB: { receiver: rssB0.rss / 1e6, sender: rssA0.rss / 1e6 }
   }
 }
 

@@ -19,6 +19,8 @@ import { refKey } from './ref-key.ts'
 
 export class RefIndex {
   private readonly kv: KeyValue
+  /** referencedByAny's questions waiting for this turn's getMany. */
+  private questions: Array<{ keys: string[], resolve: (found: boolean) => void, reject: (err: Error) => void }> = []
 
   constructor (kv: KeyValue) {
     this.kv = kv
@@ -74,10 +76,32 @@ export class RefIndex {
     await this.kv.batch(ops, { sync: true })
   }
 
-  /** True when one of `buckets` references `cid`. */
-  async referencedByAny (cid: CID, buckets: string[]): Promise<boolean> {
-    if (buckets.length === 0) return false
-    const found = await this.kv.getMany(buckets.map(b => refKey('r', cid, b)))
-    return found.some(v => v !== undefined)
+  /**
+   * True when one of `buckets` references `cid`. The exchange asks once per want, a run
+   * of up to 128 wants in one go: the questions asked in the same turn are answered by
+   * one `getMany` (one call into level instead of one each, and far less garbage on a
+   * serving node).
+   */
+  // not async: the promise given is the one answerQuestions settles, no wrapper per block
+  referencedByAny (cid: CID, buckets: string[]): Promise<boolean> {
+    if (buckets.length === 0) return Promise.resolve(false)
+    const { promise, resolve, reject } = Promise.withResolvers<boolean>()
+    if (this.questions.length === 0) queueMicrotask(() => { this.answerQuestions() })
+    this.questions.push({ keys: buckets.map(b => refKey('r', cid, b)), resolve, reject })
+    return promise
+  }
+
+  private answerQuestions (): void {
+    const batch = this.questions
+    this.questions = []
+    this.kv.getMany(batch.flatMap(q => q.keys)).then((values) => {
+      let at = 0
+      for (const q of batch) {
+        let found = false
+        for (let i = 0; i < q.keys.length; i++) if (values[at + i] !== undefined) found = true
+        at += q.keys.length
+        q.resolve(found)
+      }
+    }, (err: Error) => { for (const q of batch) q.reject(err) })
   }
 }

@@ -115,9 +115,8 @@ export class SyncService {
   }
 
   /** The exchange's authorize hook: does a bucket `peer` may receive reference `cid`? */
-  readonly authorize = async (peer: PeerId, cid: CID): Promise<boolean> => {
-    return await this.engine.sync.refs.referencedByAny(cid, this.servable(peer.toString()))
-  }
+  // not async: the exchange asks once per served block, and a wrapper is a promise more each time
+  readonly authorize = (peer: PeerId, cid: CID): Promise<boolean> => this.engine.sync.refs.referencedByAny(cid, this.servable(peer.toString()))
 
   /** Buckets `peer` may receive: its allow lists plus the unexpired grants it presented. */
   private servable (peer: string): string[] {

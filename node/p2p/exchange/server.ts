@@ -237,8 +237,9 @@ export class ServerStream {
 
   /**
    * The hook's answer for each want of a run. A hook that answers at once (a boolean, as
-   * an allow-all or in-memory list does) costs no promise or deadline listener per block;
-   * only answers still pending are raced against the want deadline.
+   * an allow-all or in-memory list does) costs no promise per block; answers still
+   * pending are awaited together under the want deadline, and a want whose answer fails
+   * or is not there by then is refused (the others keep theirs).
    */
   private async authorizeRun (run: WantEntry[], signal: AbortSignal): Promise<boolean[]> {
     const allowed: boolean[] = []
@@ -257,20 +258,16 @@ export class ServerStream {
         continue
       }
       allowed.push(false)
-      ;(pending ??= []).push(this.authorized(Promise.resolve(answer), cid, signal).then(ok => { allowed[i] = ok }))
+      ;(pending ??= []).push(Promise.resolve(answer).then(ok => { allowed[i] = ok === true }, (err) => { this.refusedByHook(cid, err) }))
     }
-    if (pending !== undefined) await Promise.all(pending)
-    return allowed
-  }
-
-  /** A failing or slow hook refuses this want (closed by default) but not the whole stream. */
-  private async authorized (answer: Promise<boolean>, cid: CID, signal: AbortSignal): Promise<boolean> {
+    if (pending === undefined) return allowed
     try {
-      return await raceSignal(answer, signal)
+      await raceSignal(Promise.all(pending), signal)
     } catch (err) {
-      this.refusedByHook(cid, err)
-      return false
+      this.options.log.error('authorize for %p: wants still unanswered at their deadline are refused: %e', this.peer, err)
     }
+    // answers arriving after the deadline change nothing
+    return allowed.slice()
   }
 
   private refusedByHook (cid: CID, err: unknown): void {
