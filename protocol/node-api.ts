@@ -292,6 +292,8 @@ export const SyncReport = Type.Object({
   nodeBytes: Type.Number(),
   chunkBytes: Type.Number(),
   chunks: Type.Integer(),
+  /** Versions between the local head and the target that no peer serves any more (the publisher forgot them): skipped. */
+  skipped: Type.Optional(Type.Integer()),
   seconds: Type.Number(),
   peers: Type.Array(SyncPeerShare)
 })

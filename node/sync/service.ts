@@ -461,6 +461,7 @@ export class SyncService {
               // from now on this node holds part of the version and serves it: fellows may find it here
               void this.provide(parseCid(event.cid))
             } else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
+            else if (event.type === 'sync:versions:skipped') this.log(`${event.bucket}@${event.fromSeq}..${event.toSeq} are served by no peer any more (forgotten by the publisher): skipped, syncing the newest versions`)
             options.onProgress?.(event)
           }
         })

@@ -5,6 +5,9 @@
  *
  * 1. The target record was verified by the caller; its parents are fetched back to the
  *    local head, each verified (same bucket, same publisher, seq one less, signature).
+ *    A parent no peer serves any more (the publisher forgot it: `rok forget`, then gc)
+ *    ends the walk there: the versions from the oldest record still served up to the
+ *    target are synced, the forgotten ones between are skipped (`skipped` in the report).
  * 2. Oldest first, each version's manifest is walked level by level, fetching the nodes
  *    of a level that are missing in one exchange call (a subtree already here costs
  *    local reads only). The same walk lists the version's chunks and sorts them against
@@ -24,7 +27,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from '../../protocol/cid.ts'
-import { ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
+import { isRokError, ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
 import type { Buckets } from '../buckets/index.ts'
@@ -47,6 +50,8 @@ export type FetchFn = (cids: CID[], options: { peers: FetchPeer[], signal?: Abor
 
 export type SyncEvent =
   | { type: 'sync:version:start', bucket: string, seq: number, size: number, cid: string }
+  /** Versions fromSeq..toSeq no peer serves any more (forgotten by the publisher): not synced. */
+  | { type: 'sync:versions:skipped', bucket: string, fromSeq: number, toSeq: number }
   | { type: 'sync:nodes:fetched', bucket: string, seq: number, nodes: number, bytes: number }
   | { type: 'sync:batch:stored', bucket: string, seq: number, walkedBytes: number, size: number, chunks: number, bytes: number, storedBytes: number }
   | { type: 'sync:version:done', bucket: string, seq: number, cid: string }
@@ -71,6 +76,8 @@ export interface ChainReport {
   nodeBytes: number
   chunkBytes: number
   chunks: number
+  /** Versions between the local head and the target that no peer serves any more (forgotten by the publisher), skipped. */
+  skipped: number
   peers: PeerShare[]
 }
 
@@ -145,7 +152,7 @@ class ChainSync {
     this.bucket = target.record.bucket
     this.report = {
       bucket: this.bucket, fromSeq: 0, toSeq: target.record.seq, versions: 0, blocks: 0, bytes: 0,
-      recordBytes: 0, nodeBytes: 0, chunkBytes: 0, chunks: 0, peers: []
+      recordBytes: 0, nodeBytes: 0, chunkBytes: 0, chunks: 0, skipped: 0, peers: []
     }
   }
 
@@ -176,7 +183,17 @@ class ChainSync {
       }
       const parentCid = current.record.parent
       if (parentCid === null) throw this.conflict(`${this.bucket}@${current.record.seq} has no parent`)
-      const bytes = await this.block(parentCid, 'record')
+      let bytes: Uint8Array
+      try {
+        bytes = await this.block(parentCid, 'record')
+      } catch (err) {
+        // the peers refused or lack it: the publisher forgot it (and those before it). A
+        // subscriber this far behind gets the newest versions there are rather than none.
+        if (!isRokError(err, SyncErrorCode.BLOCKS_MISSING)) throw err
+        this.report.skipped = current.record.seq - 1 - localSeq
+        this.emit({ type: 'sync:versions:skipped', bucket: this.bucket, fromSeq: localSeq + 1, toSeq: current.record.seq - 1 })
+        break
+      }
       const parent = await decodeVersionRecord(bytes)
       if (parent.record.bucket !== this.bucket || parent.record.seq !== current.record.seq - 1) {
         throw this.conflict(`the parent of ${this.bucket}@${current.record.seq} is ${parent.record.bucket}@${parent.record.seq}`)
