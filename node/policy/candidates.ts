@@ -1,8 +1,10 @@
 /**
  * gc's deletion candidates: blocks a mark found unreferenced by every retained version,
  * each with the time it was marked. They persist in the home's db (a crash keeps the
- * state) and are mirrored in memory, so the store's rescue check on every `has` and
- * repeated `put` is one Map lookup.
+ * state) and are mirrored in memory, so the store's rescue check on every `has`, read and
+ * repeated `put` is one Map lookup — none at all while nothing is a candidate, the usual
+ * case — keyed by the CID's bytes (base32 text per check was the largest source of garbage
+ * of a syncing node).
  *
  * A candidate is deleted only when all of these hold at sweep time:
  *  - it was marked at least the grace period ago;
@@ -13,6 +15,7 @@
  *    did not rescue it; writes take a lease for their duration (`lease`).
  */
 import { CID } from '../../protocol/cid.ts'
+import { cidKey } from '../p2p/exchange/cid-key.ts'
 import type { PresenceGuard } from '../store/index.ts'
 
 /** The slice of a level sublevel (binary keys, utf8 values) the candidates need. */
@@ -29,7 +32,7 @@ export class GcCandidates implements PresenceGuard {
   /** Rescues since the last gc took the count. */
   rescued = 0
   private readonly index: CandidateIndex
-  /** CID text → time it was marked (ms). */
+  /** cidKey(CID bytes) → time it was marked (ms). */
   private readonly marked = new Map<string, number>()
   private readonly deleting = new Set<string>()
   private readonly leases = new Map<number, number>()
@@ -42,18 +45,19 @@ export class GcCandidates implements PresenceGuard {
 
   static async open (index: CandidateIndex): Promise<GcCandidates> {
     const c = new GcCandidates(index)
-    for await (const [key, value] of index.iterator()) c.marked.set(CID.decode(key).toString(), Number(value))
+    for await (const [key, value] of index.iterator()) c.marked.set(cidKey(CID.decode(key).bytes), Number(value))
     return c
   }
 
   get size (): number { return this.marked.size }
 
   markedAt (cid: CID): number | undefined {
-    return this.marked.get(cid.toString())
+    return this.marked.get(cidKey(cid.bytes))
   }
 
   touch (cid: CID): boolean {
-    const key = cid.toString()
+    if (this.marked.size === 0 && this.deleting.size === 0) return true
+    const key = cidKey(cid.bytes)
     if (this.deleting.has(key)) return false
     if (this.marked.delete(key)) {
       this.rescued++
@@ -98,7 +102,7 @@ export class GcCandidates implements PresenceGuard {
     for (let i = 0; i < cids.length; i += PERSIST_BATCH) {
       const slice = cids.slice(i, i + PERSIST_BATCH)
       await this.index.batch(slice.map(c => ({ type: 'put' as const, key: c.bytes, value: String(at) })), { sync: i + PERSIST_BATCH >= cids.length })
-      for (const c of slice) this.marked.set(c.toString(), at)
+      for (const c of slice) this.marked.set(cidKey(c.bytes), at)
     }
   }
 
@@ -106,7 +110,7 @@ export class GcCandidates implements PresenceGuard {
   async unmark (cids: CID[]): Promise<void> {
     for (let i = 0; i < cids.length; i += PERSIST_BATCH) {
       const slice = cids.slice(i, i + PERSIST_BATCH)
-      for (const c of slice) this.marked.delete(c.toString())
+      for (const c of slice) this.marked.delete(cidKey(c.bytes))
       await this.index.batch(slice.map(c => ({ type: 'del' as const, key: c.bytes })))
     }
   }
@@ -118,10 +122,10 @@ export class GcCandidates implements PresenceGuard {
    * them durably first — a crash after this leaves blocks that are simply unmarked.
    */
   async beginDelete (due: Array<{ cid: CID, markedAt: number }>): Promise<CID[]> {
-    const chosen = due.filter(d => this.marked.get(d.cid.toString()) === d.markedAt).map(d => d.cid)
+    const chosen = due.filter(d => this.marked.get(cidKey(d.cid.bytes)) === d.markedAt).map(d => d.cid)
     this.generation++
     for (const c of chosen) {
-      const key = c.toString()
+      const key = cidKey(c.bytes)
       this.marked.delete(key)
       this.deleting.add(key)
     }
