@@ -227,8 +227,12 @@ class Posting {
     return word < bits.length && (bits[word] & (1 << (id & 31))) !== 0
   }
 
-  hasBitmap (): boolean {
-    return this.bits !== null
+  /** Whether the bitmap (if the list has one) rules `id` out. */
+  excludes (id: number): boolean {
+    const bits = this.bits
+    if (bits === null) return false
+    const word = id >>> 5
+    return word >= bits.length || (bits[word] & (1 << (id & 31))) === 0
   }
 
   /** Makes the bitmap behind `has` if the list holds at least 1/BITMAP_FRACTION of `capacity` ids. */
@@ -350,6 +354,8 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
   private prefixEntries = 0
   /** Query word → the one index word's list it matches, or null for none; dropped when an index word comes or goes. */
   private readonly matches = new Map<string, TermMatch | null>()
+  /** Intersections work in these (search runs to its end before another starts). */
+  private scratch = scratchFor(1024)
 
   get size (): number {
     return this.ids.size
@@ -508,25 +514,24 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
     // Walk the smallest list, looking each of its buckets up in the others, smallest first.
     const first = lists[0]
     const firstEntries = first.posting.ascending()
-    const firstIds = new Int32Array(firstEntries.length)
-    const firstWeights = new Uint16Array(firstEntries.length)
-    for (let i = 0; i < firstEntries.length; i++) {
-      firstIds[i] = idOf(firstEntries[i])
-      firstWeights[i] = weightIn(firstEntries[i])
+    let n = firstEntries.length
+    if (this.scratch.ids.length < n) this.scratch = scratchFor(n)
+    const { ids, scores } = this.scratch
+    for (let i = 0; i < n; i++) {
+      ids[i] = idOf(firstEntries[i])
+      scores[i] = weightIn(firstEntries[i])
     }
-    let ids: ArrayLike<number> = firstIds
-    let scores: ArrayLike<number> = firstWeights
     let factor = first.factor
-    for (let l = 1; l < lists.length && ids.length > 0; l++) {
+    for (let l = 1; l < lists.length && n > 0; l++) {
       const next = lists[l]
       next.posting.useBitmap(this.docs.length)
-      ;[ids, scores] = intersect(ids, scores, factor, next.posting, next.factor)
+      n = intersect(ids, scores, n, factor, next.posting, next.factor)
       factor = 1
     }
     // Ranking order without comparing records: packed (score, recency position) keys.
     const { ids: byRecency, rankOf } = this.ranking.recency()
-    const keys = new Float64Array(ids.length)
-    for (let i = 0; i < ids.length; i++) keys[i] = (MAX_SORT_SCORE - scores[i] * factor) * RANK_SPAN + rankOf[ids[i]]
+    const keys = this.scratch.keys.subarray(0, n)
+    for (let i = 0; i < n; i++) keys[i] = (MAX_SORT_SCORE - scores[i] * factor) * RANK_SPAN + rankOf[ids[i]]
     keys.sort()
     const out: Array<Ranked<D>> = []
     for (let i = 0; i < keys.length; i++) {
@@ -639,52 +644,49 @@ export class SearchIndex<D extends SearchDoc = SearchDoc> {
   }
 }
 
+/** Arrays for intersecting lists of up to `n` buckets: made per search, they cost more than the intersecting. */
+function scratchFor (n: number): { ids: Int32Array, scores: Uint16Array, keys: Float64Array } {
+  return { ids: new Int32Array(n), scores: new Uint16Array(n), keys: new Float64Array(n) }
+}
+
 /**
- * The ids of ascending list `a` that are also in `b`, ascending, each with its weighted sum
- * (`aFactor` × its weight in `a` + `bFactor` × its weight in `b`): walks `a`, testing `b`'s
- * bitmap if it has one, else galloping through `b`'s ascending entries.
+ * Keeps, of the first `n` ascending `ids`, those also in `list`, in place and in order,
+ * each score becoming `aFactor` × its score + `bFactor` × its weight in `list`; returns
+ * how many are left. Walks `ids`, ruling buckets out by `list`'s bitmap if it has one and
+ * galloping through its ascending entries for the rest (so a bucket found costs a few
+ * steps from the last one, not a search of the whole list).
  */
-function intersect (a: ArrayLike<number>, aWeights: ArrayLike<number>, aFactor: number, list: Posting, bFactor: number): [Int32Array, Uint16Array] {
-  const ids = new Int32Array(a.length)
-  const scores = new Uint16Array(a.length)
-  let n = 0
-  if (!list.hasBitmap()) {
-    const b = list.ascending()
-    let j = 0
-    for (let i = 0; i < a.length && j < b.length; i++) {
-      const id = a[i]
-      // `id`'s entries are the ones from entryOf(id, 0) up.
-      const least = entryOf(id, 0)
-      // Gallop: double the step until past `id`, then binary search the last step.
-      let lo = j
-      let step = 1
-      let hi = j
-      while (hi < b.length && b[hi] < least) {
-        lo = hi + 1
-        hi += step
-        step *= 2
-      }
-      if (hi > b.length) hi = b.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (b[mid] < least) lo = mid + 1
-        else hi = mid
-      }
-      j = lo
-      if (j < b.length && idOf(b[j]) === id) {
-        ids[n] = id
-        scores[n++] = aWeights[i] * aFactor + weightIn(b[j]) * bFactor
-      }
+function intersect (ids: Int32Array, scores: Uint16Array, n: number, aFactor: number, list: Posting, bFactor: number): number {
+  const b = list.ascending()
+  let kept = 0
+  let j = 0
+  for (let i = 0; i < n && j < b.length; i++) {
+    const id = ids[i]
+    if (list.excludes(id)) continue
+    // `id`'s entries are the ones from entryOf(id, 0) up.
+    const least = entryOf(id, 0)
+    // Gallop: double the step until past `id`, then binary search the last step.
+    let lo = j
+    let step = 1
+    let hi = j
+    while (hi < b.length && b[hi] < least) {
+      lo = hi + 1
+      hi += step
+      step *= 2
     }
-  } else {
-    for (let i = 0; i < a.length; i++) {
-      const id = a[i]
-      if (!list.has(id)) continue
-      ids[n] = id
-      scores[n++] = aWeights[i] * aFactor + list.weightOf(id) * bFactor
+    if (hi > b.length) hi = b.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (b[mid] < least) lo = mid + 1
+      else hi = mid
+    }
+    j = lo
+    if (j < b.length && idOf(b[j]) === id) {
+      ids[kept] = id
+      scores[kept++] = scores[i] * aFactor + weightIn(b[j]) * bFactor
     }
   }
-  return [ids.subarray(0, n), scores.subarray(0, n)]
+  return kept
 }
 
 function listOf (map: Map<string, Posting>, key: string): Posting {
