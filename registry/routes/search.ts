@@ -16,6 +16,9 @@ import type { AuditRec, BucketDoc } from '../state.ts'
 import { auditView, searchHitHead } from '../views.ts'
 import { ERROR_RESPONSES, type RouteOptions } from './context.ts'
 
+/** A hit's score and closing brace as text, for the scores search gives (small integers): made once, not per hit. */
+const SCORE_ENDS = Array.from({ length: 256 }, (_, score) => `${score}}`)
+
 export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): Promise<void> {
   const { state } = opts
   const access = new SearchAccess(state.acl, state.index)
@@ -62,7 +65,8 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     let body = '{"results":['
     for (let i = 0; i < page.length; i++) {
       const doc = page[i].doc
-      body += `${i === 0 ? '' : ','}${doc.hitHead ??= searchHitHead(doc.rec, serialize)}${page[i].score}}`
+      const { score } = page[i]
+      body += `${i === 0 ? '' : ','}${doc.hitHead ??= searchHitHead(doc.rec, serialize)}${SCORE_ENDS[score] ?? `${score}}`}`
     }
     return await reply.type('application/json; charset=utf-8').send(`${body}],"next":${next}}`)
   })
