@@ -62,13 +62,16 @@ export async function searchRoutes (app: FastifyInstance, opts: RouteOptions): P
     const next = ranked.length > offset + limit ? offset + limit : null
     // Each bucket's JSON is made once through the response schema and kept with its record.
     const serialize = serializeBucket ??= reply.compileSerializationSchema(Bucket as unknown as Record<string, unknown>) as (b: Bucket) => string
+    // Plain `+` of strings: a template literal converts each part to a string first.
     let body = '{"results":['
     for (let i = 0; i < page.length; i++) {
-      const doc = page[i].doc
-      const { score } = page[i]
-      body += `${i === 0 ? '' : ','}${doc.hitHead ??= searchHitHead(doc.rec, serialize)}${SCORE_ENDS[score] ?? `${score}}`}`
+      const { doc, score } = page[i]
+      if (i > 0) body += ','
+      body += doc.hitHead ??= searchHitHead(doc.rec, serialize)
+      body += SCORE_ENDS[score] ?? String(score) + '}'
     }
-    return await reply.type('application/json; charset=utf-8').send(`${body}],"next":${next}}`)
+    body += next === null ? '],"next":null}' : '],"next":' + String(next) + '}'
+    return await reply.type('application/json; charset=utf-8').send(body)
   })
 
   app.get<{ Querystring: Static<typeof AuditQuery> }>(`${API_PREFIX}/audit`, {
