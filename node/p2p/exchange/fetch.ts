@@ -54,8 +54,8 @@ export interface WantedBlock {
   state: EntryState
   /** Index of this entry's live slot in the queue. */
   slot: number
-  /** Sessions (peer keys) that refused it or were dropped while holding it. */
-  excluded: Set<string>
+  /** Sessions (peer keys) that refused it or were dropped while holding it; made on the first. */
+  excluded: Set<string> | undefined
 }
 
 export class Fetch {
@@ -89,7 +89,7 @@ export class Fetch {
     for (const cid of cids) {
       const key = cidKey(cid.bytes)
       if (this.entries.has(key)) continue
-      const entry: WantedBlock = { cid, key, state: 'queued', slot: this.slots.length, excluded: new Set() }
+      const entry: WantedBlock = { cid, key, state: 'queued', slot: this.slots.length, excluded: undefined }
       this.entries.set(key, entry)
       this.slots.push(entry)
     }
@@ -124,7 +124,7 @@ export class Fetch {
     if (this.unstoredBytes > this.settings.maxUnstoredBytes) return undefined
     for (; session.cursor < this.slots.length; session.cursor++) {
       const entry = this.slots[session.cursor]
-      if (entry.state === 'queued' && entry.slot === session.cursor && !entry.excluded.has(session.key)) {
+      if (entry.state === 'queued' && entry.slot === session.cursor && entry.excluded?.has(session.key) !== true) {
         session.cursor++
         entry.state = 'inflight'
         return entry
@@ -142,7 +142,7 @@ export class Fetch {
   /** A session gave an entry back (refused, or the session died): offer it to the others. */
   requeue (entry: WantedBlock, from: PeerSession): void {
     if (this.finished || entry.state !== 'inflight') return
-    entry.excluded.add(from.key)
+    (entry.excluded ??= new Set()).add(from.key)
     if (!this.servable(entry)) {
       this.markMissing(entry)
       return
@@ -258,7 +258,8 @@ export class Fetch {
         stats.blocks++
         stats.bytes += bytes
       }
-      this.emit({ type: 'exchange:block:received', detail: { cid: entry.cid, peer: session.key, bytes } })
+      // no event object per block unless someone listens
+      if (this.options.onProgress !== undefined) this.emit({ type: 'exchange:block:received', detail: { cid: entry.cid, peer: session.key, bytes } })
     }
     if (this.settled === this.entries.size) this.finish()
   }
@@ -270,7 +271,7 @@ export class Fetch {
   }
 
   private servable (entry: WantedBlock): boolean {
-    return this.sessions.some(s => s.alive && !entry.excluded.has(s.key))
+    return this.sessions.some(s => s.alive && entry.excluded?.has(s.key) !== true)
   }
 
   /** A session ended with an error: record why and re-offer what it held. */
