@@ -17,11 +17,14 @@
  *       [--data DIR]     keep the populated store in DIR and reuse it on the next run (same sizes and seed)
  *       [--profile DIR]  write a V8 CPU profile of the registry process to DIR
  *       [--only TEXT]    run only the loads whose label contains TEXT (and the bare route)
+ *       [--pin]          servers on CPU 1, the load generator on CPU 0 (taskset, from util-linux): on
+ *                        two cores, keeps the client from taking turns with the server on one core
  *
  * Each load is preceded by one pass over its distinct requests, so the figures are of a
  * warm registry (sorted lists, merged prefix lists and access decisions made once).
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio, type SpawnOptionsWithStdioTuple } from 'node:child_process'
+import type { Readable } from 'node:stream'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -39,7 +42,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '42' },
     data: { type: 'string' },
     profile: { type: 'string' },
-    only: { type: 'string' }
+    only: { type: 'string' },
+    pin: { type: 'boolean', default: false }
   }
 })
 const BUCKETS = Number(values.buckets)
@@ -138,7 +142,7 @@ async function main (): Promise<void> {
       const bareRps = results[0].rps
       const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`
       console.log(`\nRegistry benchmark: ${BUCKETS} buckets, ${GROUPS} groups; populated through the API (inject) in ${populateSeconds.toFixed(1)} s`)
-      console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run; Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs\n`)
+      console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per run; Node ${process.version}, ${(await import('node:os')).cpus().length} CPUs${values.pin ? '; servers on CPU 1, autocannon on CPU 0' : ''}; load average ${(await import('node:os')).loadavg()[0].toFixed(1)}\n`)
       const bareCpu = results[0].cpuUs
       console.log('| load | req/s | p50 ms | p99 ms | vs bare route | server CPU µs/req | bare CPU / this CPU |')
       console.log('|---|---:|---:|---:|---:|---:|---:|')
@@ -154,6 +158,14 @@ async function main (): Promise<void> {
   }
 }
 
+const SERVER_CPU = '1'
+const LOAD_CPU = '0'
+
+/** Node with `args`, on `cpu` alone with --pin. taskset execs Node, so the pid is still Node's (for /proc). */
+function spawnOn (cpu: string, args: string[], options: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'inherit'>): ChildProcessByStdio<null, Readable, null> {
+  return values.pin ? spawn('taskset', ['-c', cpu, process.execPath, ...args], options) : spawn(process.execPath, args, options)
+}
+
 /** CPU time (user + system) a process has used, from /proc (Linux), in seconds. */
 async function cpuSeconds (pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
@@ -164,7 +176,7 @@ async function cpuSeconds (pid: number): Promise<number> {
 const CLOCK_TICKS = 100
 
 async function child (args: string[], ready: RegExp): Promise<{ match: string, pid: number, stop: () => Promise<void> }> {
-  const proc = spawn(process.execPath, args, { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
+  const proc = spawnOn(SERVER_CPU, args, { cwd: join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] })
   const match = await new Promise<string>((resolve, reject) => {
     let out = ''
     proc.stdout.on('data', (d: Buffer) => {
@@ -196,7 +208,7 @@ async function residentBytes (url: string): Promise<number> {
 interface LoadResult { rps: number, total: number, p50: number, p99: number, errors: number, non2xx: number }
 
 async function load (spec: LoadSpec): Promise<LoadResult> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'load.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnOn(LOAD_CPU, [join(import.meta.dirname, 'load.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
