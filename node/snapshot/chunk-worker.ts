@@ -98,16 +98,22 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
 
   let outbox: FromWorker[] = []
   let transfers: ArrayBuffer[] = []
+  let copied: ArrayBuffer[] = []
   function flush (): void {
     const batch: FromWorkerBatch = outbox
     port.postMessage(batch, transfers)
+    // copies went with the message: free these now, as this thread allocates too little
+    // JavaScript for its GC to come round to them soon (transfer(0) drops the memory)
+    for (const b of copied) b.transfer(0)
     outbox = []
     transfers = []
+    copied = []
   }
-  function post (msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  function post (msg: FromWorker, transfer: ArrayBuffer[] = [], copy?: ArrayBuffer): void {
     if (outbox.length === 0) setImmediate(flush)
     outbox.push(msg)
     for (const t of transfer) transfers.push(t)
+    if (copy !== undefined) copied.push(copy)
   }
 
   function errorOf (err: unknown): { code: string | undefined, message: string } {
@@ -133,7 +139,8 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
     const msg: FromWorker = { type: 'piece', id, buffer, start, lengths: Uint32Array.from(lengths), digests, pooled }
     // a small file's bytes are copied rather than transferred: a transfer costs more than
     // copying a few KiB (pooled buffers must go back and forth: always transferred)
-    post(msg, pooled || buffer.byteLength > COPY_MAX ? [buffer] : [])
+    if (pooled || buffer.byteLength > COPY_MAX) post(msg, [buffer])
+    else post(msg, [], buffer)
   }
 
   const openFd = (path: string): Promise<number> => new Promise((resolve, reject) => { fs.open(path, 'r', (err, fd) => { if (err !== null) reject(err); else resolve(fd) }) })
