@@ -346,7 +346,7 @@ class Restorer {
   private async writeFile (abs: string, chunks: AsyncIterable<ChunkRef>, size: number, label: string, mode: number, time: number): Promise<void> {
     const id = this.nextFile++
     await this.writer.room()
-    let sent = this.writer.send({ id, open: this.opening(abs, mode) })
+    void this.writer.send({ id, open: this.opening(abs, mode) }) // a failure comes back with the close
     let position = 0
     let failed: OpResult | undefined
     let threw = true
@@ -359,8 +359,7 @@ class Restorer {
         }
         this.progressed(position - positions[0], label)
         await this.writer.room()
-        sent = this.writer.send({ id, write: this.toWrite(refs, blocks, positions) })
-        void sent.then(r => { if (r.error !== undefined) failed ??= r })
+        void this.writer.send({ id, write: this.toWrite(refs, blocks, positions) }).then(r => { if (r.error !== undefined) failed ??= r }, () => {})
         if (failed !== undefined) break // the writer met an error: its close reports it
       }
       if (failed === undefined) checkSize(label, size, position)
