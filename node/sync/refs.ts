@@ -94,7 +94,14 @@ export class RefIndex {
   private answerQuestions (): void {
     const batch = this.questions
     this.questions = []
-    this.kv.getMany(batch.flatMap(q => q.keys)).then((values) => {
+    // a store that throws instead of rejecting must not throw out of a microtask
+    let lookup: Promise<Array<string | undefined>>
+    try {
+      lookup = this.kv.getMany(batch.flatMap(q => q.keys))
+    } catch (err) {
+      lookup = Promise.reject(err)
+    }
+    lookup.then((values) => {
       let at = 0
       for (const q of batch) {
         let found = false
