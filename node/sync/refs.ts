@@ -35,13 +35,18 @@ export class RefIndex {
    * `bucket`. Given the bucket's previous version (`parent`) and that one is fully indexed,
    * what both share is already indexed: only the blocks the version adds are written (the
    * changed folders' nodes and the changed files' chunks), so a v2 that edits a few files
-   * in every folder of a large tree costs about the size of the edit.
+   * in every folder of a large tree costs about the size of the edit. A snapshot that
+   * recorded the blocks it stored passes them as `added` (node/snapshot/added-blocks.ts),
+   * sparing the walk of the changed folders' lists.
    */
-  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID } } = {}): Promise<number> {
+  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID }, added?: Iterable<CID> } = {}): Promise<number> {
     if (await this.indexed(bucket, record)) return 0
     const parent = options.parent
-    const blocks = parent !== undefined && await this.indexed(bucket, parent.record) ? changedBlocks(get, root, parent.root) : manifestBlocks(get, root)
-    return await this.addBlocks(bucket, record, (async function * () { for await (const block of blocks) yield block.cid })(), options)
+    if (parent !== undefined && await this.indexed(bucket, parent.record)) {
+      if (options.added !== undefined) return await this.addBlocks(bucket, record, options.added, options)
+      return await this.addBlocks(bucket, record, cidsOf(changedBlocks(get, root, parent.root)), options)
+    }
+    return await this.addBlocks(bucket, record, cidsOf(manifestBlocks(get, root)), options)
   }
 
   /**
@@ -111,4 +116,8 @@ export class RefIndex {
       }
     }, (err: Error) => { for (const q of batch) q.reject(err) })
   }
+}
+
+async function * cidsOf (blocks: AsyncIterable<{ cid: CID }>): AsyncIterable<CID> {
+  for await (const block of blocks) yield block.cid
 }
