@@ -146,11 +146,11 @@ export class Engine {
     const filter = pathFilter(policy?.include, policy?.exclude)
     const tables = this.inodes.begin()
     // what the snapshot stores is what the reverse index must add over the parent's
-    const added = recordAddedBlocks(this.store)
+    const added = head === undefined ? undefined : recordAddedBlocks(this.store)
     let result: SnapshotResult
     let version
     try {
-      result = await snapshotVolume(path, { store: added.store, parent, filter, recordInodes: tables.write, ignoreInode: req.ignoreInode, signal: req.signal, onProgress: req.onProgress })
+      result = await snapshotVolume(path, { store: added?.store ?? this.store, parent, filter, recordInodes: tables.write, ignoreInode: req.ignoreInode, signal: req.signal, onProgress: req.onProgress })
       req.signal?.throwIfAborted()
       await this.store.flush()
       version = await this.buckets.append(req.bucket, {
@@ -163,7 +163,7 @@ export class Engine {
     await tables.commit(req.bucket, version.seq)
     // the version's blocks become servable to peers allowed on this bucket
     await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid),
-      head === undefined ? {} : { parent: { record: head.cid, root: head.record.root }, added: added.blocks() })
+      head === undefined ? {} : { parent: { record: head.cid, root: head.record.root }, added: added?.blocks() })
     return {
       bucket: req.bucket,
       seq: version.seq,

@@ -4,8 +4,8 @@
  * the parent's blocks), so this list — with harmless repeats of blocks both share — can
  * stand in for walking the changed folders' lists of both versions again afterwards
  * (`changedBlocks`), which cost a small-change v2 of a large tree a fifth of its time.
- * Only up to `cap` blocks are kept, so a large first version keeps memory flat; past it
- * the list is dropped and the caller walks as before.
+ * Only up to `cap` blocks are kept, so a large version keeps memory flat; past it the
+ * list is dropped and the caller walks as before.
  */
 import type { CID } from '../../protocol/cid.ts'
 import type { BlockStore } from '../store/types.ts'
@@ -13,28 +13,41 @@ import type { BlockStore } from '../store/types.ts'
 export interface AddedBlocks {
   /** Put through this store to record. */
   store: Pick<BlockStore, 'put' | 'putMany'>
-  /** The blocks stored so far, or undefined once more than `cap` were. */
-  blocks: () => CID[] | undefined
+  /** The CID bytes of the blocks stored so far, or undefined once more than `cap` were. */
+  blocks: () => Uint8Array[] | undefined
 }
 
-/** Enough for a tree v2 that changes thousands of files; ~5 MB at most. */
+/** Enough for a tree v2 that changes thousands of files, in ~1.2 MB. */
 export const ADDED_BLOCKS_CAP = 32_768
 
 export function recordAddedBlocks (store: Pick<BlockStore, 'put' | 'putMany'>, cap: number = ADDED_BLOCKS_CAP): AddedBlocks {
-  let blocks: CID[] | undefined = []
+  // CID bytes back to back in one buffer: a CID object the chunking worker made is a view
+  // into its whole batch, chunks and all, and one small array per block costs ~10× its bytes
+  let bytes = new Uint8Array(0)
+  let used = 0
+  const ends: number[] = []
+  let over = false
   const note = (cid: CID): void => {
-    if (blocks === undefined) return
-    if (blocks.length >= cap) blocks = undefined
-    else blocks.push(cid)
+    if (over) return
+    if (ends.length >= cap) { over = true; bytes = new Uint8Array(0); ends.length = 0; return }
+    const b = cid.bytes
+    if (used + b.length > bytes.length) {
+      const grown = new Uint8Array(Math.max(1024, 2 * bytes.length, used + b.length))
+      grown.set(bytes.subarray(0, used))
+      bytes = grown
+    }
+    bytes.set(b, used)
+    used += b.length
+    ends.push(used)
   }
   const putMany = store.putMany
   return {
     store: {
-      put: async (cid, bytes, options) => { note(cid); return await store.put(cid, bytes, options) },
+      put: async (cid, data, options) => { note(cid); return await store.put(cid, data, options) },
       putMany: putMany === undefined
         ? undefined
         : async (batch, options) => { for (const [cid] of batch) note(cid); return await putMany.call(store, batch, options) }
     },
-    blocks: () => blocks
+    blocks: () => over ? undefined : ends.map((end, i) => bytes.subarray(i === 0 ? 0 : ends[i - 1], end))
   }
 }

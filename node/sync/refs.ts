@@ -39,7 +39,7 @@ export class RefIndex {
    * recorded the blocks it stored passes them as `added` (node/snapshot/added-blocks.ts),
    * sparing the walk of the changed folders' lists.
    */
-  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID }, added?: Iterable<CID> } = {}): Promise<number> {
+  async addVersion (bucket: string, record: CID, root: CID, get: BlockGetter, options: { signal?: AbortSignal, parent?: { record: CID, root: CID }, added?: Iterable<CID | Uint8Array> } = {}): Promise<number> {
     if (await this.indexed(bucket, record)) return 0
     const parent = options.parent
     if (parent !== undefined && await this.indexed(bucket, parent.record)) {
