@@ -5,7 +5,7 @@
  * folder (full copy and a ~1% update) against rsync over ssh (nodes.ts).
  *
  *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...]
- *                                [--nodes-gib 1] [--node-rounds 3] [--profile DIR]
+ *                                [--nodes-gib 1] [--node-rounds 3] [--node-args '--memory-limit 256MB'] [--profile DIR]
  *
  * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s;
  * wire bytes are the TCP connection's byte counters (`ss`), both directions.
@@ -33,7 +33,9 @@ const { values } = parseArgs({
     edit: { type: 'string', default: '0.01' },
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
-    window: { type: 'string' }
+    window: { type: 'string' },
+    /** Extra `rok node start` options for both daemons, space-separated. */
+    'node-args': { type: 'string', default: '' }
   }
 })
 const bytes = Math.round(Number(values.gib) * 1024 ** 3)
@@ -173,7 +175,7 @@ if (nodeRounds > 0) {
   for (let r = 0; r < nodeRounds; r++) {
     const dir = mkdtempSync(join(tmpdir(), 'rok-bench-nodes-'))
     try {
-      const rok = await rokSync(dir, nodeBytes, editFraction)
+      const rok = await rokSync(dir, nodeBytes, editFraction, values['node-args'].split(' ').filter(a => a !== ''))
       add('rok full copy (v1)', rok.full)
       add('rok update (v2)', rok.update)
       const rsync = await rsyncSync(dir, nodeBytes, editFraction)

@@ -125,15 +125,15 @@ function wireDelta (before: Map<string, number>, after: Map<string, number>): nu
 }
 
 /** The Rok side: v1 full sync, then the v2 update, between two fresh daemons. */
-export async function rokSync (dir: string, bytes: number, editFraction: number): Promise<{ full: StepResult, update: StepResult, newBytes: number }> {
+export async function rokSync (dir: string, bytes: number, editFraction: number, nodeArgs: string[] = []): Promise<{ full: StepResult, update: StepResult, newBytes: number }> {
   const src = join(dir, 'src')
   const files = await writeFolder(src, bytes)
   const homes = { a: join(dir, 'a'), b: join(dir, 'b') }
   await Promise.all([initHome(homes.a), initHome(homes.b)])
-  const a = await startDaemon(homes.a)
+  const a = await startDaemon(homes.a, nodeArgs)
   let b: Daemon | undefined
   try {
-    b = await startDaemon(homes.b, ['--bootstrap', a.addr])
+    b = await startDaemon(homes.b, ['--bootstrap', a.addr, ...nodeArgs])
     await a.rok('allow', BUCKET, b.peerId)
     const v1 = await a.rok('publish', src, '--bucket', BUCKET, '-m', 'v1')
     const full = await measure(a, b, async () => {

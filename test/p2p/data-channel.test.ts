@@ -18,7 +18,7 @@ import { assertStoredIntact, client, type Client } from './fixtures/client.ts'
 import { createWan, netnsUnavailable, type Wan } from '../fixtures/netns.ts'
 import { tempDir } from '../fixtures/seeded.ts'
 import { rokJsonIn, startNodeIn, synced, type NsNode } from '../multicloud/cluster.ts'
-import { initHome, runRok, startDaemon, writeDataset, type Daemon } from '../sync/daemons.ts'
+import { initHome, metricsOf, runRok, startDaemon, writeDataset, type Daemon } from '../sync/daemons.ts'
 
 const TIMEOUT = 180_000
 const spec = { seed: 23, count: 64, size: 64 * 1024 }
@@ -192,14 +192,6 @@ describe('data channel between two rok node daemons', { timeout: 300_000 }, () =
     }
   })
 })
-
-async function metricsOf (d: Daemon): Promise<Record<string, number>> {
-  const info = JSON.parse(await (await import('node:fs/promises')).readFile(join(d.home, 'node.json'), 'utf8')) as { api: string }
-  const text = await (await fetch(`${info.api}/metrics`)).text()
-  const out: Record<string, number> = {}
-  for (const m of text.matchAll(/^rok_node_(\w+) (\S+)$/gm)) out[m[1]] = Number(m[2])
-  return out
-}
 
 const skip = await netnsUnavailable()
 

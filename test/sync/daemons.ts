@@ -65,6 +65,15 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
 
 export { runRok }
 
+/** The daemon's Prometheus metrics named `rok_node_*`, by the rest of their name. */
+export async function metricsOf (d: Daemon): Promise<Record<string, number>> {
+  const info = JSON.parse(await readFile(join(d.home, 'node.json'), 'utf8')) as { api: string }
+  const text = await (await fetch(`${info.api}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(/^rok_node_(\w+) (\S+)$/gm)) out[m[1]] = Number(m[2])
+  return out
+}
+
 /** `files` seeded files of `fileSize` bytes each in `dir`. */
 export async function writeDataset (dir: string, seed: number, files: number, fileSize: number): Promise<number> {
   await mkdir(join(dir, 'part'), { recursive: true })
