@@ -16,7 +16,6 @@ import { RegistryLink } from './registry/index.ts'
 import { listenGracefully, parseListen } from '../server/index.ts'
 import { PolicyScheduler } from './policy/scheduler.ts'
 import { scheduledRun } from './policy/run.ts'
-import { startMemoryLimit } from './memory-limit.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
@@ -43,11 +42,6 @@ export interface NodeInit {
   /** How often subscriptions ask peers for new versions when no announcement came. @default 30 s */
   pollInterval?: number
   /**
-   * Resident memory (bytes) above which the node collects garbage in full, at most once a
-   * second (memory-limit.ts): lower peaks for ~20% more CPU while moving data. @default none
-   */
-  memoryLimit?: number
-  /**
    * The registry this node registers with, records published versions in and asks for
    * grants; `token` is the user's (`rok login`). Without it, buckets are served by allow
    * list only.
@@ -69,7 +63,6 @@ export interface RunningNode {
 export async function startNode (init: NodeInit): Promise<RunningNode> {
   const engine = await openEngine({ home: init.home })
   const started = Date.now()
-  const memoryLimit = init.memoryLimit === undefined ? undefined : startMemoryLimit({ limitBytes: init.memoryLimit })
   let host: RokHost | undefined
   let sync: SyncService | undefined
   let registry: RegistryLink | undefined
@@ -144,8 +137,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         ['exchange_data_channel_sockets_accepted', 'data channel sockets this node accepted with a valid ticket', () => h.services.exchange.serveStats().dataChannel?.accepted ?? 0],
         ['exchange_data_channel_sockets_refused', 'data channel sockets refused (bad, used or expired ticket)', () => h.services.exchange.serveStats().dataChannel?.refused ?? 0],
         ['exchange_data_channel_bytes_served', 'block bytes this node served over its data channel', () => h.services.exchange.serveStats().dataChannel?.bytes ?? 0],
-        ['exchange_stream_bytes_served', 'block bytes this node served in all (data channel and libp2p streams)', () => h.services.exchange.serveStats().bytes],
-        ['memory_limit_collections', 'full garbage collections run because resident memory was above --memory-limit', () => memoryLimit?.collections ?? 0]
+        ['exchange_stream_bytes_served', 'block bytes this node served in all (data channel and libp2p streams)', () => h.services.exchange.serveStats().bytes]
       ],
       logger: init.logger,
       info: {
@@ -188,7 +180,6 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
           await h.stop()
           await pusher?.stop()
           await engine.close()
-          memoryLimit?.stop()
         })()
         await closing
       }
@@ -199,7 +190,6 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     try { await sync?.stop() } catch {}
     try { await registry?.stop() } catch {}
     try { await host?.stop() } catch {}
-    memoryLimit?.stop()
     await engine.close()
     throw err
   }

@@ -31,7 +31,6 @@ Example:
     'data-channel': { type: 'string' },
     'data-port': { type: 'string' },
     'poll-interval': { type: 'string' },
-    'memory-limit': { type: 'string' },
     registry: { type: 'string' },
     'no-registry': { type: 'boolean' },
     'registry-retry-max': { type: 'string' }
@@ -45,7 +44,6 @@ Example:
     'data-channel': "on (default): move blocks over a direct TLS socket negotiated over libp2p, falling back to libp2p streams; off: libp2p streams only",
     'data-port': 'TCP port of the data channel (default: any free port; fix it to open it in a firewall)',
     'poll-interval': 'seconds between head checks of subscriptions when no announcement came (default 30)',
-    'memory-limit': 'soft limit on resident memory, e.g. 256MB: above it the node collects garbage in full at most once a second (lower peaks for ~20% more CPU while moving data; default none)',
     registry: "registry URL (default: the one 'rok login' saved in the home)",
     'no-registry': 'run without a registry even when logged in',
     'registry-retry-max': 'longest wait in seconds between retries when the registry is down (default 30)'
@@ -67,7 +65,6 @@ Example:
       maxUploadRate: ctx.options['max-upload-rate'] === undefined ? undefined : parseUploadRate(ctx.options['max-upload-rate'] as string),
       dataChannel: parseDataChannel(ctx.options['data-channel'] as string | undefined, ctx.options['data-port'] as string | undefined),
       pollInterval: ctx.options['poll-interval'] === undefined ? undefined : parseSeconds(ctx.options['poll-interval'] as string) * 1000,
-      memoryLimit: ctx.options['memory-limit'] === undefined ? undefined : parseMemoryLimit(ctx.options['memory-limit'] as string),
       logger: { level: ctx.out.verbose ? 'info' : 'warn' },
       registry: registry === undefined
         ? undefined
@@ -101,22 +98,9 @@ const UNITS: Record<string, number> = { '': 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, 
 
 /** `50MB`, `8MiB`, `1000000` (per second; `/s` allowed) → bytes per second. */
 export function parseRate (text: string): number {
-  return parseBytes(text, /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)(?:\/s)?$/, 'a rate: use e.g. 50MB, 8MiB or 1000000 (bytes per second)')
-}
-
-/** `256MB`, `1GiB`: a size, at least what an idle node holds. */
-function parseMemoryLimit (text: string): number {
-  const bytes = parseBytes(text, /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/, 'a size: use e.g. 256MB or 1GiB')
-  if (bytes < MIN_MEMORY_LIMIT) throw new UsageError(`--memory-limit ${text} is below 64MB, less than an idle node holds`)
-  return bytes
-}
-
-const MIN_MEMORY_LIMIT = 64e6
-
-function parseBytes (text: string, form: RegExp, what: string): number {
-  const m = form.exec(text.trim())
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)(?:\/s)?$/.exec(text.trim())
   const unit = m === null ? undefined : UNITS[m[2].toUpperCase()]
-  if (m === null || unit === undefined || Number(m[1]) <= 0) throw new UsageError(`'${text}' is not ${what}`)
+  if (m === null || unit === undefined || Number(m[1]) <= 0) throw new UsageError(`'${text}' is not a rate: use e.g. 50MB, 8MiB or 1000000 (bytes per second)`)
   return Number(m[1]) * unit
 }
 
