@@ -14,8 +14,7 @@
  *    write may have seen the block present before it became a candidate, so its `has`
  *    did not rescue it; writes take a lease for their duration (`lease`).
  */
-import { CID } from '../../protocol/cid.ts'
-import { cidKey } from '../p2p/exchange/cid-key.ts'
+import { cidKey, type CID } from '../../protocol/cid.ts'
 import type { PresenceGuard } from '../store/index.ts'
 
 /** The slice of a level sublevel (binary keys, utf8 values) the candidates need. */
@@ -45,7 +44,7 @@ export class GcCandidates implements PresenceGuard {
 
   static async open (index: CandidateIndex): Promise<GcCandidates> {
     const c = new GcCandidates(index)
-    for await (const [key, value] of index.iterator()) c.marked.set(cidKey(CID.decode(key).bytes), Number(value))
+    for await (const [key, value] of index.iterator()) c.marked.set(cidKey(key), Number(value))
     return c
   }
 

@@ -9,9 +9,7 @@
 import { chmod, link, lutimes, mkdir, open, readdir, rename, rm, stat, symlink, utimes } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { RAW_CODEC, SHA2_256 } from '../../protocol/cid.ts'
+import { chunkCidFromDigest, type CID } from '../../protocol/cid.ts'
 import { RokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
   compareNames, decodeChunkRef, decodeEntry, decodeRoot, type ChunkRef, type Entry, type ManifestRoot
@@ -418,7 +416,7 @@ class Restorer {
     const error = result.error
     if (error === undefined) return
     if (error.digest !== undefined) {
-      const cid = CID.createV1(RAW_CODEC, Digest.create(SHA2_256, Buffer.from(error.digest, 'hex')))
+      const cid = chunkCidFromDigest(Buffer.from(error.digest, 'hex'))
       throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cid.toString()} of '${label}' is corrupt in the store; run 'rok verify'`, { details: { cid: cid.toString(), path: label } })
     }
     // as the system call's own error (the writer thread's cannot cross as an object)

@@ -5,9 +5,7 @@
  * to the worker on `release()`: store them (the block stores copy) before releasing.
  */
 import { Worker } from 'node:worker_threads'
-import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { RAW_CODEC, SHA2_256 } from '../../protocol/cid.ts'
+import { chunkCidFromDigest, type CID } from '../../protocol/cid.ts'
 import { findCut } from '../chunker/fastcdc.ts'
 import { GEAR } from '../chunker/gear.ts'
 import { masksFor, type ChunkerParams } from '../chunker/params.ts'
@@ -117,7 +115,7 @@ export class WorkerChunker {
     let at = msg.start
     for (let i = 0; i < msg.lengths.length; i++) {
       const len = msg.lengths[i]
-      const cid = CID.createV1(RAW_CODEC, Digest.create(SHA2_256, msg.digests.subarray(i * 32, i * 32 + 32)))
+      const cid = chunkCidFromDigest(msg.digests.subarray(i * 32, i * 32 + 32))
       blocks.push([cid, new Uint8Array(msg.buffer, at, len)])
       at += len
     }

@@ -9,22 +9,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { chmod, mkdir, open, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Level } from 'level'
 import { snapshotVolume, restoreManifest } from '../../node/snapshot/index.ts'
-import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
+import { openTestDiskStore } from '../fixtures/disk-store.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
 import { cutPoints } from '../../node/chunker/index.ts'
 import { chunkCid } from '../../protocol/cid.ts'
 import { compareTrees } from '../fixtures/tree-compare.ts'
 import { seededBytes, tempDir, writeSampleTree } from '../fixtures/seeded.ts'
-
-async function diskStore (dir: string): Promise<[Awaited<ReturnType<typeof openDiskStore>>, () => Promise<void>]> {
-  const db = new Level<string, string>(join(dir, 'db'))
-  await db.open()
-  const index = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
-  const store = await openDiskStore({ dir: join(dir, 'packs'), index })
-  return [store, async () => { await store.close(); await db.close() }]
-}
 
 /** Zeros (holes) inside, and at the end of, an otherwise random file. */
 function withHoles (seed: number, size: number): Uint8Array {
@@ -48,7 +39,7 @@ async function writeTree (src: string): Promise<void> {
 
 test('a tree written by the writer thread equals one written in place, from a disk store and from a memory store', async () => {
   const [dir, cleanup] = await tempDir()
-  const [disk, close] = await diskStore(dir)
+  const [disk, close] = await openTestDiskStore(dir)
   try {
     const src = join(dir, 'src')
     await writeTree(src)
@@ -76,7 +67,7 @@ test('a tree written by the writer thread equals one written in place, from a di
 
 test('an image written by the writer thread has its exact bytes, a trailing hole included', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await diskStore(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     const image = join(dir, 'disk.img')
     const bytes = withHoles(41, 12_000_000)
@@ -95,7 +86,7 @@ test('an image written by the writer thread has its exact bytes, a trailing hole
 
 test('a corrupt chunk stops a threaded restore with ERR_HASH_MISMATCH naming it, and leaves nothing behind', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await diskStore(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     const src = join(dir, 'src')
     await mkdir(join(src, 'a'), { recursive: true })

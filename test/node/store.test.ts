@@ -2,22 +2,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, stat, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Level } from 'level'
 import { chunkCid } from '../../protocol/cid.ts'
-import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
+import { openTestDiskStore } from '../fixtures/disk-store.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
-
-async function fixture (dir: string, packTargetSize?: number): Promise<[Awaited<ReturnType<typeof openDiskStore>>, () => Promise<void>]> {
-  const db = new Level<string, string>(join(dir, 'db'))
-  await db.open()
-  const index = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
-  const store = await openDiskStore({ dir: join(dir, 'packs'), index, packTargetSize })
-  return [store, async () => { await store.close(); await db.close() }]
-}
 
 test('putting a chunk that is already stored writes nothing', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await fixture(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     const bytes = seededBytes(1, 100_000)
     const cid = chunkCid(bytes)
@@ -38,7 +29,7 @@ test('putting a chunk that is already stored writes nothing', async () => {
 
 test('thousands of small chunks go into a few pack files, not one file each', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await fixture(dir, 1024 * 1024)
+  const [store, close] = await openTestDiskStore(dir, 1024 * 1024)
   try {
     const cids = []
     for (let i = 0; i < 3000; i++) {
@@ -59,14 +50,14 @@ test('thousands of small chunks go into a few pack files, not one file each', as
 
 test('blocks are readable before a flush, and durable after reopening', async () => {
   const [dir, cleanup] = await tempDir()
-  let [store, close] = await fixture(dir)
+  let [store, close] = await openTestDiskStore(dir)
   const bytes = seededBytes(9, 70_000)
   const cid = chunkCid(bytes)
   try {
     await store.put(cid, bytes)
     assert.deepEqual(await store.get(cid), bytes)
     await close();
-    [store, close] = await fixture(dir)
+    [store, close] = await openTestDiskStore(dir)
     assert.equal(await store.has(cid), true)
     assert.deepEqual(await store.get(cid), bytes)
   } finally {
@@ -77,7 +68,7 @@ test('blocks are readable before a flush, and durable after reopening', async ()
 
 test('a corrupted block is refused on read, never returned', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await fixture(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     const bytes = seededBytes(3, 50_000)
     const cid = chunkCid(bytes)
@@ -97,7 +88,7 @@ test('a corrupted block is refused on read, never returned', async () => {
 
 test('a missing block is a clear not-found error', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await fixture(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     await assert.rejects(store.get(chunkCid(new Uint8Array([1, 2, 3]))), { code: 'ERR_BLOCK_NOT_FOUND' })
   } finally {
@@ -108,7 +99,7 @@ test('a missing block is a clear not-found error', async () => {
 
 test('puts and reads asked at the same time each get their own answer: a shared block is written once', async () => {
   const [dir, cleanup] = await tempDir()
-  const [store, close] = await fixture(dir)
+  const [store, close] = await openTestDiskStore(dir)
   try {
     const blocks = Array.from({ length: 400 }, (_, i) => { const b = seededBytes(1000 + i, 500 + i * 7); return [chunkCid(b), b] as [ReturnType<typeof chunkCid>, Uint8Array] })
     // 40 callers at once, each putting an overlapping slice (every block is in two slices)

@@ -5,7 +5,7 @@
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
-import { cidKey } from '../cid-key.ts'
+import { cidKey } from '../../../../protocol/cid.ts'
 import type { PeerSession } from '../session.ts'
 
 export function handleBlock (session: PeerSession, cidBytes: Uint8Array, bytes: Uint8Array): void {

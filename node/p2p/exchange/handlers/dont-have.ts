@@ -1,8 +1,7 @@
 /** DONT_HAVE (client side): the peer will not serve these; the fetch offers them to other peers. */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
-import { cidKey } from '../cid-key.ts'
-import type { CID } from '../../../../protocol/cid.ts'
+import { cidKey, type CID } from '../../../../protocol/cid.ts'
 import type { PeerSession } from '../session.ts'
 
 export function handleDontHave (session: PeerSession, cids: CID[]): void {
