@@ -4,7 +4,9 @@
  * in level. Crash safety comes from ordering: pack bytes are written and fsynced before
  * the index entries that point at them are committed (synchronously), so after a crash
  * at any moment every index entry points at durable bytes; bytes without an entry are
- * unreferenced pack tails that gc reclaims.
+ * unreferenced pack tails that gc reclaims. A full pack is sealed (fsynced, closed, its
+ * entries committed) in the background while puts go on into the next one; until then
+ * its blocks are answered from memory, as every block not yet indexed is.
  */
 import { mkdir, open, readdir, unlink, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -69,6 +71,13 @@ interface OpenPack {
   committed: number
 }
 
+/** A full pack being made durable and indexed while the next one fills. */
+interface Sealing {
+  pack: OpenPack
+  /** Settles once the pack is fsynced, closed and its entries committed (or the seal failed). */
+  done: Promise<void>
+}
+
 export interface StoredBlock {
   cid: CID
   location: BlockLocation
@@ -86,6 +95,10 @@ export class DiskBlockStore implements BlockStore {
   private buffered = 0
   private inflight: Promise<void> | undefined
   private writeError: unknown
+  /** At most one full pack sealed in the background (see seal()). */
+  private sealing: Sealing | undefined
+  /** A background seal's failure: raised by every write until a flush has reported it. */
+  private sealError: unknown
   /** Written (maybe not yet durable) blocks whose index entries are not committed. */
   private readonly pending = new Map<string, { cid: CID, location: BlockLocation }>()
   /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
@@ -297,6 +310,7 @@ export class DiskBlockStore implements BlockStore {
     if ((await this.indexedMany([cid]))[0]) return false
     if (this.pending.has(key)) return false
     return await this.serialize(async () => {
+      if (this.sealError !== undefined) await this.sealed()
       if (this.pending.has(key)) return false
       await this.append(cid, bytes)
       return true
@@ -307,6 +321,7 @@ export class DiskBlockStore implements BlockStore {
     this.checkOpen()
     const found = await this.indexedMany(blocks.map(([cid]) => cid))
     return await this.serialize(async () => {
+      if (this.sealError !== undefined) await this.sealed()
       const wrote: boolean[] = []
       for (const [i, [cid, bytes]] of blocks.entries()) {
         if (found[i] || this.pending.has(blockKey(cid))) { wrote.push(false); continue }
@@ -322,8 +337,23 @@ export class DiskBlockStore implements BlockStore {
     await this.serialize(async () => {
       await this.writeOut()
       if (this.current !== undefined) await this.syncCurrent()
+      // the full pack's entries go first: the index never holds entries of a pack not yet durable
+      await this.sealed(true)
       await this.commitPending()
     })
+  }
+
+  /**
+   * Wait for the background seal, if any; raise a failed seal's error (its blocks were
+   * dropped: whoever stored them must not record a version). `report`: a flush, after which
+   * the error is not raised again.
+   */
+  private async sealed (report = false): Promise<void> {
+    await this.sealing?.done
+    const err = this.sealError
+    if (err === undefined) return
+    if (report) this.sealError = undefined
+    throw err
   }
 
   /** Index every pending block; only called once their bytes are fsynced. */
@@ -342,6 +372,7 @@ export class DiskBlockStore implements BlockStore {
    */
   async deleteIndexEntries (choose: CID[] | (() => CID[] | Promise<CID[]>)): Promise<CID[]> {
     return await this.serialize(async () => {
+      await this.sealed()
       const cids = typeof choose === 'function' ? await choose() : choose
       if (cids.length > 0) await this.index.batch(cids.map(c => ({ type: 'del' as const, key: c.bytes })), { sync: true })
       return cids
@@ -483,17 +514,45 @@ export class DiskBlockStore implements BlockStore {
   private async rotate (): Promise<void> {
     if (this.current !== undefined) {
       await this.writeOut()
-      await this.syncCurrent()
-      await this.current.fd.close()
+      // one seal at a time: entries are committed in pack order, and memory stays bounded
+      await this.sealed()
+      const pack = this.current
       this.current = undefined
-      // A full pack is durable: index it now, so a long snapshot that is killed later
-      // does not have to read and store these chunks again when it is rerun.
-      await this.commitPending()
+      // A full pack is indexed as soon as it is durable, so a long snapshot that is killed
+      // later does not have to read and store these chunks again when it is rerun. Every
+      // pending block is in this pack (an earlier seal has removed its own).
+      const done = this.seal(pack, [...this.pending.values()])
+      this.sealing = { pack, done }
+      void done.then(() => { if (this.sealing?.done === done) this.sealing = undefined })
     }
     await mkdir(this.dir, { recursive: true })
     const id = this.nextPackId++
     const fd = await this.guardDiskErrors(async () => await open(join(this.dir, packFileName(id)), 'wx+'))
     this.current = { id, fd, size: 0, written: 0, committed: 0 }
+  }
+
+  /**
+   * Make a full pack durable (fsync, close), then commit its blocks' index entries and
+   * drop them from `pending`. Runs beside the puts that fill the next pack. On failure the
+   * blocks are dropped unindexed (their space given back) and the error is kept for the
+   * next write or flush to raise. Never rejects.
+   */
+  private async seal (pack: OpenPack, entries: Array<{ cid: CID, location: BlockLocation }>): Promise<void> {
+    try {
+      await pack.fd.sync()
+      await pack.fd.close()
+      if (entries.length > 0) {
+        await this.index.batch(entries.map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) })), { sync: true })
+      }
+    } catch (err) {
+      this.sealError = diskError(err, this.dir)
+      await this.abandon(pack)
+    } finally {
+      for (const e of entries) {
+        const key = blockKey(e.cid)
+        if (this.pending.get(key) === e) this.pending.delete(key)
+      }
+    }
   }
 
   /**
@@ -504,16 +563,12 @@ export class DiskBlockStore implements BlockStore {
     try {
       return await fn()
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
       const pack = this.current
       this.current = undefined
       this.buffered = 0
       this.pending.clear()
       if (pack !== undefined) await this.abandon(pack)
-      if (code === 'ENOSPC' || code === 'EDQUOT') {
-        throw new RokError(StoreErrorCode.DISK_FULL, `disk full while writing to ${this.dir}: free some space and run the command again (nothing partial was recorded)`, { cause: err })
-      }
-      throw err
+      throw diskError(err, this.dir)
     }
   }
 
@@ -561,6 +616,15 @@ export async function openDiskStore (init: DiskStoreInit): Promise<DiskBlockStor
   const ids = (await readdir(init.dir)).map(parsePackFileName).filter((id): id is number => id !== undefined)
   const next = ids.length === 0 ? 1 : Math.max(...ids) + 1
   return new DiskBlockStore(init, next)
+}
+
+/** A full disk as the store's clear error; any other failure as it is. */
+function diskError (err: unknown, dir: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new RokError(StoreErrorCode.DISK_FULL, `disk full while writing to ${dir}: free some space and run the command again (nothing partial was recorded)`, { cause: err })
+  }
+  return err
 }
 
 /** A Uint8Array of its own memory, not cleared (large ones outside Node's shared pool). */

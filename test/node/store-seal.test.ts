@@ -1,0 +1,109 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { chunkCid, type CID } from '../../protocol/cid.ts'
+import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
+import { seededBytes, tempDir } from '../fixtures/seeded.ts'
+
+const PACK = 64 * 1024
+const BLOCK = 20_000
+
+/** The store's level index, with its batches held back (or failed) on demand. */
+async function gatedIndex (dir: string): Promise<{ index: BinaryIndex, hold: () => void, release: () => void, failNext: (err: Error) => void, close: () => Promise<void> }> {
+  const db = new Level<string, string>(join(dir, 'db'))
+  await db.open()
+  const inner = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
+  let gate: Promise<void> | undefined
+  let open = (): void => {}
+  let failure: Error | undefined
+  const index: BinaryIndex = {
+    get: async key => await inner.get(key),
+    getMany: async keys => await inner.getMany(keys),
+    iterator: options => inner.iterator(options),
+    batch: async (ops, options) => {
+      if (failure !== undefined) { const err = failure; failure = undefined; throw err }
+      await gate
+      await inner.batch(ops, options)
+    }
+  }
+  return {
+    index,
+    hold: () => { gate = new Promise(resolve => { open = resolve }) },
+    release: () => { gate = undefined; open() },
+    failNext: err => { failure = err },
+    close: async () => { await db.close() }
+  }
+}
+
+function blocks (from: number, n: number): Array<[CID, Uint8Array]> {
+  return Array.from({ length: n }, (_, i) => { const b = seededBytes(from + i, BLOCK); return [chunkCid(b), b] })
+}
+
+/** Whether `p` settles within `ms`. */
+async function settlesWithin (p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>(resolve => { timer = setTimeout(() => resolve(false), ms) })
+  try {
+    return await Promise.race([p.then(() => true, () => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+test('puts go on into the next pack while a full one is made durable and indexed, and a flush waits for it', async () => {
+  const [dir, cleanup] = await tempDir()
+  const gated = await gatedIndex(dir)
+  let store = await openDiskStore({ dir: join(dir, 'packs'), index: gated.index, packTargetSize: PACK })
+  try {
+    const first = blocks(0, 4) // 80 kB: the fifth put starts a second pack
+    for (const [cid, bytes] of first) assert.equal(await store.put(cid, bytes), true)
+    gated.hold()
+    const next = blocks(100, 4)
+    // the first of these seals the full pack: with the index held, it must not wait for it
+    assert.equal(await settlesWithin(store.putMany(next), 2000), true, 'puts wait for the full pack to be indexed')
+    assert.equal((await readdir(join(dir, 'packs'))).length, 2)
+    // blocks of the pack being sealed are present and readable meanwhile
+    for (const [cid, bytes] of [...first, ...next]) {
+      assert.equal(await store.has(cid), true)
+      assert.deepEqual(await store.get(cid), bytes)
+    }
+    assert.equal(await store.put(first[0][0], first[0][1]), false, 'a block of the pack being sealed is not written again')
+    const flushed = store.flush()
+    assert.equal(await settlesWithin(flushed, 200), false, 'a flush returned before the full pack was indexed')
+    gated.release()
+    await flushed
+    await store.close()
+    store = await openDiskStore({ dir: join(dir, 'packs'), index: gated.index, packTargetSize: PACK })
+    for (const [cid, bytes] of [...first, ...next]) assert.deepEqual(await store.get(cid), bytes)
+  } finally {
+    gated.release()
+    await store.close()
+    await gated.close()
+    await cleanup()
+  }
+})
+
+test('a full pack that cannot be indexed fails the next flush, and its blocks are not reported stored', async () => {
+  const [dir, cleanup] = await tempDir()
+  const gated = await gatedIndex(dir)
+  const store = await openDiskStore({ dir: join(dir, 'packs'), index: gated.index, packTargetSize: PACK })
+  try {
+    const first = blocks(0, 4)
+    for (const [cid, bytes] of first) await store.put(cid, bytes)
+    gated.failNext(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+    const next = blocks(100, 2)
+    await store.putMany(next).catch(() => {}) // starts the seal, which fails in the background
+    await assert.rejects(store.flush(), { code: 'ERR_DISK_FULL' })
+    for (const [cid] of first) assert.equal(await store.has(cid), false, 'a block of the failed pack is reported stored')
+    // reported once: the store goes on, and what is put again is stored
+    for (const [cid, bytes] of first) assert.equal(await store.put(cid, bytes), true)
+    await store.flush()
+    for (const [cid, bytes] of first) assert.deepEqual(await store.get(cid), bytes)
+  } finally {
+    await store.close()
+    await gated.close()
+    await cleanup()
+  }
+})
