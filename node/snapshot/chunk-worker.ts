@@ -8,9 +8,12 @@
  *
  * A piece is one buffer plus the lengths and SHA-256 digests of the chunks it holds from
  * `start` on. Large pieces are transferred; a small file's (up to COPY_MAX) is copied,
- * which costs less than a transfer. Small files are opened and read through the callback
- * API on plain descriptors (a FileHandle and a promise per call cost more than the read),
- * and the messages of one turn of the event loop go together. The few bytes after the
+ * which costs less than a transfer. Small files are read through the callback API on plain
+ * descriptors (a FileHandle and a promise per call cost more than the read), and opened,
+ * stat-ed and closed with blocking calls: the walk has just read their folder and inodes,
+ * so these are cache hits, cheaper than a hand-off to libuv's pool and back (which wakes a
+ * thread on a 2-core machine for each). Only the read, which may wait for the disk, goes
+ * to the pool. The messages of one turn of the event loop go together. The few bytes after the
  * last cut of a buffer (under one maximum chunk) are copied to the front of the next one.
  *
  * The worker runs as plain JavaScript built from this function's source and findCut's
@@ -56,7 +59,7 @@ export interface ChunkWorkerDeps {
   hash: typeof hash
   open: typeof open
   /** Small files go through the callback API on plain descriptors: no FileHandle object and promise per call. */
-  fs: Pick<typeof fs, 'open' | 'read' | 'fstat' | 'close'>
+  fs: Pick<typeof fs, 'openSync' | 'read' | 'fstatSync' | 'closeSync'>
   findCut: typeof findCut
 }
 
@@ -143,18 +146,14 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
     else post(msg, [], buffer)
   }
 
-  const openFd = (path: string): Promise<number> => new Promise((resolve, reject) => { fs.open(path, 'r', (err, fd) => { if (err !== null) reject(err); else resolve(fd) }) })
   const readFd = (fd: number, into: Uint8Array, off: number): Promise<number> => new Promise((resolve, reject) => {
     fs.read(fd, into, off, into.length - off, off, (err, n) => { if (err !== null) reject(err); else resolve(n) })
-  })
-  const statFd = (fd: number): Promise<{ size: bigint, mtimeNs: bigint }> => new Promise((resolve, reject) => {
-    fs.fstat(fd, { bigint: true }, (err, st) => { if (err !== null) reject(err); else resolve(st) })
   })
 
   async function readSmall (job: Job): Promise<SmallRead> {
     let fd = -1
     try {
-      fd = await openFd(job.path)
+      fd = fs.openSync(job.path, 'r')
       // its own ArrayBuffer (not Node's shared pool), so it can be transferred; not
       // cleared first: every byte kept is read over
       const bytes = new Uint8Array(Buffer.allocUnsafeSlow(job.size).buffer, 0, job.size)
@@ -164,12 +163,12 @@ export function chunkWorkerMain (deps: ChunkWorkerDeps): void {
         if (bytesRead === 0) break
         off += bytesRead
       }
-      const after = await statFd(fd)
+      const after = fs.fstatSync(fd, { bigint: true })
       return { bytes: bytes.subarray(0, off), read: off, size: after.size.toString(), mtimeNs: after.mtimeNs.toString() }
     } catch (err) {
       return { read: 0, size: '0', mtimeNs: '0', error: errorOf(err) }
     } finally {
-      if (fd >= 0) fs.close(fd, () => {})
+      if (fd >= 0) fs.closeSync(fd)
     }
   }
 
