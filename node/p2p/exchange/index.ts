@@ -28,8 +28,12 @@ export { EXCHANGE_PROTOCOL } from '../../../protocol/exchange.ts'
 export type AuthorizeFn = (peer: PeerId, cid: CID) => boolean | Promise<boolean>
 
 export interface ChunkExchangeInit {
-  /** Where served blocks are read from and fetched blocks written to. */
-  store: Pick<BlockStore, 'get' | 'has' | 'put' | 'getMany' | 'putMany'>
+  /**
+   * Where served blocks are read from and fetched blocks written to. Runs of served
+   * blocks are read with `getManyUnverified` when the store has it: every fetching peer
+   * checks each block against its CID, so the serving side does not hash it again.
+   */
+  store: Pick<BlockStore, 'get' | 'has' | 'put' | 'getMany' | 'getManyUnverified' | 'putMany'>
   /**
    * Who may receive what. Every served block (and every have-answer) passes through it.
    *

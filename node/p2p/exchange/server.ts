@@ -29,7 +29,7 @@ const RUN_BYTES = 1024 * 1024
 const RUN_MAX_WANTS = 128
 
 export interface ServerStreamOptions {
-  store: Pick<BlockStore, 'get' | 'has' | 'getMany'>
+  store: Pick<BlockStore, 'get' | 'has' | 'getMany' | 'getManyUnverified'>
   authorize: AuthorizeFn
   maxPendingWants: number
   concurrency: number
@@ -276,11 +276,21 @@ export class ServerStream {
   /**
    * The blocks' bytes, undefined for those the store lacks. One `getMany` when the store
    * has it; when a block is missing from the run, each is read alone to tell which.
+   *
+   * A run is read without the store's hash check when the store offers that
+   * (`getManyUnverified`): the fetching side checks every block against its CID before it
+   * stores it (fetch.ts), so hashing it here too doubled the work of every transfer on the
+   * serving node, its largest single cost with a disk store. What a block rotten on this
+   * disk now costs: the fetching peer drops this node from that fetch and gets the block
+   * elsewhere (as it did when the failed check here closed the stream), and `rok verify`
+   * is what finds the rot on this side. Kubo serves the same way (`HashOnRead` is off by
+   * default).
    */
   private async read (cids: CID[], signal: AbortSignal): Promise<Array<Uint8Array | undefined>> {
     const { store } = this.options
     if (store.getMany !== undefined && cids.length > 1) {
       try {
+        if (store.getManyUnverified !== undefined) return await store.getManyUnverified(cids, { signal })
         return await store.getMany(cids, { signal })
       } catch (err) {
         if (!isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
