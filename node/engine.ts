@@ -19,7 +19,7 @@ import type { RetentionRules } from './policy/retention.ts'
 import type { KeyValue } from './sync/kv.ts'
 import { collectGarbage, type GcProgress, type GcReport } from './policy/gc.ts'
 import {
-  diffManifests, recordAddedBlocks, restoreManifest, snapshotVolume, type Change, type RestoreProgress, type RestoreResult,
+  ADDED_BLOCKS_CAP, diffManifests, FIRST_VERSION_BLOCKS_CAP, recordAddedBlocks, restoreManifest, snapshotVolume, type Change, type RestoreProgress, type RestoreResult,
   type SnapshotProgress, type SnapshotResult
 } from './snapshot/index.ts'
 import { openDiskStore, type BinaryIndex, type DiskBlockStore } from './store/index.ts'
@@ -146,11 +146,11 @@ export class Engine {
     const filter = pathFilter(policy?.include, policy?.exclude)
     const tables = this.inodes.begin()
     // what the snapshot stores is what the reverse index must add over the parent's
-    const added = head === undefined ? undefined : recordAddedBlocks(this.store)
+    const added = recordAddedBlocks(this.store, head === undefined ? FIRST_VERSION_BLOCKS_CAP : ADDED_BLOCKS_CAP)
     let result: SnapshotResult
     let version
     try {
-      result = await snapshotVolume(path, { store: added?.store ?? this.store, parent, filter, recordInodes: tables.write, ignoreInode: req.ignoreInode, signal: req.signal, onProgress: req.onProgress })
+      result = await snapshotVolume(path, { store: added.store, parent, filter, recordInodes: tables.write, ignoreInode: req.ignoreInode, signal: req.signal, onProgress: req.onProgress })
       req.signal?.throwIfAborted()
       await this.store.flush()
       version = await this.buckets.append(req.bucket, {
@@ -162,8 +162,13 @@ export class Engine {
     }
     await tables.commit(req.bucket, version.seq)
     // the version's blocks become servable to peers allowed on this bucket
-    await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid),
-      head === undefined ? {} : { parent: { record: head.cid, root: head.record.root }, added: added?.blocks() })
+    // (a first version's blocks are all the ones it stored: its list, when kept, is complete)
+    const stored = added.blocks()
+    if (head === undefined && stored !== undefined) await this.sync.refs.addBlocks(req.bucket, version.cid, stored)
+    else {
+      await this.sync.refs.addVersion(req.bucket, version.cid, result.root, async cid => await this.store.get(cid),
+        head === undefined ? {} : { parent: { record: head.cid, root: head.record.root }, added: stored })
+    }
     return {
       bucket: req.bucket,
       seq: version.seq,

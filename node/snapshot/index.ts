@@ -8,4 +8,4 @@ export { diffManifests, summarize, type Change, type DiffSummary } from './diff.
 export { walkList, listNodes, ListTreeBuilder, type BlockGetter } from './list-tree.ts'
 export { SnapshotErrorCode } from './errors.ts'
 export { changedBlocks, manifestBlocks } from './walk.ts'
-export { recordAddedBlocks, ADDED_BLOCKS_CAP, type AddedBlocks } from './added-blocks.ts'
+export { recordAddedBlocks, ADDED_BLOCKS_CAP, FIRST_VERSION_BLOCKS_CAP, type AddedBlocks } from './added-blocks.ts'

@@ -43,6 +43,35 @@ test('after a v2 that edits, adds and removes across folders, peers allowed on t
   }
 })
 
+test('a first snapshot indexes every block of its version for the bucket without reading its manifest again', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    for (let d = 0; d < 4; d++) {
+      await mkdir(join(src, `d${d}`), { recursive: true })
+      for (let f = 0; f < 6; f++) await writeFile(join(src, `d${d}`, `f${f}.bin`), seededBytes(d * 10 + f, 2_000 + f * 90_000))
+    }
+    const get = engine.store.get.bind(engine.store)
+    let reads = 0
+    engine.store.get = async (cid, options) => { reads++; return await get(cid, options) }
+    await engine.snapshot(src, { bucket: 'refs/first' })
+    engine.store.get = get
+    assert.equal(reads, 0, 'indexing the first version read blocks back from the store')
+    const head = (await engine.buckets.head('refs/first'))!
+    assert.equal(await engine.sync.refs.indexed('refs/first', head.cid), true)
+    let blocks = 0
+    for await (const block of manifestBlocks(async cid => await engine.store.get(cid), head.record.root)) {
+      blocks++
+      assert.equal(await engine.sync.refs.referencedByAny(block.cid, ['refs/first']), true, `${block.cid.toString()} of v1 is not indexed for the bucket`)
+    }
+    assert.ok(blocks > 50)
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
+
 test('with the stored blocks given, indexing a v2 reads no manifest; past the cap the list is dropped', async () => {
   const kv = new Map<string, string>()
   const refs = new RefIndex({
@@ -64,7 +93,7 @@ test('with the stored blocks given, indexing a v2 reads no manifest; past the ca
   const recorded = recordAddedBlocks({ put, putMany: async batch => batch.map(() => true) }, 3)
   await recorded.store.put(chunks[0], new Uint8Array(8))
   await recorded.store.putMany!([[chunks[1], new Uint8Array(8)], [chunks[2], new Uint8Array(8)]])
-  assert.deepEqual(recorded.blocks(), chunks.slice(0, 3).map(c => c.bytes))
+  assert.deepEqual([...recorded.blocks()!], chunks.slice(0, 3).map(c => c.bytes))
   await recorded.store.put(chunks[3], new Uint8Array(8))
   assert.equal(recorded.blocks(), undefined)
 })
