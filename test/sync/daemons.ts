@@ -39,8 +39,8 @@ export async function initHome (home: string): Promise<void> {
   await rokJson(['init', '--home', home])
 }
 
-export async function startDaemon (home: string, args: string[] = []): Promise<Daemon> {
-  const child = spawnRok(['node', 'start', '--home', home, ...args])
+export async function startDaemon (home: string, args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+  const child = spawnRok(['node', 'start', '--home', home, ...args], env)
   const exited = collect(child)
   let dead: CliResult | undefined
   void exited.then(r => { dead = r })
