@@ -64,7 +64,8 @@ export async function ingestBlocks<R> (batches: AsyncGenerator<ChunkedBatch, R>,
       stats.bytes += lengths[i]
       stats.chunks++
       if (wrote[i]) { stats.newBytes += lengths[i]; stats.newChunks++ }
-      await options.onChunk([blocks[i][0], lengths[i]])
+      const added = options.onChunk([blocks[i][0], lengths[i]])
+      if (added !== undefined) await added
     }
     options.onProgress?.(stats)
   }

@@ -185,7 +185,7 @@ type FileSource =
 async function chunkFile (path: string, st: BigIntStats, options: SnapshotOptions, source: FileSource, stats: IngestStats, onChunk: (ref: ChunkRef) => Promise<void> | void, progress: () => void): Promise<void> {
   // this file's own count: other files are stored at the same time (stats is shared)
   let read = 0
-  const ingestOptions = { store: options.store, stats, params: options.params, signal: options.signal, onChunk: async (ref: ChunkRef) => { read += ref[1]; await onChunk(ref) }, onProgress: progress }
+  const ingestOptions = { store: options.store, stats, params: options.params, signal: options.signal, onChunk: (ref: ChunkRef) => { read += ref[1]; return onChunk(ref) }, onProgress: progress }
   if (source.from === 'worker') {
     let end
     try {
@@ -247,6 +247,8 @@ const PRELOAD_AHEAD = 32
 
 interface Listing {
   names: string[]
+  /** The names joined to the folder's path. */
+  paths: string[]
   stats: BigIntStats[]
   /** Which names the filter takes. */
   wanted: boolean[]
@@ -357,13 +359,13 @@ class TreeSnapshot {
       // Blocking lstat: readdir has just read the folder, and the kernel reads a folder's
       // inodes from disk in runs, so these are mostly cache hits, and one hand-off per file
       // to libuv's pool and back cost more (on 2 cores, a thread woken for each).
-      const stats = names.map(name => {
-        const p = join(abs, name)
+      const paths = names.map(name => join(abs, name))
+      const stats = paths.map(p => {
         try { return lstatSync(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
       })
       const filter = this.options.filter
       const wanted = names.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
-      return { names, stats, wanted, previous, previousInodes: await previousInodes }
+      return { names, paths, stats, wanted, previous, previousInodes: await previousInodes }
     })()
     listing.catch(() => {}) // raised when the listing is used
     return listing
@@ -371,9 +373,9 @@ class TreeSnapshot {
 
   /** Snapshot one folder; returns the root CID of its entry list. */
   private async folder (abs: string, rel: string, listed: Promise<Listing>): Promise<CID> {
-    const { names, stats, wanted, previous, previousInodes } = await listed
+    const { names, paths, stats, wanted, previous, previousInodes } = await listed
     const inodes: FolderInodes = new Map()
-    const path = (j: number): string => join(abs, names[j])
+    const path = (j: number): string => paths[j]
     const relOf = (j: number): string => rel === '' ? names[j] : `${rel}/${names[j]}`
     // regular files read here or by the worker; other links of a multiply-linked file
     // are decided in entry(), so those are read here
@@ -487,13 +489,17 @@ class TreeSnapshot {
   private async fileData (abs: string, st: BigIntStats, source: FileSource): Promise<Pick<Entry, 'data' | 'dataTree'>> {
     const inline: ChunkRef[] = []
     let tree: ListTreeBuilder<ChunkRef> | undefined
-    await chunkFile(abs, st, this.options, source, this.stats, async ref => {
-      if (tree === undefined && inline.length < INLINE_CHUNK_REFS) { inline.push(ref); return }
+    const toTree = async (ref: ChunkRef): Promise<void> => {
       if (tree === undefined) {
         tree = new ListTreeBuilder(CHUNK_LIST, this.sink)
         for (const r of inline) await tree.add(r, r[1])
       }
       await tree.add(ref, ref[1])
+    }
+    // (no promise per chunk for the inline refs of small files)
+    await chunkFile(abs, st, this.options, source, this.stats, ref => {
+      if (tree === undefined && inline.length < INLINE_CHUNK_REFS) { inline.push(ref); return }
+      return toTree(ref)
     }, () => this.progress(abs))
     if (tree === undefined) return { data: inline }
     return { dataTree: (await tree.finish())[0] }

@@ -15,7 +15,7 @@ import { ProtocolErrorCode, RokError, isRokError } from '../../protocol/errors.t
 import { StoreErrorCode } from './errors.ts'
 import { blockKey } from './block-key.ts'
 import {
-  PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName,
+  ENTRY_HEADER_FIXED, PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName, writeEntryHeader,
   type BlockLocation
 } from './pack-format.ts'
 import type { BlockStore, StoreOptions } from './types.ts'
@@ -451,10 +451,19 @@ export class DiskBlockStore implements BlockStore {
   private async append (cid: CID, bytes: Uint8Array): Promise<void> {
     if (this.current === undefined || this.current.size >= this.packTargetSize) await this.rotate()
     const pack = this.current!
-    const header = entryHeader(cid.bytes, bytes.length)
-    const location: BlockLocation = { pack: pack.id, offset: pack.size + header.length, length: bytes.length }
-    await this.bufferBytes(header)
-    await this.bufferBytes(bytes)
+    const cidBytes = cid.bytes
+    const headerLength = ENTRY_HEADER_FIXED + cidBytes.length
+    const location: BlockLocation = { pack: pack.id, offset: pack.size + headerLength, length: bytes.length }
+    if (headerLength + bytes.length <= this.buffer.length - this.buffered) {
+      // the common case, without a promise per piece: header and bytes straight into the buffer
+      writeEntryHeader(this.buffer, this.buffered, cidBytes, bytes.length)
+      this.buffer.set(bytes, this.buffered + headerLength)
+      this.buffered += headerLength + bytes.length
+      pack.size += headerLength + bytes.length
+    } else {
+      await this.bufferBytes(entryHeader(cidBytes, bytes.length))
+      await this.bufferBytes(bytes)
+    }
     this.pending.set(blockKey(cid), { cid, location })
   }
 

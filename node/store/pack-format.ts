@@ -19,11 +19,18 @@ export function parsePackFileName (name: string): number | undefined {
 
 export function entryHeader (cidBytes: Uint8Array, dataLength: number): Uint8Array {
   const header = new Uint8Array(ENTRY_HEADER_FIXED + cidBytes.length)
-  const view = new DataView(header.buffer)
-  view.setUint32(0, dataLength)
-  header[4] = cidBytes.length
-  header.set(cidBytes, ENTRY_HEADER_FIXED)
+  writeEntryHeader(header, 0, cidBytes, dataLength)
   return header
+}
+
+/** An entry's header written into `into` at `at` (ENTRY_HEADER_FIXED + cid length bytes). */
+export function writeEntryHeader (into: Uint8Array, at: number, cidBytes: Uint8Array, dataLength: number): void {
+  into[at] = dataLength >>> 24
+  into[at + 1] = (dataLength >>> 16) & 0xff
+  into[at + 2] = (dataLength >>> 8) & 0xff
+  into[at + 3] = dataLength & 0xff
+  into[at + 4] = cidBytes.length
+  into.set(cidBytes, at + ENTRY_HEADER_FIXED)
 }
 
 /** Where a block's bytes sit: pack id, byte offset of the data, data length. */
