@@ -27,7 +27,7 @@ interface Pointer { seq: number, attempt: string }
 const tableKey = (attempt: string, rel: string): string => `t!${attempt}!${rel}`
 const pointerKey = (bucket: string): string => `p!${bucket}`
 
-export function inodeOf (st: { dev: bigint, ino: bigint }): string {
+export function inodeOf (st: { dev: bigint | number, ino: bigint | number }): string {
   return `${st.dev}:${st.ino}`
 }
 

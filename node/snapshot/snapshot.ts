@@ -6,7 +6,7 @@
  * version is ever recorded.
  */
 import { open, readdir, readlink, stat, type FileHandle } from 'node:fs/promises'
-import { lstatSync, type BigIntStats } from 'node:fs'
+import { lstatSync, type BigIntStats, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from '../../protocol/cid.ts'
 import { RokError } from '../../protocol/errors.ts'
@@ -50,6 +50,8 @@ export interface ParentSnapshot {
 
 /** Filesystems keep ctime at coarse granularity on some mounts; stay clear of the edge. */
 const CTIME_MARGIN_NS = 1_000_000_000n
+/** The same margin for a number lstat, plus 1 µs for what a double of milliseconds rounds away. */
+const CTIME_MARGIN_MS = 1000.001
 
 export interface SnapshotOptions {
   store: Pick<BlockStore, 'put' | 'putMany'>
@@ -249,7 +251,10 @@ interface Listing {
   names: string[]
   /** The names joined to the folder's path. */
   paths: string[]
-  stats: BigIntStats[]
+  /** BigInt lstat, or a number lstat for a file reused from the parent (see `reused`). */
+  stats: Array<BigIntStats | Stats>
+  /** The entry of each file found unchanged since the parent from a number lstat (see quickUnchanged). */
+  reused: Array<Entry | undefined>
   /** Which names the filter takes. */
   wanted: boolean[]
   /** The parent snapshot's entries of this folder, by name. */
@@ -325,6 +330,24 @@ class TreeSnapshot {
       st.ctimeNs + CTIME_MARGIN_NS < BigInt(this.options.parent.startedAt) * 1_000_000n
   }
 
+  /**
+   * unchangedSinceParent from a number lstat, for a regular file the parent has: its entry
+   * (with the parent's mtime) when the file is unchanged, else undefined — also whenever the
+   * doubles cannot answer exactly (an mtime not the parent's to the bit, a ctime within
+   * 1 µs of the margin, inode numbers past 2^53), which the BigInt lstat then decides.
+   */
+  private quickUnchanged (name: string, st: Stats, previous: Entry, inode: string | undefined): Entry | undefined {
+    const parent = this.options.parent
+    if (parent === undefined || !st.isFile() || st.nlink !== 1 || previous.size !== st.size) return undefined
+    // (inodes are recorded for the next snapshot from this lstat too)
+    if (!Number.isSafeInteger(st.dev) || !Number.isSafeInteger(st.ino)) return undefined
+    if (this.options.ignoreInode !== true && inode !== inodeOf(st)) return undefined
+    // Node makes mtimeMs as seconds * 1e3 + nanoseconds / 1e6: the parent's mtime made the same way is the same double
+    if (st.mtimeMs !== previous.mtime[0] * 1e3 + previous.mtime[1] / 1e6) return undefined
+    if (!(st.ctimeMs + CTIME_MARGIN_MS < parent.startedAt)) return undefined
+    return { name, kind: 'file', mode: st.mode & 0o7777, mtime: previous.mtime, size: previous.size, ...(previous.data !== undefined ? { data: previous.data } : { dataTree: previous.dataTree }) }
+  }
+
   private readonly sink = async (node: EncodedNode): Promise<void> => {
     this.nodes++
     await putNode(this.options.store, node)
@@ -344,7 +367,7 @@ class TreeSnapshot {
     const listing = (async (): Promise<Listing> => {
       this.options.signal?.throwIfAborted()
       // (with ignoreInode, inodes decide nothing: not loaded)
-      const previousInodes = parentList === undefined || this.options.ignoreInode === true ? undefined : this.options.parent?.inodes?.(rel)
+      const previousInodesRead = parentList === undefined || this.options.ignoreInode === true ? undefined : this.options.parent?.inodes?.(rel)
       const previous = await this.parentEntries(parentList)
       let names: string[]
       try {
@@ -359,13 +382,26 @@ class TreeSnapshot {
       // Blocking lstat: readdir has just read the folder, and the kernel reads a folder's
       // inodes from disk in runs, so these are mostly cache hits, and one hand-off per file
       // to libuv's pool and back cost more (on 2 cores, a thread woken for each).
+      // A file the parent has is first lstat-ed with numbers (a BigInt lstat costs ~4× as
+      // much, most of a tree v2's walk): if that shows it unchanged, its entry is the
+      // parent's; otherwise it is lstat-ed again with BigInts and judged as any other.
+      const previousInodes = await previousInodesRead
       const paths = names.map(name => join(abs, name))
-      const stats = paths.map(p => {
-        try { return lstatSync(p, { bigint: true }) } catch (err) { throw vanished(err, p) }
+      const reused = new Array<Entry | undefined>(names.length)
+      const stats = paths.map((p, j): BigIntStats | Stats => {
+        try {
+          const prev = previous.get(names[j])
+          if (prev?.kind === 'file') {
+            const quick = lstatSync(p)
+            const entry = this.quickUnchanged(names[j], quick, prev, previousInodes?.get(names[j]))
+            if (entry !== undefined) { reused[j] = entry; return quick }
+          }
+          return lstatSync(p, { bigint: true })
+        } catch (err) { throw vanished(err, p) }
       })
       const filter = this.options.filter
       const wanted = names.map((name, j) => filter === undefined || filter(rel === '' ? name : `${rel}/${name}`, stats[j].isDirectory()))
-      return { names, paths, stats, wanted, previous, previousInodes: await previousInodes }
+      return { names, paths, stats, reused, wanted, previous, previousInodes }
     })()
     listing.catch(() => {}) // raised when the listing is used
     return listing
@@ -373,14 +409,16 @@ class TreeSnapshot {
 
   /** Snapshot one folder; returns the root CID of its entry list. */
   private async folder (abs: string, rel: string, listed: Promise<Listing>): Promise<CID> {
-    const { names, paths, stats, wanted, previous, previousInodes } = await listed
+    const { names, paths, stats, reused, wanted, previous, previousInodes } = await listed
     const inodes: FolderInodes = new Map()
     const path = (j: number): string => paths[j]
+    /** The BigInt lstat of anything not reused by quickUnchanged. */
+    const big = (j: number): BigIntStats => stats[j] as BigIntStats
     const relOf = (j: number): string => rel === '' ? names[j] : `${rel}/${names[j]}`
     // regular files read here or by the worker; other links of a multiply-linked file
     // are decided in entry(), so those are read here
     for (let j = 0; j < names.length; j++) if (wanted[j] && stats[j].isFile()) inodes.set(names[j], inodeOf(stats[j]))
-    const toRead = names.map((name, j) => wanted[j] && stats[j].isFile() && stats[j].nlink === 1n && !this.unchangedSinceParent(stats[j], previous.get(name), previousInodes?.get(name)))
+    const toRead = names.map((name, j) => wanted[j] && reused[j] === undefined && stats[j].isFile() && big(j).nlink === 1n && !this.unchangedSinceParent(big(j), previous.get(name), previousInodes?.get(name)))
     const chunker = this.chunkerFor(toRead.reduce((n, yes, j) => yes ? n + Number(stats[j].size) : n, 0))
     const sources: Array<FileSource | undefined> = new Array(names.length)
     // without the worker, small files are read whole a few ahead of the one being stored
@@ -388,8 +426,8 @@ class TreeSnapshot {
     const preloadAhead = (from: number): void => {
       for (preloadedTo = Math.max(preloadedTo, from); preloadedTo < names.length && preloadedTo < from + PRELOAD_AHEAD; preloadedTo++) {
         const k = preloadedTo
-        if (!toRead[k] || stats[k].size > BigInt(PRELOAD_MAX)) continue
-        const preloaded = preloadFile(path(k), stats[k])
+        if (!toRead[k] || big(k).size > BigInt(PRELOAD_MAX)) continue
+        const preloaded = preloadFile(path(k), big(k))
         preloaded.catch(() => {}) // raised when its entry is reached
         sources[k] = { from: 'preloaded', preloaded }
       }
@@ -427,14 +465,15 @@ class TreeSnapshot {
           listAhead(++nextSubfolder)
           const listing = listings.get(j)!
           listings.delete(j)
-          await builder.add(...sized(await this.entry(path(j), relOf(j), names[j], stats[j], previous.get(names[j]), undefined, undefined, listing)))
+          await builder.add(...sized(await this.entry(path(j), relOf(j), names[j], big(j), previous.get(names[j]), undefined, undefined, listing)))
           continue
         }
-        const entry = (): Promise<Entry> => this.entry(path(j), relOf(j), names[j], stats[j], previous.get(names[j]), previousInodes?.get(names[j]), sources[j])
+        const done = reused[j]
+        const entry = (): Promise<Entry> => done !== undefined ? Promise.resolve(this.reuse(done)) : this.entry(path(j), relOf(j), names[j], big(j), previous.get(names[j]), previousInodes?.get(names[j]), sources[j])
         // Files whose bytes come from the worker or a preload, and files reused from the
         // parent, are stored several at once (their index lookups go together); anything
         // else (a file read here through the shared buffers) waits its turn.
-        const alongside = sources[j] !== undefined || (stats[j].isFile() && stats[j].nlink === 1n && !toRead[j])
+        const alongside = done !== undefined || sources[j] !== undefined || (stats[j].isFile() && big(j).nlink === 1n && !toRead[j])
         if (alongside) await window.push(entry())
         else { await window.drain(); await builder.add(...sized(await entry())) }
       }
@@ -454,6 +493,14 @@ class TreeSnapshot {
       this.chunker = new WorkerChunker(this.options.params ?? DEFAULT_CHUNKER_PARAMS)
     }
     return this.chunker
+  }
+
+  /** Count a file reused from the parent as entry() does. */
+  private reuse (entry: Entry): Entry {
+    this.files++
+    this.stats.bytes += entry.size
+    this.reusedBytes += entry.size
+    return entry
   }
 
   private async entry (abs: string, rel: string, name: string, st: BigIntStats, previous: Entry | undefined, previousInode: string | undefined, source?: FileSource, listing?: Promise<Listing>): Promise<Entry> {

@@ -113,3 +113,29 @@ test('a snapshot that fails half-way lends nothing to the next one: its files ar
     await cleanup()
   }
 })
+
+test('a v2 of an unchanged tree reuses every file and records the very same manifest, modes and nanosecond mtimes included', async () => {
+  const [dir, cleanup] = await tempDir()
+  const engine = await openEngine({ home: join(dir, 'home'), create: true })
+  try {
+    const src = join(dir, 'src')
+    await mkdir(join(src, 'a', 'b'), { recursive: true })
+    let bytes = 0
+    for (let i = 0; i < 30; i++) {
+      const file = join(src, i % 3 === 0 ? 'a' : 'a/b', `f${i}.bin`)
+      await writeFile(file, seededBytes(500 + i, 1_000 + i * 7_000), { mode: [0o600, 0o644, 0o755, 0o4750][i % 4] })
+      bytes += 1_000 + i * 7_000
+    }
+    await sleep(1100) // files older than the snapshot's start by the ctime margin
+    const v1 = await engine.snapshot(src, { bucket: 'reuse/same' })
+    const v2 = await engine.snapshot(src, { bucket: 'reuse/same' })
+    const v3 = await engine.snapshot(src, { bucket: 'reuse/same', ignoreInode: true })
+    assert.equal(v2.reusedBytes, bytes)
+    assert.equal(v3.reusedBytes, bytes)
+    assert.equal(v2.root, v1.root, 'reusing the files changed the manifest')
+    assert.equal(v3.root, v1.root, 'reusing the files by size and times changed the manifest')
+  } finally {
+    await engine.close()
+    await cleanup()
+  }
+})
