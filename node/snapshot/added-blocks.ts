@@ -21,8 +21,8 @@ export interface AddedBlocks {
 
 /** Enough for a tree v2 that changes thousands of files, in ~1.2 MB. */
 export const ADDED_BLOCKS_CAP = 32_768
-/** A first version: ~4 GB of 16 KiB chunks, in at most ~9.5 MB. */
-export const FIRST_VERSION_BLOCKS_CAP = 262_144
+/** A first version: ~2 GB of 16 KiB chunks, in at most ~4.7 MB (a 4 GiB image is past it: walked, as before). */
+export const FIRST_VERSION_BLOCKS_CAP = 131_072
 /** A CIDv1 of a sha2-256 block: what the buffer is sized by. */
 const CID_BYTES = 36
 
