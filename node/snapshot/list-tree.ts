@@ -98,6 +98,20 @@ export async function * walkList<T> (get: BlockGetter, root: CID, decodeItem: (v
   yield * walk(get, root, decodeItem, options.signal, 0, options.maxDepth ?? 16)
 }
 
+/**
+ * Every item of a list tree, in order, handed to `each`: walkList without an async
+ * generator's promises per item (a tree v2 reads every folder list of its parent).
+ */
+export async function forEachInList<T> (get: BlockGetter, root: CID, decodeItem: (v: unknown) => T, each: (item: T) => void, depth = 0): Promise<void> {
+  if (depth > 16) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, 'invalid manifest: list tree deeper than 16 levels')
+  const node = decodeListNode(await get(root), decodeItem)
+  if ('leaf' in node) {
+    for (const item of node.leaf) each(item)
+    return
+  }
+  for (const [child] of node.branch) await forEachInList(get, child, decodeItem, each, depth + 1)
+}
+
 async function * walk<T> (get: BlockGetter, cid: CID, decodeItem: (v: unknown) => T, signal: AbortSignal | undefined, depth: number, maxDepth: number): AsyncGenerator<T> {
   if (depth > maxDepth) throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `invalid manifest: list tree deeper than ${maxDepth} levels`)
   signal?.throwIfAborted()

@@ -15,7 +15,7 @@ import type { ChunkerParams } from '../chunker/index.ts'
 import type { BlockStore } from '../store/types.ts'
 import { SnapshotErrorCode } from './errors.ts'
 import { emptyStats, ingest, ingestBlocks, type IngestStats } from './ingest.ts'
-import { ListTreeBuilder, walkList } from './list-tree.ts'
+import { forEachInList, ListTreeBuilder } from './list-tree.ts'
 import { readAhead, ReadBuffers } from './read-file.ts'
 import { CHUNK_LIST, ENTRY_LIST, INLINE_CHUNK_REFS } from './shapes.ts'
 import { WorkerChunker, WorkerReadError } from './worker-chunker.ts'
@@ -316,7 +316,7 @@ class TreeSnapshot {
     const parent = this.options.parent
     if (list === undefined || parent === undefined) return entries
     try {
-      for await (const e of walkList(async cid => await parent.store.get(cid), list, decodeEntry)) entries.set(e.name, e)
+      await forEachInList(async cid => await parent.store.get(cid), list, decodeEntry, e => { entries.set(e.name, e) })
     } catch {
       entries.clear()
     }
