@@ -18,7 +18,7 @@ import {
   ENTRY_HEADER_FIXED, PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName, writeEntryHeader,
   type BlockLocation
 } from './pack-format.ts'
-import type { BlockStore, StoreOptions } from './types.ts'
+import type { BlockStore, ReadIntoOptions, StoreOptions } from './types.ts'
 
 /** The slice of a level (sub)database the store needs, with binary keys and values. */
 export interface BinaryIndex {
@@ -231,20 +231,21 @@ export class DiskBlockStore implements BlockStore {
 
   /**
    * getMany without the hash check, into memory the caller owns: every returned block's
-   * ArrayBuffer was allocated for this call (blocks read together share one), so it may be
-   * transferred to another thread, which must verify the bytes before using them.
+   * ArrayBuffer was allocated for this call (blocks read together share one), by
+   * `options.allocate` when given, so it may be transferred to another thread, which must
+   * verify the bytes before using them, or reused by the caller once it is done with them.
    */
-  async getManyUnverified (cids: CID[], options?: StoreOptions): Promise<Uint8Array[]> {
+  async getManyUnverified (cids: CID[], options?: ReadIntoOptions): Promise<Uint8Array[]> {
     try {
-      return await this.readMany(cids, false)
+      return await this.readMany(cids, false, options?.allocate)
     } catch (err) {
       if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
       options?.signal?.throwIfAborted()
-      return await this.readMany(cids, false)
+      return await this.readMany(cids, false, options?.allocate)
     }
   }
 
-  private async readMany (cids: CID[], verify = true): Promise<Uint8Array[]> {
+  private async readMany (cids: CID[], verify = true, allocate?: (n: number) => Uint8Array): Promise<Uint8Array[]> {
     this.checkOpen()
     if (cids.some(cid => this.pending.has(blockKey(cid)))) {
       await this.serialize(async () => { await this.writeOut() })
@@ -263,7 +264,7 @@ export class DiskBlockStore implements BlockStore {
       if (run.length === 0) return
       const first = locations[run[0]]
       const last = locations[run[run.length - 1]]
-      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]], !verify)
+      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]], !verify, allocate)
       for (const i of run) {
         const loc = locations[i]
         const bytes = span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
@@ -291,10 +292,10 @@ export class DiskBlockStore implements BlockStore {
    * Reads a block's bytes without verifying them (verify reports instead of throwing);
    * `own`: into an ArrayBuffer of its own, never Node's shared pool.
    */
-  async readAt (location: BlockLocation, cid?: CID, own = false): Promise<Uint8Array> {
+  async readAt (location: BlockLocation, cid?: CID, own = false, allocate?: (n: number) => Uint8Array): Promise<Uint8Array> {
     const fd = await this.reader(location.pack, cid)
     // not zero-filled first: every byte is read over (or the read fails below)
-    const bytes = own ? new Uint8Array(Buffer.allocUnsafeSlow(location.length).buffer, 0, location.length) : uninitialized(location.length)
+    const bytes = allocate !== undefined ? allocate(location.length) : own ? new Uint8Array(Buffer.allocUnsafeSlow(location.length).buffer, 0, location.length) : uninitialized(location.length)
     const { bytesRead } = await fd.read(bytes, 0, location.length, location.offset)
     if (bytesRead !== location.length) {
       throw new RokError(StoreErrorCode.PACK_DAMAGED, `pack ${packFileName(location.pack)} is truncated: block ${cid?.toString() ?? ''} is missing; run 'rok verify'`,

@@ -9,6 +9,11 @@ export interface StoreOptions {
   signal?: AbortSignal
 }
 
+export interface ReadIntoOptions extends StoreOptions {
+  /** Memory to read `n` bytes into (e.g. recycled by the caller); a new buffer by default. */
+  allocate?: (n: number) => Uint8Array
+}
+
 export interface BlockStore {
   /** True when the block's bytes are present and indexed. */
   has: (cid: CID, options?: StoreOptions) => Promise<boolean>
@@ -37,10 +42,11 @@ export interface BlockStore {
   getMany?: (cids: CID[], options?: StoreOptions) => Promise<Uint8Array[]>
   /**
    * getMany without the hash check, into memory the caller owns (each block's ArrayBuffer
-   * was allocated for the call; neighbours may share one), for a caller that verifies the
-   * bytes on another thread before it uses them. Optional.
+   * was allocated for the call, by `options.allocate` when given; neighbours may share one),
+   * for a caller that verifies the bytes on another thread before it uses them, or whose
+   * reader does (the exchange's peers check every block). Optional.
    */
-  getManyUnverified?: (cids: CID[], options?: StoreOptions) => Promise<Uint8Array[]>
+  getManyUnverified?: (cids: CID[], options?: ReadIntoOptions) => Promise<Uint8Array[]>
   /** Make every put so far durable (data fsynced, then index written). */
   flush: (options?: StoreOptions) => Promise<void>
 }

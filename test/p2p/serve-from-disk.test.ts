@@ -20,6 +20,8 @@ import type { BlockStore } from '../../node/store/types.ts'
 
 const TIMEOUT = 120_000
 const spec = { seed: 31, count: 256, size: 16 * 1024 }
+/** Enough runs that the serving side reads most of them into memory used before. */
+const clean = { seed: 32, count: 1024, size: 16 * 1024 }
 /** Every ROT_EVERY-th block is rotten on the disk peer, so whatever share of the fetch it is asked for holds some. */
 const ROT_EVERY = 16
 
@@ -51,6 +53,9 @@ describe('serving from a disk store', { timeout: TIMEOUT }, () => {
   let removeDir: () => Promise<void>
   let rotten: RokHost
   let good: RokHost
+  let cleanDisk: TestDiskStore
+  let closeCleanDisk: () => Promise<void>
+  let cleanHost: RokHost
   let c: Client
   const reads = { verified: 0, unverified: 0 }
 
@@ -82,12 +87,20 @@ describe('serving from a disk store', { timeout: TIMEOUT }, () => {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       exchange: { store, authorize: () => true }
     })))
+    const [cleanDir, removeClean] = await tempDir('rok-serve-disk-')
+    ;[cleanDisk, closeCleanDisk] = await openTestDiskStore(cleanDir)
+    const closeClean = closeCleanDisk
+    closeCleanDisk = async () => { await closeClean(); await removeClean() }
+    for (const block of generateBlocks(clean)) await cleanDisk.put(block.cid, block.bytes)
+    await cleanDisk.flush()
+    cleanHost = await createRokHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { store: cleanDisk, authorize: () => true } })
     c = await client()
   })
 
   after(async () => {
-    await Promise.all([c, { host: rotten }, { host: good }].map(async x => { await x?.host.stop() }))
+    await Promise.all([c, { host: rotten }, { host: good }, { host: cleanHost }].map(async x => { await x?.host.stop() }))
     await closeDisk?.()
+    await closeCleanDisk?.()
     await removeDir?.()
   })
 
@@ -107,5 +120,24 @@ describe('serving from a disk store', { timeout: TIMEOUT }, () => {
     const bad = report.peers.find(p => p.peer === rotten.peerId.toString())!
     assert.equal(bad.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
     assert.equal(report.peers.find(p => p.peer === good.peerId.toString())!.blocks + bad.blocks, spec.count)
+  })
+
+  it('reads the runs it serves into memory it uses again, and every block arrives intact', async () => {
+    const c2 = await client()
+    try {
+      const report = await c2.host.services.exchange.fetchBlocks(blockCids(clean), {
+        peers: [multiaddr(cleanHost.getMultiaddrs()[0].toString())], signal: AbortSignal.timeout(TIMEOUT)
+      })
+      assert.equal(report.missing.length, 0)
+      assert.equal(report.peers[0].channel, 'data')
+      assert.equal(report.peers[0].dropped, undefined)
+      await assertStoredIntact(c2.store, clean)
+      // the 16 MiB went out through a few buffers used again, not one new buffer per run
+      const runBuffers = (cleanHost.services.exchange as unknown as { serverOptions: { runBuffers: { freeBuffers: number, allocated: number } } }).serverOptions.runBuffers
+      assert.ok(runBuffers.freeBuffers > 0, 'no run buffer came back')
+      assert.ok(runBuffers.allocated <= 16, `${runBuffers.allocated} run buffers allocated for 16 MiB`)
+    } finally {
+      await c2.host.stop()
+    }
   })
 })

@@ -12,6 +12,7 @@ import { DataChannelServer } from './data-channel/server.ts'
 import { Fetch, type FetchSettings, type OpenedStream } from './fetch.ts'
 import { ServerStream, type ServerStreamOptions } from './server.ts'
 import { UploadLimit } from './upload-limit.ts'
+import { RunBuffers } from './run-buffers.ts'
 import { BlockVerifier } from './verify.ts'
 import type { ChunkExchange, ChunkExchangeComponents, ChunkExchangeInit, FetchOptions, FetchReport, ServeStats } from './index.ts'
 import type { CID } from '../../../protocol/cid.ts'
@@ -52,6 +53,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
       idleTimeout,
       stats: this.stats,
       uploadLimit: init.maxUploadRate === undefined ? undefined : new UploadLimit(init.maxUploadRate),
+      runBuffers: new RunBuffers(),
       log
     }
     const dataChannel = init.dataChannel ?? (DATA_CHANNEL_ENABLED ? {} : false)

@@ -13,6 +13,7 @@ import { handleCancel } from './handlers/cancel.ts'
 import { handleWant } from './handlers/want.ts'
 import { readFrames, type ExchangeStream, type FrameReader } from './stream-frames.ts'
 import type { UploadLimit } from './upload-limit.ts'
+import type { RunBuffers } from './run-buffers.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { AuthorizeFn, ServeStats } from './index.ts'
 import type { BlockStore } from '../../store/types.ts'
@@ -40,6 +41,8 @@ export interface ServerStreamOptions {
   channelStats?: { blocks: number, bytes: number }
   /** The node's upload cap, shared by every stream it serves; undefined for none. */
   uploadLimit: UploadLimit | undefined
+  /** Memory runs are read into and used again once sent, on streams that copy what they send. */
+  runBuffers: RunBuffers
   log: Logger
 }
 
@@ -58,6 +61,8 @@ export class ServerStream {
   private servedBlocks = 0
   private servedBytes = 0
   private draining = false
+  /** Buffers of runs whose blocks are all queued; released once the queue has been sent. */
+  private sentRunBuffers: ArrayBuffer[] = []
   private remoteDone = false
   private closed = false
   private idleTimer: NodeJS.Timeout | undefined
@@ -204,7 +209,9 @@ export class ServerStream {
       }
     }
     if (wanted.length === 0 || this.closed) return
-    const blocks = await this.read(wanted, signal)
+    // the buffers this run is read into: free again once its blocks have been copied out
+    const held: ArrayBuffer[] = []
+    const blocks = await this.read(wanted, signal, held)
     for (let i = 0; i < wanted.length; i++) {
       const bytes = blocks[i]
       if (this.closed) return
@@ -232,6 +239,7 @@ export class ServerStream {
         this.options.channelStats.bytes += bytes.byteLength
       }
     }
+    for (const buffer of held) this.sentRunBuffers.push(buffer)
   }
 
   /**
@@ -286,11 +294,16 @@ export class ServerStream {
    * is what finds the rot on this side. Kubo serves the same way (`HashOnRead` is off by
    * default).
    */
-  private async read (cids: CID[], signal: AbortSignal): Promise<Array<Uint8Array | undefined>> {
+  private async read (cids: CID[], signal: AbortSignal, held: ArrayBuffer[]): Promise<Array<Uint8Array | undefined>> {
     const { store } = this.options
     if (store.getMany !== undefined && cids.length > 1) {
       try {
-        if (store.getManyUnverified !== undefined) return await store.getManyUnverified(cids, { signal })
+        if (store.getManyUnverified !== undefined) {
+          // into recycled memory when this stream copies what it sends
+          const runBuffers = this.options.runBuffers
+          const allocate = this.stream.copiesListsOnSend === true ? (n: number) => runBuffers.allocate(n, held) : undefined
+          return await store.getManyUnverified(cids, { signal, allocate })
+        }
         return await store.getMany(cids, { signal })
       } catch (err) {
         if (!isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
@@ -346,6 +359,11 @@ export class ServerStream {
     const out = this.outgoing
     this.outgoing = new Uint8ArrayList()
     this.send(out)
+    // every block of the runs queued so far has been copied out: their buffers are free
+    if (this.sentRunBuffers.length > 0 && this.stream.copiesListsOnSend === true) {
+      this.options.runBuffers.release(this.sentRunBuffers)
+      this.sentRunBuffers = []
+    }
   }
 
   private send (bytes: Uint8Array | Uint8ArrayList): void {

@@ -33,6 +33,11 @@ export interface ExchangeStream {
    * channel socket). Only called when nothing is in flight on it.
    */
   release?: () => void
+  /**
+   * True when `send` copies the bytes of a Uint8ArrayList before it returns (the data
+   * channel's writer): the caller may reuse them at once.
+   */
+  readonly copiesListsOnSend?: boolean
 }
 
 export interface FrameReader {

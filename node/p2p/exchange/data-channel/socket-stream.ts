@@ -47,6 +47,8 @@ export class SocketStream implements ExchangeStream {
   release: (() => void) | undefined
   /** Set when pieces are only valid during their 'message' event: blocks are copied here. */
   readonly arena: BlockArena | undefined
+  /** A list of pieces is copied into the writer's slabs before `send` returns (one Uint8Array may be written as it is). */
+  readonly copiesListsOnSend = true
   private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
   private error: Error | undefined
   private readonly writer: SocketWriter
