@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { tempDir } from '../fixtures/seeded.ts'
-import { initHome, startDaemon, waitFor } from './daemons.ts'
+import { initHome, startDaemon, waitFor, type Daemon } from './daemons.ts'
 
 const PROBE = fileURLToPath(new URL('./heap-growth-probe.ts', import.meta.url))
 
@@ -31,6 +31,31 @@ describe('memory of a node daemon', { timeout: 120_000 }, () => {
         assert.ok(r.peakMB < 4 * r.liveMB, `the heap grew to ${r.peakMB.toFixed(0)} MB with ${r.liveMB.toFixed(0)} MB live (${r.fullCollections} full collections)`)
       } finally {
         await node.stop()
+      }
+    } finally {
+      await cleanup()
+    }
+  })
+
+  // the launcher sets glibc's malloc up only when the environment has no MALLOC_MMAP_THRESHOLD_
+  it('runs with one glibc malloc arena, unless the user chose a number', { skip: process.platform !== 'linux' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined }, async () => {
+    const [dir, cleanup] = await tempDir()
+    try {
+      const home = join(dir, 'home')
+      await initHome(home)
+      const environOf = async (node: Daemon): Promise<string[]> => (await readFile(`/proc/${node.process.pid}/environ`, 'latin1')).split('\0')
+      const node = await startDaemon(home)
+      try {
+        const environ = await environOf(node)
+        assert.ok(environ.includes('MALLOC_ARENA_MAX=1'), environ.filter(e => e.startsWith('MALLOC')).join(' '))
+      } finally {
+        await node.stop()
+      }
+      const chosen = await startDaemon(home, [], { MALLOC_ARENA_MAX: '4' })
+      try {
+        assert.ok((await environOf(chosen)).includes('MALLOC_ARENA_MAX=4'))
+      } finally {
+        await chosen.stop()
       }
     } finally {
       await cleanup()
