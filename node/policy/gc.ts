@@ -113,7 +113,8 @@ async function runGc (options: GcOptions): Promise<GcReport> {
   const started = performance.now()
   const progress = (phase: GcProgress['phase'], blocks: number, bytes: number): void => options.onProgress?.({ phase, blocks, bytes })
 
-  // Packs from here on are written after the scan starts: never judged by it.
+  // Packs from here on were still being written (or sealed) when the scan started, so it
+  // may miss some of their blocks: never judged by it, even once they are closed.
   const packLimit = store.packIdLimit()
   const live = await markLive(store, options.buckets, signal, n => progress('mark', n, 0))
   const markedAt = now()
@@ -183,8 +184,7 @@ async function runGc (options: GcOptions): Promise<GcReport> {
     }
   }
 
-  const active = store.activePackId()
-  const packs = (await store.packIds()).filter(id => id < packLimit && id !== active)
+  const packs = (await store.packIds()).filter(id => id < packLimit)
   const sizes = new Map<number, number>()
   for (const id of packs) sizes.set(id, await store.packSize(id))
   const packBytesBefore = [...sizes.values()].reduce((a, b) => a + b, 0)

@@ -180,9 +180,14 @@ export class DiskBlockStore implements BlockStore {
     this.lookingUp = false
   }
 
-  /** The next pack id: packs below it existed (or were being written) before this call. */
+  /**
+   * Packs below this id are closed and every block in them is indexed, so an index scan
+   * started now sees all their blocks (gc judges only those). The pack being filled and one
+   * being sealed in the background hold blocks not yet indexed: they and later packs are
+   * at or above it.
+   */
   packIdLimit (): number {
-    return this.nextPackId
+    return Math.min(this.nextPackId, this.current?.id ?? Infinity, this.sealing?.pack.id ?? Infinity)
   }
 
   async locate (cid: CID): Promise<BlockLocation | undefined> {
@@ -411,11 +416,6 @@ export class DiskBlockStore implements BlockStore {
 
   async packSize (id: number): Promise<number> {
     return (await stat(join(this.dir, packFileName(id)))).size
-  }
-
-  /** Pack ids written by this process and still open for appends; gc must not touch them. */
-  activePackId (): number | undefined {
-    return this.current?.id
   }
 
   async removePack (id: number): Promise<void> {
