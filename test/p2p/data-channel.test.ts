@@ -83,14 +83,21 @@ describe('exchange data channel between processes', { timeout: TIMEOUT }, () => 
   })
 
   it('drops a peer that sends corrupted bytes over the data channel, and stores nothing wrong', async () => {
-    // one block in flight per peer and both connected first: the good peer cannot finish
-    // every block before the corrupting one has been asked for something
+    // One block in flight per peer, both connected first, and the good peer capped at
+    // 1 MB/s (4 MiB take it ~4 s): it cannot finish every block before the corrupting
+    // peer's data channel is open and asked for something, however loaded the machine.
+    const slow = await spawnPeer({ blocks: [spec], allow: 'all', maxUploadRate: 1_000_000 })
     const c = await client(1)
     clients.push(c)
-    await Promise.all([corrupt, server].map(async p => await c.host.dial(multiaddr(p.addr))))
-    const report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
-      peers: [multiaddr(corrupt.addr), multiaddr(server.addr)], signal: AbortSignal.timeout(TIMEOUT)
-    })
+    let report
+    try {
+      await Promise.all([corrupt, slow].map(async p => await c.host.dial(multiaddr(p.addr))))
+      report = await c.host.services.exchange.fetchBlocks(blockCids(spec), {
+        peers: [multiaddr(corrupt.addr), multiaddr(slow.addr)], signal: AbortSignal.timeout(TIMEOUT)
+      })
+    } finally {
+      await slow.stop()
+    }
     assert.equal(report.missing.length, 0)
     const bad = report.peers.find(p => p.peer === corrupt.peerId)!
     assert.equal(bad.channel, 'data')
