@@ -16,6 +16,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID, DAG_CBOR_CODEC, checkCid, cidFor } from './cid.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
+import { decodeManifestCbor, encodeManifestCbor } from './manifest-cbor.ts'
 
 export const MANIFEST_FORMAT = 'rok/manifest/1'
 /** No manifest node may be larger than this, on disk or on the wire. */
@@ -72,7 +73,7 @@ export type ListNode<T> = LeafNode<T> | BranchNode
 export interface EncodedNode { cid: CID, bytes: Uint8Array }
 
 export function encodeNode (value: unknown): EncodedNode {
-  const bytes = dagCbor.encode(value)
+  const bytes = encodeManifestCbor(value) ?? dagCbor.encode(value)
   if (bytes.length > MAX_NODE_BYTES) {
     throw new RokError(ProtocolErrorCode.INVALID_MANIFEST, `manifest node of ${bytes.length} bytes exceeds ${MAX_NODE_BYTES}`)
   }
@@ -85,6 +86,8 @@ function invalid (what: string): never {
 
 function decodeCbor (bytes: Uint8Array): unknown {
   if (bytes.length > MAX_NODE_BYTES) invalid(`node of ${bytes.length} bytes exceeds ${MAX_NODE_BYTES}`)
+  const known = decodeManifestCbor(bytes)
+  if (known !== undefined) return known
   try {
     return dagCbor.decode(bytes)
   } catch (cause) {
