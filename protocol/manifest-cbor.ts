@@ -19,6 +19,7 @@ const KEYS = ['format', 'kind', 'size', 'files', 'dirs', 'list', 'mode', 'mtime'
 
 const utf8 = new TextEncoder()
 const textDecoder = new TextDecoder()
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
 
 /** DAG-CBOR's map key order: shorter encoded key first, then bytewise. */
 function canonical (a: string, b: string): number {
@@ -28,6 +29,7 @@ function canonical (a: string, b: string): number {
 }
 
 const ORDER = [...KEYS].sort(canonical)
+if (ORDER.join() !== 'dir,data,dirs,kind,leaf,list,mode,name,size,files,mtime,branch,format,target,dataTree') throw new Error('setField needs the keys in canonical order')
 const RANK: Record<string, number> = Object.create(null)
 ORDER.forEach((k, i) => { RANK[k] = i })
 /** Each key's CBOR text header and bytes, ready to copy. */
@@ -212,19 +214,22 @@ function argument (info: number): number {
 function readString (length: number): string {
   const end = at + length
   if (end > src.length) throw OUTSIDE
-  let s = ''
-  for (let i = at; i < end; i++) {
-    const c = src[i]
-    if (c >= 0x80) {
-      s = textDecoder.decode(src.subarray(at, end))
-      at = end
-      return s
-    }
-    s += String.fromCharCode(c)
-  }
+  let s: string
+  let i = at
+  while (i < end && src[i] < 0x80) i++
+  if (i === end) s = latin1Slice.call(src, at, end) // ASCII: each byte is its character
+  else s = textDecoder.decode(src.subarray(at, end)) // as @ipld/dag-cbor (invalid UTF-8 becomes U+FFFD)
   at = end
   return s
 }
+
+/**
+ * Decoded CIDs are copied out of the node (so they do not hold its bytes) into shared
+ * 4.5 KiB buffers: one allocation per 128 CIDs rather than one each.
+ */
+const CID_POOL_BYTES = CID_BYTES * 128
+let pool = new Uint8Array(0)
+let poolAt = 0
 
 function readCid (): CID {
   // tag 42 (already read), then a byte string of 0x00 and the CID
@@ -232,18 +237,25 @@ function readCid (): CID {
   const s = at + 3
   const code = src[s + 1]
   if (src[s] !== 1 || (code !== RAW && code !== DAG_CBOR) || src[s + 2] !== 0x12 || src[s + 3] !== 32) throw OUTSIDE
-  const bytes = src.slice(s, s + CID_BYTES)
+  if (poolAt + CID_BYTES > pool.length) {
+    pool = new Uint8Array(CID_POOL_BYTES)
+    poolAt = 0
+  }
+  for (let i = 0; i < CID_BYTES; i++) pool[poolAt + i] = src[s + i]
+  const bytes = pool.subarray(poolAt, poolAt + CID_BYTES)
+  poolAt += CID_BYTES
   at = s + CID_BYTES
   return new CID(1, code, new Digest(0x12, 32, bytes.subarray(4), bytes.subarray(2)), bytes) as CID
 }
 
-function readKey (): number {
+/** The rank of the key at `at`, which must come after `last` in canonical order. */
+function readKey (last: number): number {
   if (at >= src.length) throw OUTSIDE
   const b = src[at++]
   if ((b >> 5) !== 3) throw OUTSIDE
   const length = b & 31
   if (length >= 24 || at + length > src.length) throw OUTSIDE
-  for (let rank = 0; rank < KEY_BYTES.length; rank++) {
+  for (let rank = last + 1; rank < KEY_BYTES.length; rank++) {
     const key = KEY_BYTES[rank]
     if (key[0] !== b) continue
     let i = 1
@@ -253,7 +265,32 @@ function readKey (): number {
       return rank
     }
   }
-  throw OUTSIDE // a key no manifest uses
+  throw OUTSIDE // a key no manifest uses, out of canonical order, or a duplicate
+}
+
+/**
+ * One named store per key, in ORDER's order: V8 keeps a map built this way on a fast
+ * shape, where `map[key] = v` with a computed key does not.
+ */
+function setField (map: Record<string, unknown>, rank: number, v: unknown): void {
+  switch (rank) {
+    case 0: map.dir = v; break
+    case 1: map.data = v; break
+    case 2: map.dirs = v; break
+    case 3: map.kind = v; break
+    case 4: map.leaf = v; break
+    case 5: map.list = v; break
+    case 6: map.mode = v; break
+    case 7: map.name = v; break
+    case 8: map.size = v; break
+    case 9: map.files = v; break
+    case 10: map.mtime = v; break
+    case 11: map.branch = v; break
+    case 12: map.format = v; break
+    case 13: map.target = v; break
+    case 14: map.dataTree = v; break
+    default: throw OUTSIDE
+  }
 }
 
 function readValue (depth: number): unknown {
@@ -287,10 +324,8 @@ function readValue (depth: number): unknown {
       const map: Record<string, unknown> = {}
       let last = -1
       for (let i = 0; i < n; i++) {
-        const rank = readKey()
-        if (rank <= last) throw OUTSIDE // out of canonical order, or a duplicate
-        last = rank
-        map[ORDER[rank]] = readValue(depth + 1)
+        last = readKey(last)
+        setField(map, last, readValue(depth + 1))
       }
       return map
     }

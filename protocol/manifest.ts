@@ -165,7 +165,9 @@ const utf8 = new TextEncoder()
 
 /** A safe single path component: no separators, no `.`/`..`, no NUL, not empty, not too long. */
 export function isSafeName (name: string): boolean {
-  return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && utf8.encode(name).length <= MAX_NAME_BYTES
+  // a UTF-16 code unit is at most 3 bytes of UTF-8: a short name needs no encoding to know
+  return name.length > 0 && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') &&
+    (name.length * 3 <= MAX_NAME_BYTES || utf8.encode(name).length <= MAX_NAME_BYTES)
 }
 
 /** A safe relative path inside the volume (for hard-link targets). */
