@@ -20,6 +20,11 @@ export class InOrder<T> {
     if (this.inFlight.length >= this.limit) await this.shift()
   }
 
+  /** Nothing in flight: work handled now comes after everything pushed before. */
+  get idle (): boolean {
+    return this.inFlight.length === 0
+  }
+
   /** Consume everything in flight, in order. */
   async drain (): Promise<void> {
     while (this.inFlight.length > 0) await this.shift()

@@ -48,16 +48,20 @@ export class ListTreeBuilder<T> {
     this.sink = sink
   }
 
-  /** Add one item carrying `bytes` of logical data (chunk size, file size). */
-  async add (item: T, bytes: number): Promise<void> {
+  /**
+   * Add one item carrying `bytes` of logical data (chunk size, file size). Returns a
+   * promise only when the item ended a node, which is then being handed to the sink.
+   */
+  add (item: T, bytes: number): Promise<void> | undefined {
     const level = this.levels[0]
     level.items.push(this.shape.toCbor(item))
     level.count++
     level.bytes += bytes
     level.encoded += this.shape.sizeOf(item)
     if (this.shape.boundary(item) || level.items.length >= this.shape.maxItems || level.encoded >= LEAF_BYTE_BUDGET) {
-      await this.close(0)
+      return this.close(0)
     }
+    return undefined
   }
 
   /** Finish the tree; returns the root link [cid, items, bytes]. */

@@ -386,7 +386,9 @@ class TreeSnapshot {
       // much, most of a tree v2's walk): if that shows it unchanged, its entry is the
       // parent's; otherwise it is lstat-ed again with BigInts and judged as any other.
       const previousInodes = await previousInodesRead
-      const paths = names.map(name => join(abs, name))
+      // join() normalizes every path again; a safe name only appends to the folder's own
+      const prefix = join(abs, 'x').slice(0, -1)
+      const paths = names.map(name => prefix + name)
       const reused = new Array<Entry | undefined>(names.length)
       const stats = paths.map((p, j): BigIntStats | Stats => {
         try {
@@ -474,7 +476,11 @@ class TreeSnapshot {
         // parent, are stored several at once (their index lookups go together); anything
         // else (a file read here through the shared buffers) waits its turn.
         const alongside = done !== undefined || sources[j] !== undefined || (stats[j].isFile() && big(j).nlink === 1n && !toRead[j])
-        if (alongside) await window.push(entry())
+        if (done !== undefined && window.idle) {
+          // reused, nothing in flight before it: straight into the list, no promise per file
+          const added = builder.add(this.reuse(done), done.size)
+          if (added !== undefined) await added
+        } else if (alongside) await window.push(entry())
         else { await window.drain(); await builder.add(...sized(await entry())) }
       }
       await window.drain()
