@@ -9,6 +9,9 @@
  * (the TCP connection's byte counters from `ss`, both directions), CPU of both daemons
  * (or of rsync, ssh and sshd) from /proc, and peak RSS of the receiving daemon, sampled
  * every 50 ms and its kernel high-water mark.
+ *
+ * With ROK_BENCH_PERF=DIR each step also runs `perf record -g` on both daemons for just
+ * that step (DIR/step-*.data); NODE_OPTIONS=--perf-basic-prof names their JS frames.
  */
 import { execFile, spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
@@ -170,7 +173,10 @@ async function measure (a: Daemon, b: Daemon, step: () => Promise<number>, paylo
   const [wire0, cpuA0, cpuB0, rssA0, rssB0] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb), rssOf(pa), rssOf(pb)])
   const stopB = sampleRss(pb)
   const stopA = sampleRss(pa)
+  const perfDir = process.env.ROK_BENCH_PERF
+  const perf = perfDir === undefined ? undefined : spawn('perf', ['record', '-F', '999', '-g', '-p', `${pa},${pb}`, '-o', join(perfDir, `step-${Date.now()}.data`)], { stdio: 'ignore' })
   const seconds = await step()
+  if (perf !== undefined) { perf.kill('SIGINT'); await new Promise(resolve => perf.once('exit', resolve)) }
   const [peakB, peakA] = [stopB(), stopA()]
   const [wire1, cpuA1, cpuB1] = await Promise.all([wireBytes(pa), cpuOf(pa), cpuOf(pb)])
   return {
