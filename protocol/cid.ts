@@ -18,8 +18,47 @@ export function sha256 (bytes: Uint8Array): Uint8Array {
   return hash('sha256', bytes, 'buffer')
 }
 
+/** A CIDv1 with a sha2-256 digest: version, codec, hash code and digest length, digest. */
+const CID_BYTES = 36
+const CID_SLAB_BYTES = 4096
+
+/**
+ * The bytes of the CIDs made here are carved from shared 4 KiB buffers. Why:
+ * multiformats builds every CID and its digest in fresh 36- and 34-byte arrays, which V8
+ * keeps inside its heap until the library asks for their `.buffer` (it always does); then
+ * each gets an off-heap backing store of its own, two per block, for the collector to track
+ * and sweep: a steady cost on every chunk snapshotted, sent or received. A slab is freed
+ * when no CID carved from it is left (at worst 4 KiB kept alive by one CID).
+ */
+let slab = Buffer.alloc(0)
+let slabUsed = 0
+
+/** Room for one more CID's bytes, its first four written; returns the offset of its digest. */
+function takeCidBytes (codec: number): number {
+  if (slabUsed + CID_BYTES > slab.byteLength) {
+    slab = Buffer.allocUnsafeSlow(CID_SLAB_BYTES)
+    slabUsed = 0
+  }
+  const at = slabUsed
+  slabUsed += CID_BYTES
+  slab[at] = 1
+  slab[at + 1] = codec
+  slab[at + 2] = SHA2_256
+  slab[at + 3] = 32
+  return at + 4
+}
+
+/** The CID whose digest was just written at `digestAt` by takeCidBytes' caller. */
+function cidAt (codec: number, digestAt: number): CID {
+  const bytes = new Uint8Array(slab.buffer, slab.byteOffset + digestAt - 4, CID_BYTES)
+  return new CID(1, codec, new Digest.Digest(SHA2_256, 32, bytes.subarray(4), bytes.subarray(2)), bytes)
+}
+
 export function cidFor (codec: typeof RAW_CODEC | typeof DAG_CBOR_CODEC, bytes: Uint8Array): CID {
-  return CID.createV1(codec, Digest.create(SHA2_256, sha256(bytes)))
+  const at = takeCidBytes(codec)
+  // a latin1 string is kept on V8's heap; a Buffer result would be one more backing store
+  slab.write(hash('sha256', bytes, 'latin1'), at, 32, 'latin1')
+  return cidAt(codec, at)
 }
 
 /** The CID of a chunk of raw bytes. */
@@ -29,7 +68,10 @@ export function chunkCid (bytes: Uint8Array): CID {
 
 /** The CID of a chunk whose sha2-256 digest was computed elsewhere (a worker thread). */
 export function chunkCidFromDigest (digest: Uint8Array): CID {
-  return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, digest))
+  if (digest.byteLength !== 32) return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, digest))
+  const at = takeCidBytes(RAW_CODEC)
+  slab.set(digest, at)
+  return cidAt(RAW_CODEC, at)
 }
 
 /**
@@ -60,6 +102,12 @@ export function checkCid (cid: CID): CID {
 
 /** Parse CID bytes (as carried in manifests and on the wire). */
 export function cidFromBytes (bytes: Uint8Array): CID {
+  // the only shape Rok makes, decoded without multiformats' own arrays (see takeCidBytes)
+  if (bytes.byteLength === CID_BYTES && bytes[0] === 1 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) && bytes[2] === SHA2_256 && bytes[3] === 32) {
+    const at = takeCidBytes(bytes[1])
+    slab.set(bytes.subarray(4), at)
+    return cidAt(bytes[1], at)
+  }
   let cid: CID
   try {
     cid = CID.decode(bytes)
@@ -71,8 +119,11 @@ export function cidFromBytes (bytes: Uint8Array): CID {
 
 /** True when `bytes` hash to `cid`'s digest. */
 export function bytesMatchCid (cid: CID, bytes: Uint8Array): boolean {
-  // compared in place: this runs for every block received or read verified
-  return cid.multihash.code === SHA2_256 && hash('sha256', bytes, 'buffer').equals(cid.multihash.digest)
+  // as latin1 strings: this runs for every block received or read verified, and a string
+  // stays on V8's heap where a Buffer result would be an off-heap allocation per block
+  const digest = cid.multihash.digest
+  return cid.multihash.code === SHA2_256 && digest.byteLength === 32 &&
+    hash('sha256', bytes, 'latin1') === Buffer.from(digest.buffer, digest.byteOffset, 32).toString('latin1')
 }
 
 /** Throws ERR_HASH_MISMATCH unless `bytes` hash to `cid`. */
