@@ -7,6 +7,7 @@ import { hash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { ProtocolErrorCode, RokError } from './errors.ts'
+import { smallBytes } from './small-bytes.ts'
 
 export { CID }
 
@@ -20,45 +21,30 @@ export function sha256 (bytes: Uint8Array): Uint8Array {
 
 /** A CIDv1 with a sha2-256 digest: version, codec, hash code and digest length, digest. */
 const CID_BYTES = 36
-const CID_SLAB_BYTES = 4096
 
 /**
- * The bytes of the CIDs made here are carved from shared 4 KiB buffers. Why:
- * multiformats builds every CID and its digest in fresh 36- and 34-byte arrays, which V8
- * keeps inside its heap until the library asks for their `.buffer` (it always does); then
- * each gets an off-heap backing store of its own, two per block, for the collector to track
- * and sweep: a steady cost on every chunk snapshotted, sent or received. A slab is freed
- * when no CID carved from it is left (at worst 4 KiB kept alive by one CID).
+ * The bytes of a CID Rok makes, its first four written (see small-bytes.ts for why not
+ * multiformats' own arrays: it builds every CID and digest in fresh ones, two off-heap
+ * allocations per block once it asks for their `.buffer`).
  */
-let slab = Buffer.alloc(0)
-let slabUsed = 0
-
-/** Room for one more CID's bytes, its first four written; returns the offset of its digest. */
-function takeCidBytes (codec: number): number {
-  if (slabUsed + CID_BYTES > slab.byteLength) {
-    slab = Buffer.allocUnsafeSlow(CID_SLAB_BYTES)
-    slabUsed = 0
-  }
-  const at = slabUsed
-  slabUsed += CID_BYTES
-  slab[at] = 1
-  slab[at + 1] = codec
-  slab[at + 2] = SHA2_256
-  slab[at + 3] = 32
-  return at + 4
+function newCidBytes (codec: number): Uint8Array {
+  const bytes = smallBytes(CID_BYTES)
+  bytes[0] = 1
+  bytes[1] = codec
+  bytes[2] = SHA2_256
+  bytes[3] = 32
+  return bytes
 }
 
-/** The CID whose digest was just written at `digestAt` by takeCidBytes' caller. */
-function cidAt (codec: number, digestAt: number): CID {
-  const bytes = new Uint8Array(slab.buffer, slab.byteOffset + digestAt - 4, CID_BYTES)
+function cidOf (codec: number, bytes: Uint8Array): CID {
   return new CID(1, codec, new Digest.Digest(SHA2_256, 32, bytes.subarray(4), bytes.subarray(2)), bytes)
 }
 
 export function cidFor (codec: typeof RAW_CODEC | typeof DAG_CBOR_CODEC, bytes: Uint8Array): CID {
-  const at = takeCidBytes(codec)
-  // a latin1 string is kept on V8's heap; a Buffer result would be one more backing store
-  slab.write(hash('sha256', bytes, 'latin1'), at, 32, 'latin1')
-  return cidAt(codec, at)
+  const out = newCidBytes(codec)
+  // a latin1 string is kept on V8's heap; a Buffer result would be one more off-heap allocation
+  Buffer.from(out.buffer, out.byteOffset, CID_BYTES).write(hash('sha256', bytes, 'latin1'), 4, 32, 'latin1')
+  return cidOf(codec, out)
 }
 
 /** The CID of a chunk of raw bytes. */
@@ -69,9 +55,9 @@ export function chunkCid (bytes: Uint8Array): CID {
 /** The CID of a chunk whose sha2-256 digest was computed elsewhere (a worker thread). */
 export function chunkCidFromDigest (digest: Uint8Array): CID {
   if (digest.byteLength !== 32) return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, digest))
-  const at = takeCidBytes(RAW_CODEC)
-  slab.set(digest, at)
-  return cidAt(RAW_CODEC, at)
+  const out = newCidBytes(RAW_CODEC)
+  out.set(digest, 4)
+  return cidOf(RAW_CODEC, out)
 }
 
 /**
@@ -102,11 +88,11 @@ export function checkCid (cid: CID): CID {
 
 /** Parse CID bytes (as carried in manifests and on the wire). */
 export function cidFromBytes (bytes: Uint8Array): CID {
-  // the only shape Rok makes, decoded without multiformats' own arrays (see takeCidBytes)
+  // the only shape Rok makes, decoded without multiformats' own arrays (see newCidBytes)
   if (bytes.byteLength === CID_BYTES && bytes[0] === 1 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) && bytes[2] === SHA2_256 && bytes[3] === 32) {
-    const at = takeCidBytes(bytes[1])
-    slab.set(bytes.subarray(4), at)
-    return cidAt(bytes[1], at)
+    const out = newCidBytes(bytes[1])
+    out.set(bytes.subarray(4), 4)
+    return cidOf(bytes[1], out)
   }
   let cid: CID
   try {

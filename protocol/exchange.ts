@@ -18,6 +18,7 @@
  */
 import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, SHA2_256, type CID } from './cid.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
+import { smallBytes, writeU32 } from './small-bytes.ts'
 
 export const EXCHANGE_PROTOCOL = '/rok/exchange/1.0.0'
 
@@ -65,8 +66,8 @@ function invalid (message: string): RokError {
 }
 
 function frame (body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength)
-  new DataView(out.buffer).setUint32(0, body.byteLength)
+  const out = smallBytes(FRAME_HEADER_BYTES + body.byteLength)
+  writeU32(out, 0, body.byteLength)
   out.set(body, FRAME_HEADER_BYTES)
   return out
 }
@@ -123,8 +124,9 @@ export function encodeBlockHeader (cid: CID, blockLength: number): Uint8Array {
   if (blockLength > MAX_BLOCK_BYTES) throw invalid(`block of ${blockLength} bytes exceeds ${MAX_BLOCK_BYTES}`)
   const cidBytes = cid.bytes
   if (cidBytes.byteLength > MAX_CID_BYTES) throw invalid('CID too long')
-  const out = new Uint8Array(FRAME_HEADER_BYTES + 2 + cidBytes.byteLength)
-  new DataView(out.buffer).setUint32(0, 2 + cidBytes.byteLength + blockLength)
+  // one per block served: from a shared slab, not an allocation of its own (small-bytes.ts)
+  const out = smallBytes(FRAME_HEADER_BYTES + 2 + cidBytes.byteLength)
+  writeU32(out, 0, 2 + cidBytes.byteLength + blockLength)
   out[4] = MessageType.BLOCK
   out[5] = cidBytes.byteLength
   out.set(cidBytes, 6)

@@ -5,6 +5,8 @@
  * `<8 hex digits>.pack`; a pack is written by one process and never appended to again
  * once closed.
  */
+import { smallBytes, writeU32 } from '../../protocol/small-bytes.ts'
+
 export const PACK_TARGET_SIZE = 32 * 1024 * 1024
 export const ENTRY_HEADER_FIXED = 5
 
@@ -25,10 +27,7 @@ export function entryHeader (cidBytes: Uint8Array, dataLength: number): Uint8Arr
 
 /** An entry's header written into `into` at `at` (ENTRY_HEADER_FIXED + cid length bytes). */
 export function writeEntryHeader (into: Uint8Array, at: number, cidBytes: Uint8Array, dataLength: number): void {
-  into[at] = dataLength >>> 24
-  into[at + 1] = (dataLength >>> 16) & 0xff
-  into[at + 2] = (dataLength >>> 8) & 0xff
-  into[at + 3] = dataLength & 0xff
+  writeU32(into, at, dataLength)
   into[at + 4] = cidBytes.length
   into.set(cidBytes, at + ENTRY_HEADER_FIXED)
 }
@@ -40,12 +39,14 @@ export interface BlockLocation {
   length: number
 }
 
+/** One per block stored, handed to level: from a shared slab (see protocol/small-bytes.ts). */
 export function encodeLocation (loc: BlockLocation): Uint8Array {
-  const out = new Uint8Array(16)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, loc.pack)
-  view.setBigUint64(4, BigInt(loc.offset))
-  view.setUint32(12, loc.length)
+  const out = smallBytes(16)
+  writeU32(out, 0, loc.pack)
+  // a u64 offset: packs stay far below 2^53
+  writeU32(out, 4, Math.floor(loc.offset / 2 ** 32))
+  writeU32(out, 8, loc.offset >>> 0)
+  writeU32(out, 12, loc.length)
   return out
 }
 
