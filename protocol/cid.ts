@@ -15,10 +15,6 @@ export const RAW_CODEC = 0x55
 export const DAG_CBOR_CODEC = 0x71
 export const SHA2_256 = 0x12
 
-export function sha256 (bytes: Uint8Array): Uint8Array {
-  return hash('sha256', bytes, 'buffer')
-}
-
 /** A CIDv1 with a sha2-256 digest: version, codec, hash code and digest length, digest. */
 const CID_BYTES = 36
 
