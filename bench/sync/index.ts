@@ -5,7 +5,7 @@
  * folder (full copy and a ~1% update) against rsync over ssh (nodes.ts).
  *
  *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...]
- *                                [--nodes-gib 1] [--node-rounds 3] [--node-args '--memory-limit 256MB'] [--profile DIR]
+ *                                [--nodes-gib 1] [--node-rounds 3] [--node-args '--memory-limit 256MB'] [--profile DIR] [--pin]
  *
  * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s;
  * wire bytes are the TCP connection's byte counters (`ss`), both directions.
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
     window: { type: 'string' },
+    /** Pin the serving process to CPU 0 and the fetching one to CPU 1 (`taskset`): the ends stop sharing cores. */
+    pin: { type: 'boolean', default: false },
     /** Extra `rok node start` options for both daemons, space-separated. */
     'node-args': { type: 'string', default: '' }
   }
@@ -60,7 +62,9 @@ interface Proc {
 
 function start (config: Record<string, unknown>): Proc {
   const profile = values.profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`]
-  const child = spawn(process.execPath, [...profile, PEER, JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const argv = [process.execPath, ...profile, PEER, JSON.stringify(config)]
+  const pinned = values.pin ? ['taskset', '-c', config.role === 'serve' ? '0' : '1', ...argv] : argv
+  const child = spawn(pinned[0], pinned.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })
   const queue: any[] = []
   const waiters: Array<{ type: string, resolve: (m: any) => void, reject: (e: Error) => void }> = []
   createInterface({ input: child.stdout }).on('line', (line) => {
