@@ -12,6 +12,12 @@ export interface StoreOptions {
 export interface ReadIntoOptions extends StoreOptions {
   /** Memory to read `n` bytes into (e.g. recycled by the caller); a new buffer by default. */
   allocate?: (n: number) => Uint8Array
+  /**
+   * `allocate` returns memory that starts on a page boundary and takes sizes up to a run
+   * plus 8 KiB: the store may then read with O_DIRECT, the run's span widened to whole
+   * pages, and return blocks that sit inside that memory at an offset.
+   */
+  pageAligned?: boolean
 }
 
 export interface BlockStore {

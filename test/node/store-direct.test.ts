@@ -1,10 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { readdir, readFile, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { chunkCid, type CID } from '../../protocol/cid.ts'
 import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
+import { alignedBuffer } from '../../node/store/aligned-buffer.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const BUFFER = 64 * 1024
@@ -88,6 +89,48 @@ test('the same blocks written without O_DIRECT give byte-identical packs', async
     }
     assert.ok(contents[0].byteLength > 0)
     assert.ok(contents[0].equals(contents[1]), `direct ${contents[0].byteLength} bytes, buffered ${contents[1].byteLength}`)
+  } finally {
+    await cleanup()
+  }
+})
+
+test('runs read into page-aligned memory come back exact from sealed, current and plainly written packs, and a cut pack is reported', async () => {
+  const [dir, cleanup] = await tempDir()
+  try {
+    for (const directWrites of [true, false]) {
+      const sub = join(dir, String(directWrites))
+      const db = await levelIndex(sub)
+      const store = await openDiskStore({ dir: join(sub, 'packs'), index: db.index, writeBufferSize: BUFFER, packTargetSize: 128 * 1024, directWrites })
+      const all = [...blocks(11), ...blocks(22), ...blocks(33)]
+      for (const [cid, bytes] of all) await store.put(cid, bytes)
+      await store.flush()
+      const sizes: number[] = []
+      const allocate = (n: number): Uint8Array => { sizes.push(n); return alignedBuffer(n) }
+      const orders = [all, all.filter((_, i) => i % 2 === 1), [...all].reverse(), ...all.map(b => [b])]
+      for (const order of orders) {
+        const got = await store.getManyUnverified!(order.map(([cid]) => cid), { allocate, pageAligned: true })
+        for (const [i, [cid, bytes]] of order.entries()) assert.deepEqual(got[i], bytes, `block ${cid.toString()} (${bytes.byteLength} bytes)`)
+      }
+      // whole pages were asked for: the reads were widened for O_DIRECT, and O_DIRECT handles were opened
+      assert.ok(sizes.some(n => n % 4096 === 0 && n > 0))
+      assert.ok((store as unknown as { directReaders: Map<number, unknown> }).directReaders.size > 0, 'no pack was read with O_DIRECT')
+      await store.close()
+      await db.close()
+    }
+
+    // a pack cut short under the index: the missing block is named, not returned as junk
+    const sub = join(dir, 'cut')
+    const db = await levelIndex(sub)
+    const store = await openDiskStore({ dir: join(sub, 'packs'), index: db.index, writeBufferSize: BUFFER, packTargetSize: 64 * 1024 })
+    const all = blocks(44)
+    for (const [cid, bytes] of all) await store.put(cid, bytes)
+    await store.flush()
+    const first = (await readdir(join(sub, 'packs'))).sort()[0]
+    const path = join(sub, 'packs', first)
+    await truncate(path, (await stat(path)).size - 10)
+    await assert.rejects(store.getManyUnverified!(all.map(([cid]) => cid), { allocate: alignedBuffer, pageAligned: true }), { code: 'ERR_PACK_DAMAGED' })
+    await store.close()
+    await db.close()
   } finally {
     await cleanup()
   }

@@ -302,7 +302,7 @@ export class ServerStream {
           // into recycled memory when this stream copies what it sends
           const runBuffers = this.options.runBuffers
           const allocate = this.stream.copiesListsOnSend === true ? (n: number) => runBuffers.allocate(n, held) : undefined
-          return await store.getManyUnverified(cids, { signal, allocate })
+          return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined })
         }
         return await store.getMany(cids, { signal })
       } catch (err) {
