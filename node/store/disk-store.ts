@@ -72,6 +72,12 @@ const MAX_OPEN_READERS = 64
 /** getMany reads across gaps this small (entry headers, a skipped block) rather than seek. */
 const MAX_READ_GAP = 64 * 1024
 const MAX_RUN_BYTES = 8 * 1024 * 1024
+/**
+ * Runs shorter than this are read through the page cache even into page-aligned memory:
+ * an update's scattered wants made many short direct reads, each a disk round trip and a
+ * 2 MiB run buffer, and a 4 GiB folder's 1% update took 6.4-6.7 s instead of 5.0-5.2.
+ */
+const MIN_DIRECT_READ = 256 * 1024
 /** Callers' lookups merged into one index getMany at most. */
 const MAX_COALESCED_LOOKUPS = 64
 
@@ -332,13 +338,20 @@ export class DiskBlockStore implements BlockStore {
    * `own`: into an ArrayBuffer of its own, never Node's shared pool.
    */
   async readAt (location: BlockLocation, cid?: CID, own = false, into?: ReadIntoOptions): Promise<Uint8Array> {
-    if (into?.allocate !== undefined && into.pageAligned === true && this.directReads && this.current?.id !== location.pack) {
-      const bytes = await this.readDirect(location, into.allocate, cid)
-      if (bytes !== undefined) return bytes
+    let allocate = into?.allocate
+    if (allocate !== undefined && into?.pageAligned === true) {
+      if (location.length < MIN_DIRECT_READ) {
+        // a short run: through the page cache (readahead serves its neighbours) into memory of its own, not a whole run buffer
+        allocate = undefined
+        own = true
+      } else if (this.directReads && this.current?.id !== location.pack) {
+        const bytes = await this.readDirect(location, allocate, cid)
+        if (bytes !== undefined) return bytes
+      }
     }
     const fd = await this.reader(location.pack, cid)
     // not zero-filled first: every byte is read over (or the read fails below)
-    const bytes = into?.allocate !== undefined ? into.allocate(location.length) : own ? new Uint8Array(Buffer.allocUnsafeSlow(location.length).buffer, 0, location.length) : uninitialized(location.length)
+    const bytes = allocate !== undefined ? allocate(location.length) : own ? new Uint8Array(Buffer.allocUnsafeSlow(location.length).buffer, 0, location.length) : uninitialized(location.length)
     const { bytesRead } = await fd.read(bytes, 0, location.length, location.offset)
     if (bytesRead !== location.length) throw truncated(location, cid)
     return bytes
