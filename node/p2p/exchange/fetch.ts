@@ -228,8 +228,9 @@ export class Fetch {
       ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal })
       : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal })))
     stored.then(() => {
-      this.unstore(batch)
+      // settled before they are released: a released block's memory may already hold another
       for (const b of batch) this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
+      this.unstore(batch)
       this.wakeSessions()
     }, (err: Error) => {
       this.unstore(batch)
