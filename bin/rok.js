@@ -19,10 +19,15 @@ if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE = cache.direc
 // them mmapped and returned on free. These are read only at process start, so the CLI
 // re-executes itself once with them set (same PID: signals and waits are unaffected),
 // for the commands that move volumes' worth of bytes; values a user sets are kept.
+// A node daemon also gets a young generation of a fixed 4 MiB: V8 only honours its size
+// from the command line, and the flags below leave the default 1 MiB, which a daemon
+// serving or receiving a 1 GiB sync collected ~1,000-1,300 times (1.0-1.6 CPU-s); at 4 MiB
+// ~250-310 times (0.5-0.7 CPU-s) for ~8 MB more resident (docs/PERFORMANCE.md, session 9).
 const BULK = new Set(['snapshot', 'restore', 'publish', 'sync', 'verify', 'gc', 'node', 'tier'])
 if (process.platform === 'linux' && BULK.has(process.argv[2]) && process.env.MALLOC_MMAP_THRESHOLD_ === undefined && typeof process.execve === 'function') {
   const { fileURLToPath } = await import('node:url')
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+  const young = process.argv[2] === 'node' ? ['--min-semi-space-size=4'] : []
+  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...young, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     ...process.env,
     MALLOC_MMAP_THRESHOLD_: '1048576',
     // a node daemon gets one: at 4 GiB its peak was ~10-17 MB lower, CPU the same (PERFORMANCE.md)
