@@ -19,10 +19,11 @@ if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE = cache.direc
 // them mmapped and returned on free. These are read only at process start, so the CLI
 // re-executes itself once with them set (same PID: signals and waits are unaffected),
 // for the commands that move volumes' worth of bytes; values a user sets are kept.
-// A node daemon also gets a young generation of a fixed 4 MiB: V8 only honours its size
-// from the command line, and the flags below leave the default 1 MiB, which a daemon
-// serving or receiving a 1 GiB sync collected ~1,000-1,300 times (1.0-1.6 CPU-s); at 4 MiB
-// ~250-310 times (0.5-0.7 CPU-s) for ~8 MB more resident (docs/PERFORMANCE.md, session 9).
+// A node daemon also starts with a 4 MiB young generation: V8 takes its initial size only
+// from the command line, and the flags below never grow it past that. At V8's initial
+// 1 MiB a daemon serving or receiving a 1 GiB sync collected it ~1,000-1,300 times
+// (1.0-1.6 CPU-s); at 4 MiB ~250-310 times (0.5-0.7 CPU-s), for 7-13 MB more at the sending
+// node's peak in a 1 GiB sync and up to 25 MB in a 4 GiB one (docs/PERFORMANCE.md, session 9).
 const BULK = new Set(['snapshot', 'restore', 'publish', 'sync', 'verify', 'gc', 'node', 'tier'])
 if (process.platform === 'linux' && BULK.has(process.argv[2]) && process.env.MALLOC_MMAP_THRESHOLD_ === undefined && typeof process.execve === 'function') {
   const { fileURLToPath } = await import('node:url')
@@ -37,6 +38,8 @@ if (process.platform === 'linux' && BULK.has(process.argv[2]) && process.env.MAL
 // Snapshots, restores and syncs make many short-lived objects per chunk. On a large
 // machine V8 sizes its young generation for throughput and lets them pile up by the
 // hundred megabytes; a small fixed one keeps memory ~70 MB lower for no measurable time.
+// With a growth factor of 1 it stays at its initial size: V8's 1 MiB, or the 4 MiB a node
+// daemon is started with above (the cap of 4 is then reached at once).
 const v8 = await import('node:v8')
 v8.setFlagsFromString('--max-semi-space-size=4')
 v8.setFlagsFromString('--semi-space-growth-factor=1')
