@@ -17,9 +17,10 @@ import { StoreErrorCode } from './errors.ts'
 import { alignDown, alignedBuffer, alignUp, DIRECT_IO_ALIGNMENT } from './aligned-buffer.ts'
 import { blockKey } from './block-key.ts'
 import {
-  ENTRY_HEADER_FIXED, PACK_TARGET_SIZE, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName, writeEntryHeader,
-  type BlockLocation
+  ENTRY_HEADER_FIXED, FIRST_BLOCK_KEY, PACK_TARGET_SIZE, PackTableBuilder, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName, tableKey,
+  writeEntryHeader, type BlockLocation
 } from './pack-format.ts'
+import { PackTables } from './pack-tables.ts'
 import type { BlockStore, ReadIntoOptions, StoreOptions } from './types.ts'
 
 /** The slice of a level (sub)database the store needs, with binary keys and values. */
@@ -100,6 +101,8 @@ interface OpenPack {
   written: number
   /** Bytes covered by committed index entries; a failed pack is cut back to this. */
   committed: number
+  /** Every block appended, indexed with the pack's own entries when it is sealed. */
+  table: PackTableBuilder
 }
 
 /** A full pack being made durable and indexed while the next one fills. */
@@ -143,6 +146,8 @@ export class DiskBlockStore implements BlockStore {
   private chain: Promise<unknown> = Promise.resolve()
   private closed = false
   private readonly guard: PresenceGuard | undefined
+  /** Where recently read packs' blocks sit, for reads that ask for it (ReadIntoOptions.packTables). */
+  private readonly tables: PackTables
   private readonly lookups: Array<{ keys: Uint8Array[], resolve: (v: Array<Uint8Array | undefined>) => void, reject: (err: unknown) => void }> = []
   private lookingUp = false
 
@@ -158,6 +163,7 @@ export class DiskBlockStore implements BlockStore {
     this.directReads = init.directReads ?? true
     this.nextPackId = nextPackId
     this.guard = init.guard
+    this.tables = new PackTables(async id => await this.index.get(tableKey(id)))
   }
 
   async has (cid: CID, _options?: StoreOptions): Promise<boolean> {
@@ -286,6 +292,8 @@ export class DiskBlockStore implements BlockStore {
     } catch (err) {
       if (isRokError(err, StoreErrorCode.BLOCK_NOT_FOUND)) throw err
       options?.signal?.throwIfAborted()
+      // the retry looks every block up in the index again
+      this.tables.clear()
       return await this.readMany(cids, false, options)
     }
   }
@@ -295,12 +303,7 @@ export class DiskBlockStore implements BlockStore {
     if (cids.some(cid => this.pending.has(blockKey(cid)))) {
       await this.serialize(async () => { await this.writeOut() })
     }
-    const found = await this.lookup(cids.map(c => c.bytes))
-    const locations = cids.map((cid, i) => {
-      const loc = this.pending.get(blockKey(cid))?.location ?? (found[i] === undefined ? undefined : decodeLocation(found[i]!))
-      if (loc === undefined) throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
-      return loc
-    })
+    const locations = await this.locateMany(cids, into?.packTables === true)
     // Blocks stored together sit next to each other in a pack: read each run at once.
     const order = cids.map((_, i) => i).sort((a, b) => locations[a].pack - locations[b].pack || locations[a].offset - locations[b].offset)
     const out = new Array<Uint8Array>(cids.length)
@@ -331,6 +334,35 @@ export class DiskBlockStore implements BlockStore {
     }
     await flushRun()
     return out
+  }
+
+  /**
+   * Where each block sits: blocks being written, then (with `tables`) the tables of packs
+   * read lately, then one index lookup for the rest, whose packs' tables are then read.
+   */
+  private async locateMany (cids: CID[], tables: boolean): Promise<BlockLocation[]> {
+    const locations = new Array<BlockLocation | undefined>(cids.length)
+    const missed: number[] = []
+    for (let i = 0; i < cids.length; i++) {
+      const key = blockKey(cids[i])
+      locations[i] = this.pending.get(key)?.location ?? (tables ? this.tables.get(key) : undefined)
+      if (locations[i] === undefined) missed.push(i)
+    }
+    if (missed.length === 0) return locations as BlockLocation[]
+    const found = await this.lookup(missed.map(i => cids[i].bytes))
+    const sealedBelow = this.packIdLimit()
+    for (let m = 0; m < missed.length; m++) {
+      const i = missed[m]
+      const value = found[m]
+      const cid = cids[i]
+      // written meanwhile: the index entry may not be there yet
+      const loc = value === undefined ? this.pending.get(blockKey(cid))?.location : decodeLocation(value)
+      if (loc === undefined) throw new RokError(StoreErrorCode.BLOCK_NOT_FOUND, `block ${cid.toString()} is not in the store`, { details: { cid: cid.toString() } })
+      // only a closed pack's table is complete, and only sealed packs have one
+      if (tables && loc.pack < sealedBelow) this.tables.learn(loc.pack)
+      locations[i] = loc
+    }
+    return locations as BlockLocation[]
   }
 
   /**
@@ -482,7 +514,7 @@ export class DiskBlockStore implements BlockStore {
 
   /** Every indexed block, in index order. */
   async * blocks (): AsyncGenerator<StoredBlock> {
-    for await (const [key, value] of this.index.iterator()) {
+    for await (const [key, value] of this.index.iterator({ gte: FIRST_BLOCK_KEY })) {
       yield { cid: CID.decode(key), location: decodeLocation(value) }
     }
   }
@@ -496,6 +528,9 @@ export class DiskBlockStore implements BlockStore {
   }
 
   async removePack (id: number): Promise<void> {
+    this.tables.forget(id)
+    // durable before the pack goes: a later pack given this id must never meet this table
+    await this.index.batch([{ type: 'del', key: tableKey(id) }], { sync: true })
     for (const readers of [this.readers, this.directReaders]) {
       const fd = readers.get(id)
       if (fd !== undefined) { readers.delete(id); await (await fd.catch(() => undefined))?.close() }
@@ -547,6 +582,7 @@ export class DiskBlockStore implements BlockStore {
       await this.bufferBytes(bytes)
     }
     this.pending.set(blockKey(cid), { cid, location })
+    pack.table.add(cidBytes, location)
   }
 
   private async bufferBytes (bytes: Uint8Array): Promise<void> {
@@ -669,7 +705,7 @@ export class DiskBlockStore implements BlockStore {
       let fd: FileHandle | undefined
       try {
         fd = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644)
-        return { id, fd, readFd: await open(path, 'r'), direct: true, size: 0, written: 0, committed: 0 }
+        return { id, fd, readFd: await open(path, 'r'), direct: true, size: 0, written: 0, committed: 0, table: new PackTableBuilder() }
       } catch (err) {
         await fd?.close()
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
@@ -678,7 +714,7 @@ export class DiskBlockStore implements BlockStore {
         await unlink(path).catch(() => {})
       }
     }
-    return { id, fd: await open(path, 'wx+'), readFd: undefined, direct: false, size: 0, written: 0, committed: 0 }
+    return { id, fd: await open(path, 'wx+'), readFd: undefined, direct: false, size: 0, written: 0, committed: 0, table: new PackTableBuilder() }
   }
 
   /**
@@ -691,9 +727,10 @@ export class DiskBlockStore implements BlockStore {
     try {
       await pack.fd.sync()
       await closePack(pack)
-      if (entries.length > 0) {
-        await this.index.batch(entries.map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) })), { sync: true })
-      }
+      const ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> = entries.map(({ cid, location }) => ({ type: 'put' as const, key: cid.bytes, value: encodeLocation(location) }))
+      // the whole pack's table, with its last entries: a pack is never appended to once sealed
+      if (pack.table.count > 0) ops.push({ type: 'put', key: tableKey(pack.id), value: pack.table.encode() })
+      if (ops.length > 0) await this.index.batch(ops, { sync: true })
     } catch (err) {
       this.sealError = diskError(err, this.dir)
       await this.abandon(pack)

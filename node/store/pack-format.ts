@@ -54,3 +54,82 @@ export function decodeLocation (bytes: Uint8Array): BlockLocation {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   return { pack: view.getUint32(0), offset: Number(view.getBigUint64(4)), length: view.getUint32(12) }
 }
+
+/**
+ * A pack's table of contents: where each of its blocks sits, stored in the index (under
+ * `tableKey`) in the same batch as the blocks' own entries when the pack is sealed. The
+ * serving side reads it to find a pack's other blocks without one index lookup each.
+ * Layout: u8 version (1), then per block `[u8 cid length][cid][u32 data offset][u32 length]`.
+ */
+const TABLE_VERSION = 1
+const TABLE_ENTRY_FIXED = 9
+
+/**
+ * A table's index key: 0x00 then the pack id. Every block key is a CIDv1 and starts with
+ * 0x01, so tables sort before all blocks and never collide with one.
+ */
+export function tableKey (pack: number): Uint8Array {
+  const key = new Uint8Array(5)
+  writeU32(key, 1, pack)
+  return key
+}
+
+/** Where block keys start in the index: scans of blocks begin here, past the tables. */
+export const FIRST_BLOCK_KEY = Uint8Array.of(1)
+
+/** Gathers a pack's table as blocks are appended to it. */
+export class PackTableBuilder {
+  private bytes = new Uint8Array(16 * 1024)
+  private length = 1
+  private entries = 0
+
+  constructor () {
+    this.bytes[0] = TABLE_VERSION
+  }
+
+  get count (): number {
+    return this.entries
+  }
+
+  add (cidBytes: Uint8Array, location: BlockLocation): void {
+    // a pack far past 4 GiB (no configuration makes one) is simply not tabled: readers use the index
+    if (location.offset + location.length > 0xffffffff) return
+    const need = this.length + TABLE_ENTRY_FIXED + cidBytes.byteLength
+    if (need > this.bytes.byteLength) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.byteLength * 2))
+      grown.set(this.bytes.subarray(0, this.length))
+      this.bytes = grown
+    }
+    const at = this.length
+    this.bytes[at] = cidBytes.byteLength
+    this.bytes.set(cidBytes, at + 1)
+    writeU32(this.bytes, at + 1 + cidBytes.byteLength, location.offset)
+    writeU32(this.bytes, at + 5 + cidBytes.byteLength, location.length)
+    this.length = need
+    this.entries++
+  }
+
+  /** The table as stored: a copy, so the builder may go on. */
+  encode (): Uint8Array {
+    return this.bytes.slice(0, this.length)
+  }
+}
+
+/**
+ * Each block of a stored table as (cid bytes, data offset, length); undefined when the
+ * bytes are not a table this version wrote (the reader then uses the index).
+ */
+export function decodePackTable (bytes: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
+  if (bytes.byteLength < 1 || bytes[0] !== TABLE_VERSION) return undefined
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: Array<{ cidBytes: Uint8Array, offset: number, length: number }> = []
+  let at = 1
+  while (at < bytes.byteLength) {
+    const cidLength = bytes[at]
+    const end = at + TABLE_ENTRY_FIXED + cidLength
+    if (cidLength === 0 || end > bytes.byteLength) return undefined
+    out.push({ cidBytes: bytes.subarray(at + 1, at + 1 + cidLength), offset: view.getUint32(at + 1 + cidLength), length: view.getUint32(at + 5 + cidLength) })
+    at = end
+  }
+  return out
+}

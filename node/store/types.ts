@@ -18,6 +18,12 @@ export interface ReadIntoOptions extends StoreOptions {
    * pages, and return blocks that sit inside that memory at an offset.
    */
   pageAligned?: boolean
+  /**
+   * Find blocks through the tables of contents of the packs read lately before asking
+   * the index (pack-tables.ts): for a reader of runs of blocks stored together. Such a
+   * read may return a block that gc has unindexed but whose pack is still there.
+   */
+  packTables?: boolean
 }
 
 export interface BlockStore {

@@ -302,7 +302,8 @@ export class ServerStream {
           // into recycled memory when this stream copies what it sends
           const runBuffers = this.options.runBuffers
           const allocate = this.stream.copiesListsOnSend === true ? (n: number) => runBuffers.allocate(n, held) : undefined
-          return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined })
+          // a peer asks in the order blocks were stored: the packs just read tell where the next ones are
+          return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined, packTables: true })
         }
         return await store.getMany(cids, { signal })
       } catch (err) {
