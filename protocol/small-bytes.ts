@@ -33,3 +33,8 @@ export function writeU32 (into: Uint8Array, at: number, value: number): void {
   into[at + 2] = (value >>> 8) & 0xff
   into[at + 3] = value & 0xff
 }
+
+/** Big-endian u32 at `at`. */
+export function readU32 (from: Uint8Array, at: number): number {
+  return ((from[at] << 24) | (from[at + 1] << 16) | (from[at + 2] << 8) | from[at + 3]) >>> 0
+}

@@ -300,7 +300,7 @@ export class DiskBlockStore implements BlockStore {
 
   private async readMany (cids: CID[], verify = true, into?: ReadIntoOptions): Promise<Uint8Array[]> {
     this.checkOpen()
-    if (cids.some(cid => this.pending.has(blockKey(cid)))) {
+    if (this.pending.size > 0 && cids.some(cid => this.pending.has(blockKey(cid)))) {
       await this.serialize(async () => { await this.writeOut() })
     }
     const locations = await this.locateMany(cids, into?.packTables === true)
@@ -343,9 +343,10 @@ export class DiskBlockStore implements BlockStore {
   private async locateMany (cids: CID[], tables: boolean): Promise<BlockLocation[]> {
     const locations = new Array<BlockLocation | undefined>(cids.length)
     const missed: number[] = []
+    // a serving node is seldom writing: no map key made per block when nothing is pending
+    const pending = this.pending.size > 0
     for (let i = 0; i < cids.length; i++) {
-      const key = blockKey(cids[i])
-      locations[i] = this.pending.get(key)?.location ?? (tables ? this.tables.get(key) : undefined)
+      locations[i] = (pending ? this.pending.get(blockKey(cids[i]))?.location : undefined) ?? (tables ? this.tables.get(cids[i].bytes) : undefined)
       if (locations[i] === undefined) missed.push(i)
     }
     if (missed.length === 0) return locations as BlockLocation[]

@@ -5,7 +5,7 @@
  * `<8 hex digits>.pack`; a pack is written by one process and never appended to again
  * once closed.
  */
-import { smallBytes, writeU32 } from '../../protocol/small-bytes.ts'
+import { readU32, smallBytes, writeU32 } from '../../protocol/small-bytes.ts'
 
 export const PACK_TARGET_SIZE = 32 * 1024 * 1024
 export const ENTRY_HEADER_FIXED = 5
@@ -116,20 +116,49 @@ export class PackTableBuilder {
 }
 
 /**
- * Each block of a stored table as (cid bytes, data offset, length); undefined when the
- * bytes are not a table this version wrote (the reader then uses the index).
+ * Where each entry of a stored table starts; undefined when the bytes are not a table
+ * this version wrote (the reader then uses the index).
  */
-export function decodePackTable (bytes: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
-  if (bytes.byteLength < 1 || bytes[0] !== TABLE_VERSION) return undefined
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const out: Array<{ cidBytes: Uint8Array, offset: number, length: number }> = []
-  let at = 1
-  while (at < bytes.byteLength) {
-    const cidLength = bytes[at]
-    const end = at + TABLE_ENTRY_FIXED + cidLength
-    if (cidLength === 0 || end > bytes.byteLength) return undefined
-    out.push({ cidBytes: bytes.subarray(at + 1, at + 1 + cidLength), offset: view.getUint32(at + 1 + cidLength), length: view.getUint32(at + 5 + cidLength) })
-    at = end
+export function tableEntryStarts (table: Uint8Array): Uint32Array | undefined {
+  if (table.byteLength < 1 || table[0] !== TABLE_VERSION) return undefined
+  let count = 0
+  for (let at = 1; at < table.byteLength; at += TABLE_ENTRY_FIXED + table[at]) {
+    if (table[at] === 0 || at + TABLE_ENTRY_FIXED + table[at] > table.byteLength) return undefined
+    count++
   }
-  return out
+  const starts = new Uint32Array(count)
+  for (let at = 1, i = 0; i < count; at += TABLE_ENTRY_FIXED + table[at]) starts[i++] = at
+  return starts
+}
+
+/** A CID's last four bytes (of its digest) as a number: a ready-made hash. */
+export function cidTail (cidBytes: Uint8Array): number {
+  return readU32(cidBytes, cidBytes.byteLength - 4)
+}
+
+/** cidTail of the entry at `at`. */
+export function tableEntryTail (table: Uint8Array, at: number): number {
+  return readU32(table, at + 1 + table[at] - 4)
+}
+
+export function tableEntryIs (table: Uint8Array, at: number, cidBytes: Uint8Array): boolean {
+  const n = cidBytes.byteLength
+  if (table[at] !== n) return false
+  for (let i = n - 1; i >= 0; i--) if (table[at + 1 + i] !== cidBytes[i]) return false
+  return true
+}
+
+export function tableEntryLocation (table: Uint8Array, at: number, pack: number): BlockLocation {
+  const end = at + 1 + table[at]
+  return { pack, offset: readU32(table, end), length: readU32(table, end + 4) }
+}
+
+/** Each block of a stored table (see tableEntryStarts). */
+export function decodePackTable (table: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
+  const starts = tableEntryStarts(table)
+  if (starts === undefined) return undefined
+  return [...starts].map(at => {
+    const { offset, length } = tableEntryLocation(table, at, 0)
+    return { cidBytes: table.subarray(at + 1, at + 1 + table[at]), offset, length }
+  })
 }
