@@ -5,8 +5,9 @@
  * the index entries that point at them are committed (synchronously), so after a crash
  * at any moment every index entry points at durable bytes; bytes without an entry are
  * unreferenced pack tails that gc reclaims. A full pack is sealed (fsynced, closed, its
- * entries committed) in the background while puts go on into the next one; until then
- * its blocks are answered from memory, as every block not yet indexed is.
+ * entries committed with its table of contents, pack-format.ts) in the background while
+ * puts go on into the next one; until then its blocks are answered from memory, as every
+ * block not yet indexed is.
  */
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, unlink, stat, type FileHandle } from 'node:fs/promises'
