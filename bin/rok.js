@@ -27,7 +27,8 @@ if (cache?.directory !== undefined) process.env.NODE_COMPILE_CACHE = cache.direc
 const BULK = new Set(['snapshot', 'restore', 'publish', 'sync', 'verify', 'gc', 'node', 'tier'])
 if (process.platform === 'linux' && BULK.has(process.argv[2]) && process.env.MALLOC_MMAP_THRESHOLD_ === undefined && typeof process.execve === 'function') {
   const { fileURLToPath } = await import('node:url')
-  const young = process.argv[2] === 'node' ? ['--min-semi-space-size=4'] : []
+  // --expose-gc: a quiet daemon collects what its last work left (node/idle-collect.ts)
+  const young = process.argv[2] === 'node' ? ['--min-semi-space-size=4', '--expose-gc'] : []
   process.execve(process.execPath, [process.execPath, ...process.execArgv, ...young, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     ...process.env,
     MALLOC_MMAP_THRESHOLD_: '1048576',

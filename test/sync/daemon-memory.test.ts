@@ -38,7 +38,7 @@ describe('memory of a node daemon', { timeout: 120_000 }, () => {
   })
 
   // the launcher sets glibc's malloc up only when the environment has no MALLOC_MMAP_THRESHOLD_
-  it('runs with one glibc malloc arena and a 4 MiB young generation, unless the user chose a number', { skip: process.platform !== 'linux' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined }, async () => {
+  it('runs with one glibc malloc arena, a 4 MiB young generation and gc() for its idle collections, unless the user chose a number', { skip: process.platform !== 'linux' || process.env.MALLOC_MMAP_THRESHOLD_ !== undefined }, async () => {
     const [dir, cleanup] = await tempDir()
     try {
       const home = join(dir, 'home')
@@ -51,6 +51,8 @@ describe('memory of a node daemon', { timeout: 120_000 }, () => {
         // the same re-execution sizes its young generation (V8 takes it only from the command line)
         const argv = (await readFile(`/proc/${node.process.pid}/cmdline`, 'latin1')).split('\0')
         assert.ok(argv.includes('--min-semi-space-size=4'), argv.join(' '))
+        // and lets it collect once it goes quiet after work (node/idle-collect.ts)
+        assert.ok(argv.includes('--expose-gc'), argv.join(' '))
       } finally {
         await node.stop()
       }
