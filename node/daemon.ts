@@ -134,9 +134,15 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     idle = gc === undefined ? undefined : startIdleCollector({ collect: () => { gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) } })
     const quiet = idle
     const metrics = new Registry()
+    // what a snapshot or publish leaves is collected as it ends (node/idle-collect.ts)
+    const thenCollect = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      try { return await work(...args) } finally { quiet?.afterWork() }
+    }
+    const ops = localOperations(engine, { onPolicyChange: () => { policies.poke() } })
+    const syncOps = syncOperations(service)
     app = await buildNodeApi({
-      ops: localOperations(engine, { onPolicyChange: () => { policies.poke() } }),
-      sync: syncOperations(service),
+      ops: { ...ops, snapshot: thenCollect(ops.snapshot), restore: thenCollect(ops.restore) },
+      sync: { ...syncOps, publish: thenCollect(syncOps.publish) },
       token: await ensureApiToken(init.home),
       metrics,
       gauges: [
