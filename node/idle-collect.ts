@@ -30,7 +30,7 @@ export interface IdleCollector {
   /**
    * A long piece of work (a snapshot, a publish) just ended: collect now if the heap grew,
    * without waiting to look. A peer often starts syncing the moment a publish ends, before
-   * the daemon is ever quiet: the sending node then served 4 GiB from ~200 MB instead of ~150.
+   * the daemon is ever quiet: the sending node then served 4 GiB from ~200 MB instead of ~165.
    */
   afterWork: () => void
   stop: () => void
