@@ -134,7 +134,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     idle = gc === undefined ? undefined : startIdleCollector({ collect: () => { gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) } })
     const quiet = idle
     const metrics = new Registry()
-    // what a snapshot or publish leaves is collected as it ends (node/idle-collect.ts)
+    // what a snapshot, publish or restore leaves is collected as it ends (node/idle-collect.ts)
     const thenCollect = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
       try { return await work(...args) } finally { quiet?.afterWork() }
     }

@@ -152,13 +152,3 @@ export function tableEntryLocation (table: Uint8Array, at: number, pack: number)
   const end = at + 1 + table[at]
   return { pack, offset: readU32(table, end), length: readU32(table, end + 4) }
 }
-
-/** Each block of a stored table (see tableEntryStarts). */
-export function decodePackTable (table: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
-  const starts = tableEntryStarts(table)
-  if (starts === undefined) return undefined
-  return [...starts].map(at => {
-    const { offset, length } = tableEntryLocation(table, at, 0)
-    return { cidBytes: table.subarray(at + 1, at + 1 + table[at]), offset, length }
-  })
-}

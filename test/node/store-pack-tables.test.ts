@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { chunkCid, type CID } from '../../protocol/cid.ts'
 import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
-import { decodePackTable, PackTableBuilder, tableKey } from '../../node/store/pack-format.ts'
+import { PackTableBuilder, tableEntryLocation, tableEntryStarts, tableKey } from '../../node/store/pack-format.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const PACK = 64 * 1024
@@ -23,6 +23,16 @@ async function countingIndex (dir: string): Promise<{ index: BinaryIndex, looked
     batch: async (ops, options) => { await inner.batch(ops, options) }
   }
   return { index, looked: () => looked, close: async () => { await db.close() } }
+}
+
+/** Each block of a stored table, read with the accessors the serving side uses; undefined for a malformed one. */
+function decodePackTable (table: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
+  const starts = tableEntryStarts(table)
+  if (starts === undefined) return undefined
+  return [...starts].map(at => {
+    const { offset, length } = tableEntryLocation(table, at, 0)
+    return { cidBytes: table.subarray(at + 1, at + 1 + table[at]), offset, length }
+  })
 }
 
 function blocks (from: number, n: number): Array<[CID, Uint8Array]> {
