@@ -19,7 +19,7 @@ import { alignDown, alignedBuffer, alignUp, DIRECT_IO_ALIGNMENT } from './aligne
 import { blockKey } from './block-key.ts'
 import {
   ENTRY_HEADER_FIXED, FIRST_BLOCK_KEY, PACK_TARGET_SIZE, PackTableBuilder, decodeLocation, encodeLocation, entryHeader, packFileName, parsePackFileName, tableKey,
-  writeEntryHeader, type BlockLocation
+  tablePack, writeEntryHeader, type BlockLocation
 } from './pack-format.ts'
 import { PackTables } from './pack-tables.ts'
 import type { BlockStore, ReadIntoOptions, StoreOptions } from './types.ts'
@@ -164,7 +164,7 @@ export class DiskBlockStore implements BlockStore {
     this.directReads = init.directReads ?? true
     this.nextPackId = nextPackId
     this.guard = init.guard
-    this.tables = new PackTables(async id => await this.index.get(tableKey(id)))
+    this.tables = new PackTables(async id => await this.packTable(id))
   }
 
   async has (cid: CID, _options?: StoreOptions): Promise<boolean> {
@@ -235,6 +235,11 @@ export class DiskBlockStore implements BlockStore {
    */
   packIdLimit (): number {
     return Math.min(this.nextPackId, this.current?.id ?? Infinity, this.sealing?.pack.id ?? Infinity)
+  }
+
+  /** Where the index puts each block, undefined where it has none (blocks being written are not looked at). */
+  async indexedLocations (cidBytes: Uint8Array[]): Promise<Array<BlockLocation | undefined>> {
+    return (await this.lookup(cidBytes)).map(v => v === undefined ? undefined : decodeLocation(v))
   }
 
   async locate (cid: CID): Promise<BlockLocation | undefined> {
@@ -529,10 +534,31 @@ export class DiskBlockStore implements BlockStore {
     return (await stat(join(this.dir, packFileName(id)))).size
   }
 
-  async removePack (id: number): Promise<void> {
+  /** Every stored pack table of contents, by pack id (rok verify checks them). */
+  async * packTables (): AsyncGenerator<{ pack: number, table: Uint8Array }> {
+    for await (const [key, table] of this.index.iterator({ gte: tableKey(0), lt: FIRST_BLOCK_KEY })) {
+      yield { pack: tablePack(key), table }
+    }
+  }
+
+  /** Pack `id`'s table of contents as stored, if it has one. */
+  async packTable (id: number): Promise<Uint8Array | undefined> {
+    return await this.index.get(tableKey(id))
+  }
+
+  /**
+   * Forget pack `id`'s table of contents, durably: its blocks are then located through the
+   * index alone. A table is only a shortcut to what the index says, so dropping one loses
+   * nothing.
+   */
+  async dropPackTable (id: number): Promise<void> {
     this.tables.forget(id)
-    // durable before the pack goes: a later pack given this id must never meet this table
     await this.index.batch([{ type: 'del', key: tableKey(id) }], { sync: true })
+  }
+
+  async removePack (id: number): Promise<void> {
+    // durable before the pack goes: a later pack given this id must never meet this table
+    await this.dropPackTable(id)
     for (const readers of [this.readers, this.directReaders]) {
       const fd = readers.get(id)
       if (fd !== undefined) { readers.delete(id); await (await fd.catch(() => undefined))?.close() }

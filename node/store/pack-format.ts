@@ -74,6 +74,11 @@ export function tableKey (pack: number): Uint8Array {
   return key
 }
 
+/** The pack id in a table's key. */
+export function tablePack (key: Uint8Array): number {
+  return readU32(key, 1)
+}
+
 /** Where block keys start in the index: scans of blocks begin here, past the tables. */
 export const FIRST_BLOCK_KEY = Uint8Array.of(1)
 
@@ -151,4 +156,11 @@ export function tableEntryIs (table: Uint8Array, at: number, cidBytes: Uint8Arra
 export function tableEntryLocation (table: Uint8Array, at: number, pack: number): BlockLocation {
   const end = at + 1 + table[at]
   return { pack, offset: readU32(table, end), length: readU32(table, end + 4) }
+}
+
+/** Every block a stored table lists, in the order it was appended; undefined for a malformed table. */
+export function packTableEntries (table: Uint8Array, pack: number): Array<{ cidBytes: Uint8Array, location: BlockLocation }> | undefined {
+  const starts = tableEntryStarts(table)
+  if (starts === undefined) return undefined
+  return Array.from(starts, at => ({ cidBytes: table.subarray(at + 1, at + 1 + table[at]), location: tableEntryLocation(table, at, pack) }))
 }

@@ -1,10 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { chunkCid, type CID } from '../../protocol/cid.ts'
-import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
-import { PackTableBuilder, tableEntryLocation, tableEntryStarts, tableKey } from '../../node/store/pack-format.ts'
+import { openDiskStore, type BinaryIndex, type DiskBlockStore } from '../../node/store/index.ts'
+import { PackTableBuilder, packFileName, packTableEntries, tableKey } from '../../node/store/pack-format.ts'
+import { verifyStore } from '../../node/verify.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const PACK = 64 * 1024
@@ -25,14 +27,23 @@ async function countingIndex (dir: string): Promise<{ index: BinaryIndex, looked
   return { index, looked: () => looked, close: async () => { await db.close() } }
 }
 
-/** Each block of a stored table, read with the accessors the serving side uses; undefined for a malformed one. */
+/** A store of small packs over a counting index, closed and removed afterwards. */
+async function withStore (fn: (store: DiskBlockStore, counted: { index: BinaryIndex, looked: () => number }, dir: string) => Promise<void>): Promise<void> {
+  const [dir, cleanup] = await tempDir()
+  const counted = await countingIndex(dir)
+  const store = await openDiskStore({ dir: join(dir, 'packs'), index: counted.index, packTargetSize: PACK })
+  try {
+    await fn(store, counted, dir)
+  } finally {
+    await store.close()
+    await counted.close()
+    await cleanup()
+  }
+}
+
+/** A stored table's entries as plain values. */
 function decodePackTable (table: Uint8Array): Array<{ cidBytes: Uint8Array, offset: number, length: number }> | undefined {
-  const starts = tableEntryStarts(table)
-  if (starts === undefined) return undefined
-  return [...starts].map(at => {
-    const { offset, length } = tableEntryLocation(table, at, 0)
-    return { cidBytes: table.subarray(at + 1, at + 1 + table[at]), offset, length }
-  })
+  return packTableEntries(table, 0)?.map(({ cidBytes, location }) => ({ cidBytes, offset: location.offset, length: location.length }))
 }
 
 function blocks (from: number, n: number): Array<[CID, Uint8Array]> {
@@ -40,10 +51,7 @@ function blocks (from: number, n: number): Array<[CID, Uint8Array]> {
 }
 
 test('serving a version in the order it was stored looks up about one block per pack in the index, not every block', async () => {
-  const [dir, cleanup] = await tempDir()
-  const counted = await countingIndex(dir)
-  const store = await openDiskStore({ dir: join(dir, 'packs'), index: counted.index, packTargetSize: PACK })
-  try {
+  await withStore(async (store, counted, dir) => {
     const stored = blocks(0, 64) // 512 kB: seven packs of nine blocks and one of one
     await store.putMany(stored)
     await store.flush()
@@ -63,18 +71,11 @@ test('serving a version in the order it was stored looks up about one block per 
     const plain = counted.looked()
     for (let i = 0; i < stored.length; i += 4) await store.getManyUnverified(stored.slice(i, i + 4).map(([cid]) => cid))
     assert.equal(counted.looked() - plain, 64)
-  } finally {
-    await store.close()
-    await counted.close()
-    await cleanup()
-  }
+  })
 })
 
 test('blocks gc moves out of a pack it then removes are read from their new place', async () => {
-  const [dir, cleanup] = await tempDir()
-  const counted = await countingIndex(dir)
-  const store = await openDiskStore({ dir: join(dir, 'packs'), index: counted.index, packTargetSize: PACK })
-  try {
+  await withStore(async (store, counted, dir) => {
     const stored = blocks(100, 24)
     await store.putMany(stored)
     await store.flush()
@@ -88,18 +89,11 @@ test('blocks gc moves out of a pack it then removes are read from their new plac
     await store.removePack(1)
     const got = await store.getManyUnverified(cids.slice(0, 9), { packTables: true })
     got.forEach((bytes, j) => { assert.deepEqual(bytes, stored[j][1]) })
-  } finally {
-    await store.close()
-    await counted.close()
-    await cleanup()
-  }
+  })
 })
 
 test('a sealed pack\'s table lists every block in it and goes when the pack is removed', async () => {
-  const [dir, cleanup] = await tempDir()
-  const counted = await countingIndex(dir)
-  const store = await openDiskStore({ dir: join(dir, 'packs'), index: counted.index, packTargetSize: PACK })
-  try {
+  await withStore(async (store, counted, dir) => {
     const stored = blocks(200, 20)
     // in three calls with flushes between: entries indexed early still belong in the pack's table
     for (const part of [stored.slice(0, 3), stored.slice(3, 11), stored.slice(11)]) { await store.putMany(part); await store.flush() }
@@ -115,11 +109,7 @@ test('a sealed pack\'s table lists every block in it and goes when the pack is r
     }
     await store.removePack(1)
     assert.equal(await counted.index.get(tableKey(1)), undefined)
-  } finally {
-    await store.close()
-    await counted.close()
-    await cleanup()
-  }
+  })
 })
 
 test('a table that is not one this version wrote is ignored', () => {
@@ -131,4 +121,76 @@ test('a table that is not one this version wrote is ignored', () => {
   assert.equal(decodePackTable(bytes.subarray(0, bytes.byteLength - 1)), undefined)
   assert.equal(decodePackTable(Uint8Array.of(2)), undefined)
   assert.equal(decodePackTable(new Uint8Array(0)), undefined)
+})
+
+const NO_VERSIONS = { async * all () {} }
+
+/** A table like the one stored for `pack`, with each entry passed through `change`. */
+function rewrittenTable (table: Uint8Array, pack: number, change: (entry: { cidBytes: Uint8Array, location: { pack: number, offset: number, length: number } }, i: number) => { offset: number, length: number }): Uint8Array {
+  const builder = new PackTableBuilder()
+  for (const [i, entry] of packTableEntries(table, pack)!.entries()) builder.add(entry.cidBytes, { pack, ...change(entry, i) })
+  return builder.encode()
+}
+
+test('rok verify finds a table of contents that misplaces a block, drops it, and the block is then served right', async () => {
+  await withStore(async (store, counted, dir) => {
+    const stored = blocks(300, 20)
+    await store.putMany(stored)
+    await store.flush()
+    assert.deepEqual(await verifyStore({ store, buckets: NO_VERSIONS }), { ok: true, blocks: 20, bytes: 20 * BLOCK, versions: 0, damaged: [] })
+    // the table of pack 2 swaps where its first two blocks lie
+    const table = (await store.packTable(2))!
+    const entries = packTableEntries(table, 2)!
+    const swapped = rewrittenTable(table, 2, (e, i) => i === 0 ? entries[1].location : i === 1 ? entries[0].location : e.location)
+    await counted.index.batch([{ type: 'put', key: tableKey(2), value: swapped }])
+    const misplaced = stored[9][0]
+    const served = await store.getManyUnverified([misplaced], { packTables: true })
+    await new Promise(resolve => setTimeout(resolve, 20)) // pack 2's table is read meanwhile
+    assert.deepEqual(served[0], stored[9][1])
+    assert.notDeepEqual((await store.getManyUnverified([stored[10][0]], { packTables: true }))[0], stored[10][1], 'the damaged table is what is served from')
+
+    const report = await verifyStore({ store, buckets: NO_VERSIONS })
+    assert.equal(report.ok, false)
+    assert.equal(report.damaged.length, 1)
+    assert.equal(report.damaged[0].problem, 'table')
+    assert.equal(report.damaged[0].cid, stored[9][0].toString())
+    assert.match(report.damaged[0].detail!, new RegExp(`${packFileName(2)}'s table of contents puts .* the index at offset .*; the table was dropped`))
+    assert.equal(await store.packTable(2), undefined)
+    assert.deepEqual((await store.getManyUnverified([stored[10][0]], { packTables: true }))[0], stored[10][1])
+    assert.equal((await verifyStore({ store, buckets: NO_VERSIONS })).ok, true)
+  })
+})
+
+test('rok verify accepts a table listing blocks gc moved elsewhere while their old bytes are whole, and not once they are overwritten', async () => {
+  await withStore(async (store, counted, dir) => {
+    const stored = blocks(400, 12)
+    await store.putMany(stored)
+    await store.flush()
+    const firstPack = []
+    for await (const b of store.blocks()) if (b.location.pack === 1) firstPack.push(b)
+    await store.moveBlocks(firstPack.slice(0, 3))
+    assert.equal((await verifyStore({ store, buckets: NO_VERSIONS })).ok, true)
+    // a moved block's old place in pack 1, which its table still names, goes bad
+    const moved = firstPack[0]
+    const handle = await open(join(dir, 'packs', packFileName(1)), 'r+')
+    await handle.write(Buffer.alloc(16, 0xee), 0, 16, moved.location.offset)
+    await handle.close()
+    const report = await verifyStore({ store, buckets: NO_VERSIONS })
+    assert.equal(report.damaged.length, 1, JSON.stringify(report.damaged))
+    assert.equal(report.damaged[0].problem, 'table')
+    assert.equal(report.damaged[0].cid, moved.cid.toString())
+    assert.match(report.damaged[0].detail!, /where other bytes lie/)
+  })
+})
+
+test('rok verify names the pack whose table of contents is malformed', async () => {
+  await withStore(async (store, counted, dir) => {
+    await store.putMany(blocks(500, 12))
+    await store.flush()
+    const table = (await store.packTable(1))!
+    await counted.index.batch([{ type: 'put', key: tableKey(1), value: table.subarray(0, table.byteLength - 3) }])
+    const report = await verifyStore({ store, buckets: NO_VERSIONS })
+    assert.deepEqual(report.damaged.map(d => [d.problem, d.cid]), [['table', packFileName(1)]])
+    assert.equal(await store.packTable(1), undefined)
+  })
 })

@@ -7,7 +7,7 @@ export const verify: Command = {
   name: 'verify',
   summary: 'check every stored block against its hash and every version for missing data',
   usage: 'verify [--tier]',
-  description: 'Reads back every block, checks it against its CID, then walks every version. For each corrupt or missing block it names every version and path it breaks. Exits 1 when anything is damaged. With --tier, checks the object-storage tier\'s copy instead: every pack it records is there and intact, and every pushed version has its version object and all its blocks.',
+  description: 'Reads back every block, checks it against its CID, checks every pack\'s table of contents against the index (a damaged one is dropped: it is only a shortcut to the index, and peers would be served wrong bytes from it), then walks every version. For each corrupt or missing block it names every version and path it breaks. Exits 1 when anything is damaged. With --tier, checks the object-storage tier\'s copy instead: every pack it records is there and intact, and every pushed version has its version object and all its blocks.',
   options: { tier: { type: 'boolean' } },
   optionHelp: { tier: 'check the object-storage tier (reads every pack once)' },
   positionals: 0,
