@@ -107,6 +107,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       registry: link,
       maxDownloadRate: init.maxDownloadRate,
       pollInterval: init.pollInterval,
+      afterSnapshot: () => { idle?.afterWork() },
       log
     })
     const service = sync
@@ -134,7 +135,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     idle = gc === undefined ? undefined : startIdleCollector({ collect: () => { gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) } })
     const quiet = idle
     const metrics = new Registry()
-    // what a snapshot, publish or restore leaves is collected as it ends (node/idle-collect.ts)
+    // what a snapshot or restore leaves is collected as it ends (node/idle-collect.ts); a publish's, before it is announced (afterSnapshot above)
     const thenCollect = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
       try { return await work(...args) } finally { quiet?.afterWork() }
     }
@@ -142,7 +143,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     const syncOps = syncOperations(service)
     app = await buildNodeApi({
       ops: { ...ops, snapshot: thenCollect(ops.snapshot), restore: thenCollect(ops.restore) },
-      sync: { ...syncOps, publish: thenCollect(syncOps.publish) },
+      sync: syncOps,
       token: await ensureApiToken(init.home),
       metrics,
       gauges: [

@@ -65,6 +65,12 @@ export interface SyncServiceInit {
   maxDownloadRate?: number
   /** Chunk bytes per sync batch (flushed after each). @default CHUNK_BATCH_BYTES (8 MiB) */
   batchBytes?: number
+  /**
+   * Called once a publish's version is recorded, before subscribers are told of it: the
+   * daemon collects what the snapshot left there, so that pause (~75 ms after 1 GiB) does
+   * not fall on the subscribers' first requests.
+   */
+  afterSnapshot?: () => void
   log?: (message: string) => void
 }
 
@@ -188,6 +194,7 @@ export class SyncService {
     this.follow(body.bucket, this.engine.peerId)
     const entry = await buckets.get(body.bucket, outcome.seq)
     const bytes = await this.engine.store.get(entry.cid)
+    this.init.afterSnapshot?.()
     const [announcedTo, provided, registry] = await Promise.all([
       this.announce(body.bucket, bytes),
       this.provide(entry.cid),

@@ -82,7 +82,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
     }
     this.fetchSettings = {
       store: init.store,
-      open: async (peer, signal) => await this.openExchange(peer, signal),
+      open: async (peer, signal, small) => await this.openExchange(peer, signal, small),
       window: init.window,
       openTimeout: init.openTimeout ?? EXCHANGE_OPEN_TIMEOUT_MS,
       idleTimeout,
@@ -135,12 +135,14 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
   /**
    * A session's stream: the data channel when the peer offers one and it opens within
    * DATA_CHANNEL_CONNECT_TIMEOUT_MS, else a libp2p stream (the peer is not asked again
-   * for DATA_CHANNEL_RETRY_MS).
+   * for DATA_CHANNEL_RETRY_MS). A `small` fetch takes a pooled data channel socket or a
+   * libp2p stream, and leaves a new socket opening for the next fetch.
    */
-  private async openExchange (peer: PeerId | Multiaddr, signal: AbortSignal): Promise<OpenedStream> {
+  private async openExchange (peer: PeerId | Multiaddr, signal: AbortSignal, small = false): Promise<OpenedStream> {
     if (this.dataClient !== undefined) {
       try {
-        return { stream: await this.dataClient.connect(peer, { signal }), channel: 'data' }
+        const stream = await this.dataClient.connect(peer, { signal, wait: !small })
+        if (stream !== undefined) return { stream, channel: 'data' }
       } catch (err) {
         signal.throwIfAborted()
         this.log('data channel to %s unavailable, using a libp2p stream: %s', peer.toString(), (err as Error).message)

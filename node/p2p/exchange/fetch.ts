@@ -32,7 +32,7 @@ export interface OpenedStream { stream: ExchangeStream, channel: 'data' | 'strea
 export interface FetchSettings {
   store: Pick<BlockStore, 'put' | 'putMany'>
   /** Opens a session's stream: the data channel when it can, else a libp2p stream. */
-  open: (peer: PeerId | Multiaddr, signal: AbortSignal) => Promise<OpenedStream>
+  open: (peer: PeerId | Multiaddr, signal: AbortSignal, small: boolean) => Promise<OpenedStream>
   /** A fixed window in blocks; undefined adapts it to the block sizes seen. */
   window: number | undefined
   openTimeout: number
@@ -81,6 +81,11 @@ export class Fetch {
   private storeScheduled = false
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
+
+  /** See FetchOptions.small. */
+  get small (): boolean {
+    return this.options.small === true
+  }
 
   constructor (settings: FetchSettings, cids: Iterable<CID>, options: FetchOptions) {
     this.settings = settings

@@ -107,6 +107,13 @@ export interface FetchOptions extends AbortOptions {
   /** Peers to ask, by id (dialled through the peer store) or by address. */
   peers: Array<PeerId | Multiaddr>
   onProgress?: (event: FetchProgressEvent) => void
+  /**
+   * A few small blocks (a version record, manifest nodes): sent over a libp2p stream unless
+   * a data channel to the peer is open already, which is then opened in the background for
+   * the fetches that follow. Waiting for its handshake would cost such a fetch more than
+   * the channel saves. @default false
+   */
+  small?: boolean
 }
 
 export interface PeerFetchStats {

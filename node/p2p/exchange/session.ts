@@ -40,7 +40,7 @@ export class PeerSession {
 
   start (signal?: AbortSignal): void {
     const timeout = AbortSignal.timeout(this.fetch.settings.openTimeout)
-    const opened = this.fetch.settings.open(this.peer, signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
+    const opened = this.fetch.settings.open(this.peer, signal === undefined ? timeout : AbortSignal.any([signal, timeout]), this.fetch.small)
     opened.then(({ stream, channel }) => {
       if (!this.alive || this.closing) {
         stream.abort(new RokError(P2PErrorCode.TIMEOUT, 'fetch ended before the stream opened'))

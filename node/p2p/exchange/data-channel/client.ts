@@ -37,6 +37,9 @@ export class DataChannelClient {
   private readonly idle = new Map<string, Idle[]>()
   private readonly failedUntil = new Map<string, number>()
   private readonly open = new Set<SocketStream>()
+  /** Peers a socket is being opened to in the background (see connect's `wait`). */
+  private readonly warming = new Set<string>()
+  private closed = false
   /** Received blocks of every socket, reused once stored (see BlockArena). */
   readonly arena = new BlockArena()
 
@@ -44,8 +47,12 @@ export class DataChannelClient {
     this.init = init
   }
 
-  /** A data channel socket to `peer`, pooled or new; rejects when none can be opened. */
-  async connect (peer: PeerId | Multiaddr, options: AbortOptions = {}): Promise<SocketStream> {
+  /**
+   * A data channel socket to `peer`, pooled or new; rejects when none can be opened. With
+   * `wait: false` only a pooled one: otherwise undefined, and a new socket is opened in the
+   * background and pooled for the next call.
+   */
+  async connect (peer: PeerId | Multiaddr, options: AbortOptions & { wait?: boolean } = {}): Promise<SocketStream | undefined> {
     const timeout = AbortSignal.timeout(this.init.connectTimeout)
     const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
     const connection = await this.init.openConnection(peer, { signal })
@@ -55,6 +62,22 @@ export class DataChannelClient {
     if ((this.failedUntil.get(key) ?? 0) > Date.now()) {
       throw new RokError(P2PErrorCode.DATA_CHANNEL_UNAVAILABLE, `the data channel to ${key} failed recently; using libp2p streams`)
     }
+    if (options.wait !== false) return await this.openNew(connection, key, signal, options.signal)
+    if (!this.warming.has(key)) {
+      this.warming.add(key)
+      // not the caller's signal: the socket outlives the call that asked for it
+      this.openNew(connection, key, AbortSignal.timeout(this.init.connectTimeout))
+        .then(stream => {
+          if (this.closed) stream.socket.destroy()
+          else this.giveBack(key, stream)
+        }, (err: Error) => { this.init.log('data channel to %s not opened: %s', key, err.message) })
+        .finally(() => { this.warming.delete(key) })
+    }
+    return undefined
+  }
+
+  /** `signal` bounds the attempt; only `callerSignal` aborting is not held against the peer. */
+  private async openNew (connection: Connection, key: string, signal: AbortSignal, callerSignal?: AbortSignal): Promise<SocketStream> {
     try {
       const offer = await requestOffer(connection, signal)
       const input = new SocketInput()
@@ -65,7 +88,7 @@ export class DataChannelClient {
       this.failedUntil.delete(key)
       return stream
     } catch (err) {
-      options.signal?.throwIfAborted()
+      callerSignal?.throwIfAborted()
       this.failedUntil.set(key, Date.now() + this.init.retryAfter)
       throw err
     }
@@ -73,6 +96,7 @@ export class DataChannelClient {
 
   /** Close every socket (the node is stopping). */
   close (): void {
+    this.closed = true
     for (const list of this.idle.values()) for (const i of list) clearTimeout(i.timer)
     this.idle.clear()
     for (const stream of this.open) stream.socket.destroy()
