@@ -107,3 +107,39 @@ test('a full pack that cannot be indexed fails the next flush, and its blocks ar
     await cleanup()
   }
 })
+
+test('a flush of many small blocks indexes them in bounded batches, the last one synced, and every block is found after reopening', async () => {
+  const [dir, cleanup] = await tempDir()
+  const db = new Level<string, string>(join(dir, 'db'))
+  await db.open()
+  const inner = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
+  const batches: Array<{ ops: number, sync: boolean }> = []
+  const index: BinaryIndex = {
+    get: async key => await inner.get(key),
+    getMany: async keys => await inner.getMany(keys),
+    iterator: options => inner.iterator(options),
+    batch: async (ops, options) => { batches.push({ ops: ops.length, sync: options?.sync === true }); await inner.batch(ops, options) }
+  }
+  try {
+    // 10,000 small files' blocks in one pack: one batch of them all held the event loop for ~30 ms
+    const stored = Array.from({ length: 10_000 }, (_, i): [CID, Uint8Array] => { const b = seededBytes(i, 40); return [chunkCid(b), b] })
+    const store = await openDiskStore({ dir: join(dir, 'packs'), index })
+    await store.putMany(stored)
+    await store.flush()
+    await store.close()
+    assert.ok(batches.length >= 3, `${batches.length} batches`)
+    assert.ok(batches.every(b => b.ops <= 4096), batches.map(b => b.ops).join(' '))
+    assert.deepEqual(batches.map(b => b.sync), batches.map((_, i) => i === batches.length - 1), 'only the last batch waits for the disk')
+    const reopened = await openDiskStore({ dir: join(dir, 'packs'), index })
+    try {
+      const found = await reopened.hasMany(stored.map(([cid]) => cid))
+      assert.equal(found.filter(Boolean).length, stored.length)
+      assert.deepEqual(await reopened.get(stored[9_999][0]), stored[9_999][1])
+    } finally {
+      await reopened.close()
+    }
+  } finally {
+    await db.close()
+    await cleanup()
+  }
+})
