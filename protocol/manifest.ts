@@ -153,6 +153,19 @@ export function decodeListNode<T> (bytes: Uint8Array, item: (v: unknown) => T): 
   invalid("list node must hold either 'leaf' or 'branch'")
 }
 
+const LEAF_HEAD = Uint8Array.of(0xa1, 0x64, ...new TextEncoder().encode('leaf'))
+
+/**
+ * Whether a list node's bytes hold a leaf, read off its one map key without decoding the
+ * items: a walk that needs a chunk list's leaves by CID only skips decoding hundreds of
+ * chunk refs each. False for a branch and for anything that is not a list node.
+ */
+export function isLeafListNode (bytes: Uint8Array): boolean {
+  if (bytes.byteLength < LEAF_HEAD.byteLength) return false
+  for (let i = 0; i < LEAF_HEAD.byteLength; i++) if (bytes[i] !== LEAF_HEAD[i]) return false
+  return true
+}
+
 export function decodeChunkRef (v: unknown): ChunkRef {
   if (!Array.isArray(v) || v.length !== 2) invalid('chunk ref must be [cid, size]')
   const cid = asCid(v[0], 'chunk ref')

@@ -2,8 +2,8 @@
  * The chunks of a version as the manifest walk finds them, sorted against the local store
  * into those this node has and those it lacks. The lacking ones are cut into batches of at
  * most `batchBytes` / `batchCount` (what the sync fetches), and every chunk is kept for the
- * reverse index; both as packed CIDs (each CID's length, then its bytes: about 37 bytes a
- * chunk), so memory stays flat per chunk.
+ * reverse index but those the bucket's previous version has; both as packed CIDs (each
+ * CID's length, then its bytes: about 37 bytes a chunk), so memory stays flat per chunk.
  *
  * Each batch also has a span: the positions in the version's chunk list (walk order, the
  * same on every node) from just after the previous batch to its own last chunk. Once a
@@ -28,14 +28,14 @@ export class ChunkSorter {
   readonly spans: Span[] = []
   /** Chunks in the version (every position of its list), once finished. */
   total = 0
-  /** Every chunk of the version (present or not), in groups. */
-  readonly all: PackedBatch[] = []
+  /** The chunks the reverse index needs for this version, in groups: all but the known ones (see add). */
+  readonly toIndex: PackedBatch[] = []
   /** Bytes of the chunks this node has already. */
   presentBytes = 0
   private readonly hasMany: (cids: CID[]) => Promise<boolean[]>
   private readonly batchBytes: number
   private readonly batchCount: number
-  private pending: Array<{ cid: CID, size: number }> = []
+  private pending: Array<{ cid: CID, size: number, known: boolean }> = []
   private missing: Uint8Array[] = []
   private missingBytes = 0
   private firstMissing = 0
@@ -47,8 +47,12 @@ export class ChunkSorter {
     this.batchCount = batchCount
   }
 
-  async add (cid: CID, size: number): Promise<void> {
-    this.pending.push({ cid, size })
+  /**
+   * The next chunk of the version's list. `known`: here and indexed for the bucket already
+   * (the bucket's previous version has it), so neither looked up nor listed for the index.
+   */
+  async add (cid: CID, size: number, known = false): Promise<void> {
+    this.pending.push({ cid, size, known })
     if (this.pending.length >= SORT_COUNT) await this.sort()
   }
 
@@ -62,11 +66,13 @@ export class ChunkSorter {
     if (this.pending.length === 0) return
     const pending = this.pending
     this.pending = []
-    this.all.push(packCids(pending.map(p => p.cid.bytes), pending.reduce((n, p) => n + p.size, 0)))
-    const have = await this.hasMany(pending.map(p => p.cid))
-    for (const [i, { cid, size }] of pending.entries()) {
+    const unknown = pending.filter(p => !p.known)
+    if (unknown.length > 0) this.toIndex.push(packCids(unknown.map(p => p.cid.bytes), unknown.reduce((n, p) => n + p.size, 0)))
+    const have = unknown.length > 0 ? await this.hasMany(unknown.map(p => p.cid)) : []
+    let asked = 0
+    for (const { cid, size, known } of pending) {
       const position = this.total++
-      if (have[i]) { this.presentBytes += size; continue }
+      if (known || have[asked++]) { this.presentBytes += size; continue }
       this.missing.push(cid.bytes)
       this.missingBytes += size
       if (this.missing.length === 1) this.firstMissing = position

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID, chunkCid, cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
 import { decodeManifestCbor, encodeManifestCbor } from '../../protocol/manifest-cbor.ts'
-import { decodeEntry, decodeListNode, encodeNode, entryToCbor, type Entry } from '../../protocol/manifest.ts'
+import { decodeEntry, decodeListNode, encodeNode, entryToCbor, isLeafListNode, type Entry } from '../../protocol/manifest.ts'
 import { CHUNK_LIST, ENTRY_LIST } from '../../node/snapshot/shapes.ts'
 import { ListTreeBuilder } from '../../node/snapshot/list-tree.ts'
 
@@ -157,5 +157,17 @@ describe('manifest DAG-CBOR codec', () => {
     const back = decodeListNode(leaf.bytes, decodeEntry)
     assert.ok('leaf' in back)
     sameValue(back.leaf, entries.slice(0, 40))
+  })
+
+  it('tells a leaf list node from a branch by its key alone', () => {
+    const ref: [CID, number] = [chunkCid(Buffer.from('a chunk')), 7]
+    const leaf = encodeNode({ leaf: [ref] })
+    const branch = encodeNode({ branch: [[leaf.cid, 1, 7]] })
+    assert.equal(isLeafListNode(leaf.bytes), true)
+    assert.equal(isLeafListNode(branch.bytes), false)
+    assert.equal(isLeafListNode(encodeNode({ leaf: [] }).bytes), true)
+    // not list nodes at all
+    assert.equal(isLeafListNode(encodeNode({ leaf: [ref], size: 7 }).bytes), false)
+    assert.equal(isLeafListNode(new Uint8Array(0)), false)
   })
 })

@@ -38,7 +38,7 @@ describe('listing the chunks a sync fetches', () => {
     }
     assert.equal(sorter.batches.length, Math.ceil(missing.length / 7))
     assert.equal(sorter.presentBytes, (chunks.length - missing.length) * 64 * KiB)
-    assert.deepEqual(sorter.all.flatMap(b => unpackCids(b)).map(c => c.toString()), chunks.map(c => c.cid.toString()), 'every chunk kept for the reverse index')
+    assert.deepEqual(sorter.toIndex.flatMap(b => unpackCids(b)).map(c => c.toString()), chunks.map(c => c.cid.toString()), 'every chunk kept for the reverse index')
   })
 
   it('a version this node lacks entirely is cut by bytes', async () => {
@@ -47,6 +47,22 @@ describe('listing the chunks a sync fetches', () => {
     await sorter.finish()
     assert.deepEqual(sorter.batches.map(b => b.count), Array(25).fill(4))
     assert.equal(sorter.presentBytes, 0)
+  })
+
+  it('chunks the bucket\'s previous version has are neither looked up nor listed for the index, and keep their places in the list', async () => {
+    const asked: string[] = []
+    const sorter = new ChunkSorter(async cids => { asked.push(...cids.map(c => c.toString())); return cids.map(() => false) }, 1024 * KiB, 1024)
+    const cids = Array.from({ length: 3000 }, (_, i) => chunkCid(seededBytes(i, 16)))
+    // the first and last thousand are known (a shared leaf, say); the middle thousand is new
+    for (const [i, c] of cids.entries()) await sorter.add(c, KiB, i < 1000 || i >= 2000)
+    await sorter.finish()
+    const middle = cids.slice(1000, 2000).map(c => c.toString())
+    assert.deepEqual(asked, middle)
+    assert.deepEqual(sorter.toIndex.flatMap(b => unpackCids(b)).map(c => c.toString()), middle)
+    assert.deepEqual(sorter.batches.flatMap(b => unpackCids(b)).map(c => c.toString()), middle)
+    assert.equal(sorter.total, 3000)
+    assert.equal(sorter.presentBytes, 2000 * KiB)
+    assert.deepEqual(sorter.spans.map(s => [s.first, s.end]), [[1000, 2000]])
   })
 
   it('the reverse index keys a CID given as packed bytes as it keys the CID itself', async () => {

@@ -1,0 +1,90 @@
+/**
+ * A subscriber syncing an update already holds, and has indexed for the bucket, everything
+ * its previous version shares with the new one: the chunks under shared manifest nodes are
+ * neither looked up in its store nor indexed again, and it still serves every block of the
+ * update to a fresh subscriber. Real parts: three engines on disk, libp2p hosts on
+ * loopback, each serving through its reverse index as a node does.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { openEngine, type Engine } from '../../node/engine.ts'
+import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
+import { manifestBlocks } from '../../node/snapshot/index.ts'
+import { syncChain, type ChainReport } from '../../node/sync/version-sync.ts'
+import { decodeVersionRecord } from '../../protocol/record.ts'
+import type { CID } from '../../protocol/cid.ts'
+import { seededBytes, tempDir } from '../fixtures/seeded.ts'
+
+const BUCKET = 'lab/model'
+const MiB = 1024 * 1024
+
+async function serving (engine: Engine): Promise<RokHost> {
+  return await createRokHost({
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    exchange: { store: engine.store, authorize: async (_peer, cid) => await engine.sync.refs.referencedByAny(cid, [BUCKET]) }
+  })
+}
+
+test('an update syncs without looking up or indexing again the chunks its previous version shares, and the node still serves all of it', async () => {
+  const [dir, cleanup] = await tempDir()
+  const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async n => await openEngine({ home: join(dir, n), create: true })))
+  const [ha, hb, hc] = await Promise.all([a, b, c].map(serving))
+  /** Sync `to` to `seq` from `from`, counting the chunks it looks up and the blocks it indexes. */
+  const sync = async (to: { engine: Engine, host: RokHost }, from: RokHost, seq: number): Promise<ChainReport & { lookedUp: number, indexed: number }> => {
+    const target = await decodeVersionRecord(await a.store.get((await a.buckets.get(BUCKET, seq)).cid))
+    let lookedUp = 0
+    let indexed = 0
+    const store = to.engine.store
+    const report = await syncChain(target, a.peerId, {
+      store: { get: store.get.bind(store), getMany: store.getMany.bind(store), has: store.has.bind(store), flush: store.flush.bind(store), hasMany: async (cids: CID[]) => { lookedUp += cids.length; return await store.hasMany(cids) } },
+      buckets: to.engine.buckets,
+      refs: { indexed: to.engine.sync.refs.indexed.bind(to.engine.sync.refs), addBlocks: async (...args) => { const n = await to.engine.sync.refs.addBlocks(...args); indexed += n; return n } },
+      fetch: async (cids, o) => await to.host.services.exchange.fetchBlocks(cids, o),
+      peers: () => [from.getMultiaddrs()[0]]
+    })
+    return { ...report, lookedUp, indexed }
+  }
+  try {
+    const src = join(dir, 'src')
+    await mkdir(src, { recursive: true })
+    await writeFile(join(src, 'weights.bin'), seededBytes(1, 24 * MiB))
+    await a.snapshot(src, { bucket: BUCKET })
+    const first = await sync({ engine: b, host: hb }, ha, 1)
+    assert.equal(first.versions, 1)
+
+    // v2 rewrites 64 KiB in the middle of the file: one of its chunk list's leaves changes
+    const bytes = await readFile(join(src, 'weights.bin'))
+    bytes.set(seededBytes(2, 64 * 1024), 12 * MiB)
+    await writeFile(join(src, 'weights.bin'), bytes)
+    await a.snapshot(src, { bucket: BUCKET })
+    const v2 = await a.buckets.get(BUCKET, 2)
+    let chunks = 0
+    for await (const block of manifestBlocks(async cid => await a.store.get(cid), v2.record.root)) if (block.type === 'chunk') chunks++
+
+    const update = await sync({ engine: b, host: hb }, ha, 2)
+    assert.equal(update.versions, 1)
+    assert.ok(update.lookedUp < chunks / 2, `looked up ${update.lookedUp} of v2's ${chunks} chunks`)
+    assert.ok(update.indexed < chunks / 2, `indexed ${update.indexed} blocks for v2's ${chunks} chunks`)
+    assert.ok(update.lookedUp > 0 && update.indexed > 0, 'the changed leaf\'s chunks are looked up and indexed')
+    assert.ok(await b.sync.refs.indexed(BUCKET, v2.cid))
+
+    // B keeps v2 only; a fresh subscriber then gets every block of v2 from B alone, the
+    // chunks v2 shares with the forgotten v1 included
+    await b.forget(BUCKET, { keepLast: 1 })
+    const fresh = await sync({ engine: c, host: hc }, hb, 2)
+    assert.equal(fresh.versions, 1)
+    assert.equal(fresh.skipped, 1, 'v1 is no longer served')
+    assert.ok(fresh.lookedUp >= chunks, 'nothing to share with: every chunk looked up')
+    let verified = 0
+    for await (const block of manifestBlocks(async cid => await c.store.get(cid), v2.record.root)) { await c.store.get(block.cid); verified++ }
+    assert.ok(verified > chunks)
+  } finally {
+    await Promise.all([ha, hb, hc].map(async h => { await h.stop() }))
+    await Promise.all([a, b, c].map(async e => { await e.close() }))
+    await cleanup()
+  }
+})
