@@ -24,10 +24,10 @@ import {
 import { PackTables } from './pack-tables.ts'
 import type { BlockStore, ReadIntoOptions, StoreOptions } from './types.ts'
 
-/** The slice of a level (sub)database the store needs, with binary keys and values. */
 /** Index entries per level batch (see indexEntries). */
 const INDEX_BATCH = 4096
 
+/** The slice of a level (sub)database the store needs, with binary keys and values. */
 export interface BinaryIndex {
   get: (key: Uint8Array) => Promise<Uint8Array | undefined>
   getMany: (keys: Uint8Array[]) => Promise<Array<Uint8Array | undefined>>
@@ -483,7 +483,8 @@ export class DiskBlockStore implements BlockStore {
   /** Index every pending block; only called once their bytes are fsynced. */
   private async commitPending (): Promise<void> {
     if (this.pending.size === 0) return
-    await this.indexEntries([...this.pending.values()])
+    // every pending block is in the current pack (a flush waits for the seal of the one before)
+    await this.indexEntries(this.current, [...this.pending.values()])
     this.pending.clear()
     // after a full writeOut every buffered byte is in the file (with O_DIRECT, `written` stops short of an unaligned end)
     if (this.current !== undefined) this.current.committed = this.current.size
@@ -748,35 +749,44 @@ export class DiskBlockStore implements BlockStore {
   }
 
   /**
+   * Put index entries (and `extra`, with the last of them) in batches of INDEX_BATCH, the
+   * last one synced, which makes the earlier ones durable too (LevelDB writes its log in
+   * order). One batch of a 40,000-file snapshot's entries held the event loop for 114 ms.
+   * A crash between batches leaves some blocks unindexed: their bytes are stored again by
+   * the write that is rerun, and the pack's copies are dead space gc reclaims. The bytes
+   * are durable before this is called; `pack.committed` moves past each batch written, so
+   * a failure in a later one (abandon truncates the pack there) never cuts off a block an
+   * earlier batch indexed.
+   */
+  private async indexEntries (pack: OpenPack | undefined, entries: Array<{ cid: CID, location: BlockLocation }>, extra?: { key: Uint8Array, value: Uint8Array }): Promise<void> {
+    for (let start = 0; start < entries.length || (start === 0 && extra !== undefined); start += INDEX_BATCH) {
+      const ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> = []
+      const end = Math.min(entries.length, start + INDEX_BATCH)
+      let covered = pack?.committed ?? 0
+      for (let i = start; i < end; i++) {
+        const { cid, location } = entries[i]
+        ops.push({ type: 'put', key: cid.bytes, value: encodeLocation(location) })
+        if (location.pack === pack?.id) covered = Math.max(covered, location.offset + location.length)
+      }
+      const last = end === entries.length
+      if (last && extra !== undefined) ops.push({ type: 'put', ...extra })
+      await this.index.batch(ops, { sync: last })
+      if (pack !== undefined) pack.committed = covered
+    }
+  }
+
+  /**
    * Make a full pack durable (fsync, close), then commit its blocks' index entries and
    * drop them from `pending`. Runs beside the puts that fill the next pack. On failure the
    * blocks are dropped unindexed (their space given back) and the error is kept for the
    * next write or flush to raise. Never rejects.
    */
-  /**
-   * Put index entries (and `extra`, with the last of them) in batches of INDEX_BATCH, the
-   * last one synced, which makes the earlier ones durable too (LevelDB writes its log in
-   * order). One batch of a 40,000-file snapshot's entries held the event loop for 114 ms.
-   * A crash between batches leaves some blocks unindexed: their bytes are stored again by
-   * the write that is rerun, and the pack's copies are dead space gc reclaims.
-   */
-  private async indexEntries (entries: Array<{ cid: CID, location: BlockLocation }>, extra?: { key: Uint8Array, value: Uint8Array }): Promise<void> {
-    for (let start = 0; start < entries.length || (start === 0 && extra !== undefined); start += INDEX_BATCH) {
-      const ops: Array<{ type: 'put', key: Uint8Array, value: Uint8Array }> = []
-      const end = Math.min(entries.length, start + INDEX_BATCH)
-      for (let i = start; i < end; i++) ops.push({ type: 'put', key: entries[i].cid.bytes, value: encodeLocation(entries[i].location) })
-      const last = end === entries.length
-      if (last && extra !== undefined) ops.push({ type: 'put', ...extra })
-      await this.index.batch(ops, { sync: last })
-    }
-  }
-
   private async seal (pack: OpenPack, entries: Array<{ cid: CID, location: BlockLocation }>): Promise<void> {
     try {
       await pack.fd.sync()
       await closePack(pack)
       // the whole pack's table, with its last entries: a pack is never appended to once sealed
-      await this.indexEntries(entries, pack.table.count > 0 ? { key: tableKey(pack.id), value: pack.table.encode() } : undefined)
+      await this.indexEntries(pack, entries, pack.table.count > 0 ? { key: tableKey(pack.id), value: pack.table.encode() } : undefined)
     } catch (err) {
       this.sealError = diskError(err, this.dir)
       await this.abandon(pack)

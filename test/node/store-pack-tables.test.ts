@@ -2,11 +2,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Level } from 'level'
 import { chunkCid, type CID } from '../../protocol/cid.ts'
 import { openDiskStore, type BinaryIndex, type DiskBlockStore } from '../../node/store/index.ts'
 import { PackTableBuilder, packFileName, packTableEntries, tableKey } from '../../node/store/pack-format.ts'
 import { verifyStore } from '../../node/verify.ts'
+import { levelIndex } from '../fixtures/disk-store.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const PACK = 64 * 1024
@@ -14,17 +14,9 @@ const BLOCK = 8000
 
 /** The store's level index, counting the block keys looked up. */
 async function countingIndex (dir: string): Promise<{ index: BinaryIndex, looked: () => number, close: () => Promise<void> }> {
-  const db = new Level<string, string>(join(dir, 'db'))
-  await db.open()
-  const inner = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
   let looked = 0
-  const index: BinaryIndex = {
-    get: async key => await inner.get(key),
-    getMany: async keys => { looked += keys.length; return await inner.getMany(keys) },
-    iterator: options => inner.iterator(options),
-    batch: async (ops, options) => { await inner.batch(ops, options) }
-  }
-  return { index, looked: () => looked, close: async () => { await db.close() } }
+  const { index, close } = await levelIndex(dir, { getMany: keys => { looked += keys.length } })
+  return { index, looked: () => looked, close }
 }
 
 /** A store of small packs over a counting index, closed and removed afterwards. */

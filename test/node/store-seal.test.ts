@@ -2,9 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Level } from 'level'
 import { chunkCid, type CID } from '../../protocol/cid.ts'
 import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
+import { levelIndex } from '../fixtures/disk-store.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const PACK = 64 * 1024
@@ -12,28 +12,21 @@ const BLOCK = 20_000
 
 /** The store's level index, with its batches held back (or failed) on demand. */
 async function gatedIndex (dir: string): Promise<{ index: BinaryIndex, hold: () => void, release: () => void, failNext: (err: Error) => void, close: () => Promise<void> }> {
-  const db = new Level<string, string>(join(dir, 'db'))
-  await db.open()
-  const inner = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
   let gate: Promise<void> | undefined
   let open = (): void => {}
   let failure: Error | undefined
-  const index: BinaryIndex = {
-    get: async key => await inner.get(key),
-    getMany: async keys => await inner.getMany(keys),
-    iterator: options => inner.iterator(options),
-    batch: async (ops, options) => {
+  const { index, close } = await levelIndex(dir, {
+    batch: async () => {
       if (failure !== undefined) { const err = failure; failure = undefined; throw err }
       await gate
-      await inner.batch(ops, options)
     }
-  }
+  })
   return {
     index,
     hold: () => { gate = new Promise(resolve => { open = resolve }) },
     release: () => { gate = undefined; open() },
     failNext: err => { failure = err },
-    close: async () => { await db.close() }
+    close
   }
 }
 
@@ -110,16 +103,8 @@ test('a full pack that cannot be indexed fails the next flush, and its blocks ar
 
 test('a flush of many small blocks indexes them in bounded batches, the last one synced, and every block is found after reopening', async () => {
   const [dir, cleanup] = await tempDir()
-  const db = new Level<string, string>(join(dir, 'db'))
-  await db.open()
-  const inner = db.sublevel<Uint8Array, Uint8Array>('blocks', { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as BinaryIndex
   const batches: Array<{ ops: number, sync: boolean }> = []
-  const index: BinaryIndex = {
-    get: async key => await inner.get(key),
-    getMany: async keys => await inner.getMany(keys),
-    iterator: options => inner.iterator(options),
-    batch: async (ops, options) => { batches.push({ ops: ops.length, sync: options?.sync === true }); await inner.batch(ops, options) }
-  }
+  const { index, close } = await levelIndex(dir, { batch: (ops, options) => { batches.push({ ops: ops.length, sync: options?.sync === true }) } })
   try {
     // 10,000 small files' blocks in one pack: one batch of them all held the event loop for ~30 ms
     const stored = Array.from({ length: 10_000 }, (_, i): [CID, Uint8Array] => { const b = seededBytes(i, 40); return [chunkCid(b), b] })
@@ -139,7 +124,34 @@ test('a flush of many small blocks indexes them in bounded batches, the last one
       await reopened.close()
     }
   } finally {
-    await db.close()
+    await close()
+    await cleanup()
+  }
+})
+
+test('a full pack whose later index batch fails keeps the blocks its earlier batch indexed, and the rest are not reported stored', async () => {
+  const [dir, cleanup] = await tempDir()
+  let batches = 0
+  // the full pack's second batch of entries fails, as on a disk that filled up
+  const { index, close } = await levelIndex(dir, { batch: () => { if (++batches === 2) throw new Error('disk full') } })
+  // ~6,000 blocks of 40 bytes (81 with their headers) in a 400 kB pack: ~4,900 in the full pack
+  const stored = Array.from({ length: 6_000 }, (_, i): [CID, Uint8Array] => { const b = seededBytes(i, 40); return [chunkCid(b), b] })
+  const store = await openDiskStore({ dir: join(dir, 'packs'), index, packTargetSize: 400_000 })
+  try {
+    await store.putMany(stored)
+    await assert.rejects(store.flush(), /disk full/)
+    const found = await store.hasMany(stored.map(([cid]) => cid))
+    const first = found.indexOf(false)
+    assert.equal(first, 4096, 'the first batch of the full pack is indexed, the second is not')
+    for (const i of [0, 2048, 4095]) assert.deepEqual(await store.get(stored[i][0]), stored[i][1], `block ${i} is whole`)
+    // what was not indexed is stored again by the write that is rerun
+    await store.putMany(stored)
+    await store.flush()
+    assert.ok((await store.hasMany(stored.map(([cid]) => cid))).every(Boolean))
+    for (const i of [0, 4096, 5999]) assert.deepEqual(await store.get(stored[i][0]), stored[i][1])
+  } finally {
+    await store.close()
+    await close()
     await cleanup()
   }
 })
