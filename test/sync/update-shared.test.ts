@@ -2,8 +2,9 @@
  * A subscriber syncing an update already holds, and has indexed for the bucket, everything
  * its previous version shares with the new one: the chunks under shared manifest nodes are
  * neither looked up in its store nor indexed again, and it still serves every block of the
- * update to a fresh subscriber. Real parts: three engines on disk, libp2p hosts on
- * loopback, each serving through its reverse index as a node does.
+ * update to a fresh subscriber. A previous version damaged since is no shortcut. Real
+ * parts: three engines on disk, libp2p hosts on loopback, each serving through its reverse
+ * index as a node does.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -15,7 +16,7 @@ import { createRokHost, type RokHost } from '../../node/p2p/host.ts'
 import { manifestBlocks } from '../../node/snapshot/index.ts'
 import { syncChain, type ChainReport } from '../../node/sync/version-sync.ts'
 import { decodeVersionRecord } from '../../protocol/record.ts'
-import type { CID } from '../../protocol/cid.ts'
+import { parseCid, type CID } from '../../protocol/cid.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 
 const BUCKET = 'lab/model'
@@ -29,7 +30,20 @@ async function serving (engine: Engine): Promise<RokHost> {
   })
 }
 
-test('an update syncs without looking up or indexing again the chunks its previous version shares, and the node still serves all of it', async () => {
+interface World {
+  a: Engine
+  b: Engine
+  c: Engine
+  ha: RokHost
+  hb: RokHost
+  hc: RokHost
+  /** Sync `to` to `seq` from `from`, counting the chunks it looks up and the blocks it indexes. */
+  sync: (to: { engine: Engine, host: RokHost }, from: RokHost, seq: number) => Promise<ChainReport & { lookedUp: number, indexed: number }>
+  /** A publishes v1 (24 MiB in one file) and B syncs it; then A publishes v2 with 64 KiB rewritten in the middle. Returns v2's chunk count. */
+  twoVersions: () => Promise<number>
+}
+
+async function withWorld (fn: (w: World) => Promise<void>): Promise<void> {
   const [dir, cleanup] = await tempDir()
   const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async n => await openEngine({ home: join(dir, n), create: true })))
   const [ha, hb, hc] = await Promise.all([a, b, c].map(serving))
@@ -48,23 +62,35 @@ test('an update syncs without looking up or indexing again the chunks its previo
     })
     return { ...report, lookedUp, indexed }
   }
-  try {
+  const twoVersions = async (): Promise<number> => {
     const src = join(dir, 'src')
     await mkdir(src, { recursive: true })
     await writeFile(join(src, 'weights.bin'), seededBytes(1, 24 * MiB))
     await a.snapshot(src, { bucket: BUCKET })
     const first = await sync({ engine: b, host: hb }, ha, 1)
     assert.equal(first.versions, 1)
-
     // v2 rewrites 64 KiB in the middle of the file: one of its chunk list's leaves changes
     const bytes = await readFile(join(src, 'weights.bin'))
     bytes.set(seededBytes(2, 64 * 1024), 12 * MiB)
     await writeFile(join(src, 'weights.bin'), bytes)
     await a.snapshot(src, { bucket: BUCKET })
-    const v2 = await a.buckets.get(BUCKET, 2)
     let chunks = 0
-    for await (const block of manifestBlocks(async cid => await a.store.get(cid), v2.record.root)) if (block.type === 'chunk') chunks++
+    for await (const block of manifestBlocks(async cid => await a.store.get(cid), (await a.buckets.get(BUCKET, 2)).record.root)) if (block.type === 'chunk') chunks++
+    return chunks
+  }
+  try {
+    await fn({ a, b, c, ha, hb, hc, sync, twoVersions })
+  } finally {
+    await Promise.all([ha, hb, hc].map(async h => { await h.stop() }))
+    await Promise.all([a, b, c].map(async e => { await e.close() }))
+    await cleanup()
+  }
+}
 
+test('an update syncs without looking up or indexing again the chunks its previous version shares, and the node still serves all of it', async () => {
+  await withWorld(async ({ a, b, c, ha, hb, hc, sync, twoVersions }) => {
+    const chunks = await twoVersions()
+    const v2 = await a.buckets.get(BUCKET, 2)
     const update = await sync({ engine: b, host: hb }, ha, 2)
     assert.equal(update.versions, 1)
     assert.ok(update.lookedUp < chunks / 2, `looked up ${update.lookedUp} of v2's ${chunks} chunks`)
@@ -82,9 +108,29 @@ test('an update syncs without looking up or indexing again the chunks its previo
     let verified = 0
     for await (const block of manifestBlocks(async cid => await c.store.get(cid), v2.record.root)) { await c.store.get(block.cid); verified++ }
     assert.ok(verified > chunks)
-  } finally {
-    await Promise.all([ha, hb, hc].map(async h => { await h.stop() }))
-    await Promise.all([a, b, c].map(async e => { await e.close() }))
-    await cleanup()
-  }
+  })
+})
+
+test('a previous version damaged since it was recorded is no shortcut: the update looks everything up and fetches what is missing', async () => {
+  await withWorld(async ({ a, b, ha, hb, sync, twoVersions }) => {
+    const chunks = await twoVersions()
+    const [v1, v2] = [await a.buckets.get(BUCKET, 1), await a.buckets.get(BUCKET, 2)]
+    const nodesOf = async (root: CID): Promise<string[]> => {
+      const out: string[] = []
+      for await (const block of manifestBlocks(async cid => await a.store.get(cid), root)) if (block.type === 'node') out.push(block.cid.toString())
+      return out
+    }
+    const later = new Set(await nodesOf(v2.record.root))
+    const shared = (await nodesOf(v1.record.root)).filter(n => later.has(n))
+    assert.ok(shared.length > 0, 'v2 shares manifest nodes with v1')
+    // one node both versions share goes missing from B's store
+    const lost = parseCid(shared[shared.length - 1])
+    await b.store.deleteIndexEntries([lost])
+    assert.equal(await b.store.has(lost), false)
+
+    const update = await sync({ engine: b, host: hb }, ha, 2)
+    assert.equal(update.versions, 1)
+    assert.ok(update.lookedUp >= chunks, `looked up ${update.lookedUp} of v2's ${chunks} chunks`)
+    for await (const block of manifestBlocks(async cid => await b.store.get(cid), v2.record.root)) await b.store.get(block.cid)
+  })
 })
