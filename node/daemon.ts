@@ -133,11 +133,10 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
     const gc = (globalThis as { gc?: (options: Record<string, string>) => void }).gc
     // 'last-resort' also compacts and hands pages back: a plain gc() left a 1 GiB publish's daemon at 194 MB, this at 155 MB
     idle = gc === undefined ? undefined : startIdleCollector({ collect: () => { gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }) } })
-    const quiet = idle
     const metrics = new Registry()
     // what a snapshot or restore leaves is collected as it ends (node/idle-collect.ts); a publish's, before it is announced (afterSnapshot above)
     const thenCollect = <A extends unknown[], R>(work: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-      try { return await work(...args) } finally { quiet?.afterWork() }
+      try { return await work(...args) } finally { idle?.afterWork() }
     }
     const ops = localOperations(engine, { onPolicyChange: () => { policies.poke() } })
     const syncOps = syncOperations(service)
@@ -152,7 +151,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         ['exchange_data_channel_sockets_refused', 'data channel sockets refused (bad, used or expired ticket)', () => h.services.exchange.serveStats().dataChannel?.refused ?? 0],
         ['exchange_data_channel_bytes_served', 'block bytes this node served over its data channel', () => h.services.exchange.serveStats().dataChannel?.bytes ?? 0],
         ['exchange_stream_bytes_served', 'block bytes this node served in all (data channel and libp2p streams)', () => h.services.exchange.serveStats().bytes],
-        ['idle_collections', 'full garbage collections run once the node went quiet after work', () => quiet?.collections ?? 0]
+        ['idle_collections', 'full garbage collections run once the node went quiet after work', () => idle?.collections ?? 0]
       ],
       logger: init.logger,
       info: {
@@ -188,7 +187,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
       close: async () => {
         closing ??= (async () => {
           await removeDaemonInfo(init.home)
-          quiet?.stop()
+          idle?.stop()
           await listening.close()
           await policies.stop()
           await service.stop()

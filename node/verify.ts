@@ -59,8 +59,10 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
   for await (const { pack, table } of store.packTables()) {
     signal?.throwIfAborted()
     const bad = await checkPackTable(store, pack, table)
+    if (bad === undefined) continue
     // gc removed the pack (and its table first) while it was being checked: nothing is wrong
-    if (bad === undefined || !equalBytes(await store.packTable(pack), table)) continue
+    const now = await store.packTable(pack)
+    if (now === undefined || Buffer.compare(now, table) !== 0) continue
     await store.dropPackTable(pack)
     damaged.set(bad.cid, { ...bad, problem: 'table', detail: `${bad.detail}; the table was dropped (this node now finds the pack's blocks through the index)`, affects: [] })
   }
@@ -132,8 +134,4 @@ async function checkPackTable (store: DiskBlockStore, pack: number, table: Uint8
     if (!bytesMatchCid(cid, bytes)) return { cid: cid.toString(), detail: `${at}, where other bytes lie` }
   }
   return undefined
-}
-
-function equalBytes (a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b)
 }
