@@ -1,6 +1,7 @@
 /**
  * bench/sync: the same bytes from one process to another on loopback, by the Rok chunk
- * exchange and by the baselines (a libp2p stream, a raw TLS socket, Helia's bitswap), in
+ * exchange and by the baselines (a libp2p stream, a raw TLS socket, the floor of a verifying
+ * store on a raw TLS socket, Helia's bitswap), in
  * one run, several rounds, medians reported; then two `rok node start` daemons syncing a
  * folder (full copy and a ~1% update) against rsync over ssh (nodes.ts).
  *
@@ -26,7 +27,7 @@ const { values } = parseArgs({
     gib: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     'block-kib': { type: 'string', default: '16' },
-    modes: { type: 'string', default: 'exchange-data,exchange-data-disk,exchange-tls,exchange-noise,stream-noise,stream-tls,raw-tls,helia' },
+    modes: { type: 'string', default: 'exchange-data,exchange-data-disk,exchange-tls,exchange-noise,stream-noise,stream-tls,raw-tls,raw-tls-store,helia' },
     'nodes-gib': { type: 'string' },
     'node-rounds': { type: 'string', default: '3' },
     /** Share of the folder overwritten for the update (v2). */
@@ -170,6 +171,13 @@ if (modes.length > 0) {
   for (const [mode, samples] of results) {
     const failed = failures.get(mode) ?? 0
     console.log(`| ${mode} | ${median(samples.map(s => s.mbps)).toFixed(0)} | ${median(samples.map(s => s.cpuS)).toFixed(2)} | ${median(samples.map(s => s.serverCpuS)).toFixed(2)} / ${median(samples.map(s => s.clientCpuS)).toFixed(2)} | ${(median(samples.map(s => s.cpuS)) / (bytes / 1e9)).toFixed(1)} | ${median(samples.map(s => s.wireMB)).toFixed(0)} | ${median(samples.map(s => s.serverRssMB)).toFixed(0)} | ${median(samples.map(s => s.clientRssMB)).toFixed(0)} | ${samples.map(s => s.mbps.toFixed(0)).join(', ')}${failed > 0 ? ` (${failed} failed)` : ''} |`)
+  }
+  // the targets' ratios, each between two modes of this run
+  const rate = (mode: string): number | undefined => { const xs = results.get(mode); return xs === undefined ? undefined : median(xs.map(x => x.mbps)) }
+  const ours = rate('exchange-data-disk') ?? rate('exchange-data')
+  for (const base of ['stream-noise', 'helia', 'raw-tls-store', 'raw-tls']) {
+    const theirs = rate(base)
+    if (ours !== undefined && theirs !== undefined) console.log(`exchange / ${base}: ${(ours / theirs).toFixed(2)}×`)
   }
 }
 

@@ -10,12 +10,15 @@
  *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
+ *   raw-tls-store                  a floor for any verifying store: the same socket with the data channel's
+ *                                  suites and reused read buffer, the receiver hashing every block against
+ *                                  its CID and appending it to a file in 4 MiB O_DIRECT writes (no protocol, no index)
  *   helia                          Helia (bitswap over its libp2p: TCP, Noise, yamux at their defaults)
  *                                  fetching the same bytes as a UnixFS file of blockSize raw leaves
  * A serve process prints {"type":"ready","addr":...}; a fetch process prints
  * {"type":"done", ms, bytes, cpuMs}. Either answers "cpu" on stdin with its CPU time so far.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { constants, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
@@ -27,17 +30,21 @@ import { tcp } from '@libp2p/tcp'
 import { createHelia } from 'helia'
 import { CID } from 'multiformats/cid'
 import { createInterface } from 'node:readline'
-import { connect, createServer } from 'node:tls'
+import { connect, createServer, type ConnectionOptions } from 'node:tls'
+import { open } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createRokHost, type Encryption } from '../../node/p2p/host.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
 import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
 import { generateBlocks } from '../../test/p2p/fixtures/blocks.ts'
+import { DATA_CHANNEL_CIPHERS } from '../../node/p2p/constants.ts'
+import { bytesMatchCid } from '../../protocol/cid.ts'
+import { alignedBuffer } from '../../node/store/aligned-buffer.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-data' | 'exchange-data-disk' | 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'helia'
+  mode: 'exchange-data' | 'exchange-data-disk' | 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'raw-tls-store' | 'helia'
   bytes: number
   blockSize: number
   addr?: string
@@ -118,12 +125,14 @@ if (config.mode === 'helia') {
     // the connection stays up until "exit", so the runner can read its byte counters
     out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
   }
-} else if (config.mode === 'raw-tls') {
+} else if (config.mode === 'raw-tls' || config.mode === 'raw-tls-store') {
+  const suites = config.mode === 'raw-tls-store' ? { ciphers: DATA_CHANNEL_CIPHERS } : {}
   if (config.role === 'serve') {
     const pieces = payload()
     const server = createServer({
       key: readFileSync(`${config.certDir}/key.pem`),
-      cert: readFileSync(`${config.certDir}/cert.pem`)
+      cert: readFileSync(`${config.certDir}/cert.pem`),
+      ...suites
     }, (socket) => {
       let i = 0
       const write = (): void => {
@@ -138,6 +147,8 @@ if (config.mode === 'helia') {
       const address = server.address() as { port: number }
       out({ type: 'ready', addr: `127.0.0.1:${address.port}` })
     })
+  } else if (config.mode === 'raw-tls-store') {
+    await rawTlsStore()
   } else {
     const [host, port] = config.addr!.split(':')
     const socket = connect({ host, port: Number(port), rejectUnauthorized: false })
@@ -205,6 +216,85 @@ if (config.mode === 'helia') {
       out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
     }
   }
+}
+
+/**
+ * The fetching side of raw-tls-store: decrypt, cut blocks, hash each against its CID, append
+ * to a file. Four 4 MiB write buffers rotate so hashing goes on while one is written. 1 GiB
+ * in 16 KiB blocks fills every write whole, so each is aligned for O_DIRECT.
+ */
+async function rawTlsStore (): Promise<void> {
+  const cids: CID[] = []
+  for (const block of generateBlocks(spec)) cids.push(block.cid)
+  const dir = mkdtempSync(join(tmpdir(), 'rok-bench-floor-'))
+  process.on('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+  // O_DIRECT as the node's store writes packs: on these VMs the page cache's copy into fresh
+  // pages costs more than the decryption
+  const file = await open(join(dir, 'blocks'), constants.O_WRONLY | constants.O_CREAT | constants.O_DIRECT)
+  const WRITE = 4 * 1024 * 1024 - (4 * 1024 * 1024) % config.blockSize
+  const free: Uint8Array[] = Array.from({ length: 4 }, () => alignedBuffer(WRITE))
+  const waiting: Array<() => void> = []
+  let current = free.pop()!
+  let used = 0
+  let block = 0
+  let bytes = 0
+  let position = 0
+  let writes = Promise.resolve()
+  let start = 0
+  let cpu0 = 0
+  const [host, port] = config.addr!.split(':')
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>()
+  const write = (buffer: Uint8Array, length: number): void => {
+    const at = position
+    position += length
+    writes = writes.then(async () => { await file.write(buffer, 0, length, at) }).then(() => {
+      free.push(buffer)
+      waiting.shift()?.()
+    }, reject)
+  }
+  let hashed = 0
+  let paused = false
+  out({ type: 'started' })
+  const socket = connect({
+    host, port: Number(port), rejectUnauthorized: false, ciphers: DATA_CHANNEL_CIPHERS,
+    onread: {
+      buffer: Buffer.allocUnsafeSlow(64 * 1024),
+      callback: (n: number, buffer: Uint8Array): boolean => {
+        let at = 0
+        while (at < n) {
+          const take = Math.min(n - at, WRITE - used)
+          current.set(buffer.subarray(at, at + take), used)
+          used += take
+          at += take
+          bytes += take
+          // each block is hashed as soon as it is whole
+          for (; hashed + config.blockSize <= used; hashed += config.blockSize) {
+            if (!bytesMatchCid(cids[block++], current.subarray(hashed, hashed + config.blockSize))) reject(new Error(`block ${block - 1} does not match its CID`))
+          }
+          if (used === WRITE || bytes >= config.bytes) {
+            write(current, used)
+            used = 0
+            hashed = 0
+            // every buffer in flight to the disk: take one more and stop reading until a write ends
+            current = free.pop() ?? alignedBuffer(WRITE)
+            if (free.length === 0 && !paused) {
+              paused = true
+              waiting.push(() => { paused = false; socket.resume() })
+            }
+          }
+        }
+        if (bytes >= config.bytes) resolve()
+        return !paused
+      }
+    }
+  } as ConnectionOptions)
+  socket.once('secureConnect', () => { start = performance.now(); cpu0 = cpuMs() })
+  socket.once('error', reject)
+  await done
+  await writes
+  await file.sync()
+  await file.close()
+  out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
 }
 
 /** The node's own store (packs and a level index) in a temporary folder removed at exit. */
