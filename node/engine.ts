@@ -201,8 +201,9 @@ export class Engine {
     yield * diffManifests(va.record.root, vb.record.root, { store: this.store, signal })
   }
 
-  async verify (options: { signal?: AbortSignal, onProgress?: (p: { blocks: number, bytes: number }) => void } = {}): Promise<VerifyReport> {
-    return await verifyStore({ store: this.store, buckets: this.buckets, ...options })
+  async verify (options: { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { blocks: number, bytes: number }) => void } = {}): Promise<VerifyReport> {
+    const { repair, ...rest } = options
+    return await verifyStore({ store: this.store, buckets: this.buckets, repair: repair === true ? this.sync.refs : undefined, ...rest })
   }
 
   /** Local gc, then (with a tier) the tier's sweep against the same live set. */

@@ -47,8 +47,8 @@ export function localOperations (engine: Engine, options: { onPolicyChange?: () 
       for await (const c of engine.diff(parseVersionRef(from), parseVersionRef(to), options.signal)) changes.push(c)
       return { from, to, summary: summarize(changes), changes }
     },
-    async verify (options = {}) {
-      return await engine.verify({ signal: options.signal, onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, blocks: p.blocks }) })
+    async verify (body, options = {}) {
+      return await engine.verify({ repair: body.repair, signal: options.signal, onProgress: options.onProgress === undefined ? undefined : p => options.onProgress!({ bytes: p.bytes, blocks: p.blocks }) })
     },
     async gc (body, options = {}) {
       return await engine.gc({

@@ -5,12 +5,18 @@
  * Reports; changes no block and no version. A damaged table of contents is dropped: it is
  * only a shortcut to what the index says, and one that is wrong makes this node serve
  * peers bytes they reject.
+ *
+ * With `repair`, what is damaged is also made fetchable again: corrupt and unreadable
+ * blocks leave the index (the store then lacks them, so nothing serves or restores their
+ * bytes, and a sync fetches them), and every version they or missing blocks break is
+ * marked damaged for its bucket, so the bucket's next sync heals it from peers.
  */
-import { bytesMatchCid, cidFromBytes, type CID } from '../protocol/cid.ts'
+import { bytesMatchCid, cidFromBytes, parseCid, type CID } from '../protocol/cid.ts'
 import { decodeVersionRecord } from '../protocol/record.ts'
 import type { Buckets } from './buckets/index.ts'
 import { manifestBlocks } from './snapshot/index.ts'
 import type { DiskBlockStore } from './store/index.ts'
+import type { RefIndex } from './sync/refs.ts'
 import { packFileName, packTableEntries } from './store/pack-format.ts'
 
 export interface Damage {
@@ -28,11 +34,20 @@ export interface VerifyReport {
   bytes: number
   versions: number
   damaged: Damage[]
+  /** With `repair`: what was done so that syncs fetch the damage again. */
+  repaired?: {
+    /** Corrupt or unreadable blocks taken out of the index. */
+    unindexed: number
+    /** Versions marked damaged, healed by their bucket's next sync. */
+    versions: Array<{ bucket: string, seq: number }>
+  }
 }
 
 export interface VerifyOptions {
   store: DiskBlockStore
   buckets: Pick<Buckets, 'all'>
+  /** Unindex bad blocks and mark the versions they break for healing (see above). */
+  repair?: Pick<RefIndex, 'markDamaged'>
   signal?: AbortSignal
   onProgress?: (p: { blocks: number, bytes: number }) => void
 }
@@ -42,15 +57,21 @@ const MAX_AFFECTS = 1000
 export async function verifyStore (options: VerifyOptions): Promise<VerifyReport> {
   const { store, signal } = options
   const damaged = new Map<string, Damage>()
+  // packs holding a corrupt or unreadable block: their tables would serve it (see repair)
+  const badPacks = new Set<number>()
   let blocks = 0
   let bytes = 0
   for await (const { cid, location } of store.blocks()) {
     signal?.throwIfAborted()
     try {
       const data = await store.readAt(location, cid)
-      if (!bytesMatchCid(cid, data)) damaged.set(cid.toString(), { cid: cid.toString(), problem: 'corrupt', affects: [] })
+      if (!bytesMatchCid(cid, data)) {
+        damaged.set(cid.toString(), { cid: cid.toString(), problem: 'corrupt', affects: [] })
+        badPacks.add(location.pack)
+      }
     } catch (err) {
       damaged.set(cid.toString(), { cid: cid.toString(), problem: 'unreadable', detail: (err as Error).message, affects: [] })
+      badPacks.add(location.pack)
     }
     blocks++
     bytes += location.length
@@ -67,6 +88,8 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
     damaged.set(bad.cid, { ...bad, problem: 'table', detail: `${bad.detail}; the table was dropped (this node now finds the pack's blocks through the index)`, affects: [] })
   }
   let versions = 0
+  // every version something breaks, not only the first MAX_AFFECTS per block
+  const broken = new Map<string, { bucket: string, seq: number, cid: CID }>()
   for await (const v of options.buckets.all()) {
     versions++
     const note = (cid: CID, path: string, problem: Damage['problem']): void => {
@@ -74,6 +97,7 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
       const d = damaged.get(key) ?? { cid: key, problem, affects: [] }
       damaged.set(key, d)
       if (d.affects.length < MAX_AFFECTS) d.affects.push({ bucket: v.bucket, seq: v.seq, path })
+      broken.set(`${v.bucket}@${v.seq}`, v)
     }
     const get = async (cid: CID): Promise<Uint8Array> => await store.get(cid)
     let record
@@ -95,10 +119,24 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
       const d = damaged.get(key) ?? { cid: key, problem: 'missing' as const, detail: (err as Error).message, affects: [] }
       damaged.set(key, d)
       d.affects.push({ bucket: v.bucket, seq: v.seq, path: '(manifest: the rest of this version cannot be read)' })
+      broken.set(`${v.bucket}@${v.seq}`, v)
     }
   }
   const list = [...damaged.values()]
-  return { ok: list.length === 0, blocks, bytes, versions, damaged: list }
+  const report: VerifyReport = { ok: list.length === 0, blocks, bytes, versions, damaged: list }
+  if (options.repair !== undefined) report.repaired = await repair(store, options.repair, list, badPacks, [...broken.values()])
+  return report
+}
+
+async function repair (store: DiskBlockStore, refs: Pick<RefIndex, 'markDamaged'>, damaged: Damage[], badPacks: Set<number>, broken: Array<{ bucket: string, seq: number, cid: CID }>): Promise<NonNullable<VerifyReport['repaired']>> {
+  const bad = damaged.filter(d => d.problem === 'corrupt' || d.problem === 'unreadable').map(d => parseCid(d.cid))
+  // a table lists what its pack holds, unindexed or not: the serving side would still find
+  // the bad copy there, so those packs' blocks are found through the index alone
+  for (const pack of badPacks) await store.dropPackTable(pack)
+  // the index before the marks: once a version is marked, a sync may start healing it
+  if (bad.length > 0) await store.deleteIndexEntries(bad)
+  for (const v of broken) await refs.markDamaged(v.bucket, v.seq, v.cid)
+  return { unindexed: bad.length, versions: broken.map(v => ({ bucket: v.bucket, seq: v.seq })) }
 }
 
 /**

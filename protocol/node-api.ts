@@ -138,9 +138,19 @@ export const VerifyReport = Type.Object({
     problem: Type.String(),
     detail: Type.Optional(Type.String()),
     affects: Type.Array(Type.Object({ bucket: Type.String(), seq: Type.Integer(), path: Type.String() }))
+  })),
+  repaired: Type.Optional(Type.Object({
+    unindexed: Type.Integer({ description: 'corrupt or unreadable blocks taken out of the index' }),
+    versions: Type.Array(Type.Object({ bucket: Type.String(), seq: Type.Integer() }), { description: 'versions marked damaged: their bucket\'s next sync fetches what they lack' })
   }))
 })
 export type VerifyReport = Static<typeof VerifyReport>
+
+export const VerifyBody = Type.Object({
+  /** Unindex corrupt blocks and mark the versions damage breaks, for syncs to heal. */
+  repair: Type.Optional(Type.Boolean())
+}, { additionalProperties: false })
+export type VerifyBody = Static<typeof VerifyBody>
 
 export const GcBody = Type.Object({
   dryRun: Type.Optional(Type.Boolean()),
@@ -213,7 +223,7 @@ export interface NodeOperations extends PolicyOperations, TierOperations {
   buckets: () => Promise<BucketSummary[]>
   versions: (bucket: string) => Promise<VersionInfo[]>
   diff: (from: string, to: string, options?: { signal?: AbortSignal }) => Promise<DiffOutcome>
-  verify: (options?: OperationOptions) => Promise<VerifyReport>
+  verify: (body: VerifyBody, options?: OperationOptions) => Promise<VerifyReport>
   gc: (body: GcBody, options?: OperationOptions) => Promise<GcReport>
   stats: () => Promise<StoreStats>
 }
@@ -294,6 +304,9 @@ export const SyncReport = Type.Object({
   chunks: Type.Integer(),
   /** Versions between the local head and the target that no peer serves any more (the publisher forgot them): skipped. */
   skipped: Type.Optional(Type.Integer()),
+  /** Versions marked damaged (rok verify --repair) that the sync completed again, and those no peer could. */
+  healed: Type.Optional(Type.Integer()),
+  unhealed: Type.Optional(Type.Integer()),
   seconds: Type.Number(),
   peers: Type.Array(SyncPeerShare)
 })

@@ -9,7 +9,7 @@ import type {
   AllowBody, AllowOutcome, PublishBody, PublishOutcome, SubscribeBody, SubscriptionStatus,
   SyncBody, SyncOperations, SyncReport, SyncStatus, UnsubscribeOutcome, BucketSummary, DiffOutcome, GcReport, NodeId, NodeOperations, NodeStatus,
   OperationOptions, PingOutcome, RestoreBody, RestoreOutcome, SnapshotBody, SnapshotOutcome, StoreStats,
-  VerifyReport, VersionInfo
+  VerifyBody, VerifyReport, VersionInfo
 } from '../../protocol/node-api.ts'
 import { NodeApiErrorCode } from './errors.ts'
 import type { ForgetBody, ForgetOutcome, PinBody, PolicyBody, PolicyInfo, RemovedOutcome } from '../../protocol/policy-api.ts'
@@ -75,7 +75,7 @@ export class NodeApiClient implements NodeOperations, SyncOperations {
   async pin (body: PinBody): Promise<PinBody> { return await this.json('POST', '/v1/pins', body) }
   async snapshot (body: SnapshotBody, options?: OperationOptions): Promise<SnapshotOutcome> { return await this.operation('/v1/snapshots', body, options) }
   async restore (body: RestoreBody, options?: OperationOptions): Promise<RestoreOutcome> { return await this.operation('/v1/restores', body, options) }
-  async verify (options?: OperationOptions): Promise<VerifyReport> { return await this.operation('/v1/verify', undefined, options) }
+  async verify (body: VerifyBody, options?: OperationOptions): Promise<VerifyReport> { return await this.operation('/v1/verify', body, options) }
 
   async publish (body: PublishBody, options?: OperationOptions): Promise<PublishOutcome> { return await this.operation('/v1/publish', body, options) }
   async subscribe (body: SubscribeBody): Promise<SubscriptionStatus> { return await this.json('POST', '/v1/subscriptions', body) }

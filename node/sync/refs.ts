@@ -10,6 +10,9 @@
  * once a version is fully indexed (so indexing is resumable and the daemon can backfill
  * versions recorded while it was not running). `rok forget` removes a forgotten version's
  * marker and the references no kept version of the bucket shares (removeVersion).
+ * `h!<bucket>!<record cid>` → seq marks a version `rok verify --repair` found damaged: the
+ * next sync of the bucket fetches what it lacks again (heal), and until then no update
+ * trusts it to hold what it shares.
  */
 import type { CID } from '../../protocol/cid.ts'
 import { changedBlocks, manifestBlocks, type BlockGetter } from '../snapshot/index.ts'
@@ -28,6 +31,39 @@ export class RefIndex {
 
   async indexed (bucket: string, record: CID): Promise<boolean> {
     return await this.kv.get(`d!${bucket}!${record.toString()}`) !== undefined
+  }
+
+  /**
+   * `sound`: indexed and not marked damaged, so every block under the version is here;
+   * `damaged`: marked, waiting for a sync to heal it (indexed again by that sync);
+   * `unindexed`: recorded while no daemon ran, or indexing was cut short.
+   */
+  async state (bucket: string, record: CID): Promise<'sound' | 'damaged' | 'unindexed'> {
+    const [done, damaged] = await this.kv.getMany([`d!${bucket}!${record.toString()}`, `h!${bucket}!${record.toString()}`])
+    return damaged !== undefined ? 'damaged' : done !== undefined ? 'sound' : 'unindexed'
+  }
+
+  /**
+   * Mark a recorded version damaged (some block under it is missing or was dropped as
+   * corrupt): no longer indexed, and listed by `damaged` until `healed`.
+   */
+  async markDamaged (bucket: string, seq: number, record: CID): Promise<void> {
+    await this.kv.batch([
+      { type: 'del', key: `d!${bucket}!${record.toString()}` },
+      { type: 'put', key: `h!${bucket}!${record.toString()}`, value: String(seq) }
+    ], { sync: true })
+  }
+
+  /** The bucket's versions marked damaged, newest first. */
+  async damaged (bucket: string): Promise<Array<{ seq: number, record: string }>> {
+    const out: Array<{ seq: number, record: string }> = []
+    const prefix = `h!${bucket}!`
+    for await (const [key, value] of this.kv.iterator({ gt: prefix, lt: prefix + '~' })) out.push({ seq: Number(value), record: key.slice(prefix.length) })
+    return out.sort((a, b) => b.seq - a.seq)
+  }
+
+  async healed (bucket: string, record: CID): Promise<void> {
+    await this.kv.del(`h!${bucket}!${record.toString()}`, { sync: true })
   }
 
   /**
@@ -73,7 +109,7 @@ export class RefIndex {
 
   /** Drop a forgotten version (rok forget): its done marker and the references in `cids` (those no kept version of the bucket has). */
   async removeVersion (bucket: string, record: CID, cids: AsyncIterable<CID>): Promise<void> {
-    let ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `d!${bucket}!${record.toString()}` }]
+    let ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `d!${bucket}!${record.toString()}` }, { type: 'del', key: `h!${bucket}!${record.toString()}` }]
     for await (const cid of cids) {
       ops.push({ type: 'del', key: refKey('r', cid, bucket) })
       if (ops.length >= REF_BATCH) { await this.kv.batch(ops); ops = [] }

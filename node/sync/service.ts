@@ -133,9 +133,10 @@ export class SyncService {
 
   async start (): Promise<void> {
     const { buckets, sync, store } = this.engine
-    // versions recorded while no daemon ran (rok snapshot on the home) are indexed now
+    // versions recorded while no daemon ran (rok snapshot on the home) are indexed now;
+    // damaged ones (rok verify --repair) may lack manifest nodes: their sync indexes them
     for await (const v of buckets.all()) {
-      if (!await sync.refs.indexed(v.bucket, v.cid)) {
+      if (await sync.refs.state(v.bucket, v.cid) === 'unindexed') {
         const entry = await buckets.get(v.bucket, v.seq)
         await sync.refs.addVersion(v.bucket, v.cid, entry.record.root, async cid => await store.get(cid))
       }
@@ -469,6 +470,8 @@ export class SyncService {
               void this.provide(parseCid(event.cid))
             } else if (event.type === 'sync:batch:stored') state.progress = { seq: event.seq, size: event.size, walkedBytes: event.walkedBytes, bytes: event.bytes, storedBytes: event.storedBytes }
             else if (event.type === 'sync:versions:skipped') this.log(`${event.bucket}@${event.fromSeq}..${event.toSeq} are served by no peer any more (forgotten by the publisher): skipped, syncing the newest versions`)
+            else if (event.type === 'sync:version:healed') this.log(`${event.bucket}@${event.seq}, marked damaged by rok verify --repair, is whole again`)
+            else if (event.type === 'sync:version:unhealed') this.log(`${event.bucket}@${event.seq} stays damaged: ${event.message}`)
             options.onProgress?.(event)
           }
         })

@@ -23,10 +23,15 @@
  *    flushes the store (manifest nodes fetched before it too), so a killed sync resumes
  *    without fetching again what a finished batch stored.
  * 5. The version is recorded.
+ *
+ * Before moving forward, the bucket's versions `rok verify --repair` marked damaged are
+ * healed, newest first: each goes through 2–5 again (the record is fetched too if it was
+ * the damage), so what it lacks comes from the peers; one no peer serves any more stays
+ * marked (`unhealed` in the report) and does not stop the sync.
  */
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { cidKey, type CID } from '../../protocol/cid.ts'
+import { cidKey, parseCid, type CID } from '../../protocol/cid.ts'
 import { isRokError, ProtocolErrorCode, RokError } from '../../protocol/errors.ts'
 import { decodeChunkRef, decodeEntry, decodeListNode, decodeRoot, isLeafListNode } from '../../protocol/manifest.ts'
 import { decodeVersionRecord, type EncodedRecord } from '../../protocol/record.ts'
@@ -55,6 +60,10 @@ export type SyncEvent =
   | { type: 'sync:nodes:fetched', bucket: string, seq: number, nodes: number, bytes: number }
   | { type: 'sync:batch:stored', bucket: string, seq: number, walkedBytes: number, size: number, chunks: number, bytes: number, storedBytes: number }
   | { type: 'sync:version:done', bucket: string, seq: number, cid: string }
+  /** A version marked damaged (rok verify --repair) has everything again. */
+  | { type: 'sync:version:healed', bucket: string, seq: number, cid: string }
+  /** A version marked damaged that no peer could complete; it stays marked. */
+  | { type: 'sync:version:unhealed', bucket: string, seq: number, cid: string, message: string }
 
 export interface PeerShare {
   peer: string
@@ -78,13 +87,17 @@ export interface ChainReport {
   chunks: number
   /** Versions between the local head and the target that no peer serves any more (forgotten by the publisher), skipped. */
   skipped: number
+  /** Versions marked damaged that this sync completed again. */
+  healed: number
+  /** Versions marked damaged that no peer could complete (still marked). */
+  unhealed: number
   peers: PeerShare[]
 }
 
 export interface ChainSyncInit {
   store: Pick<BlockStore, 'get' | 'getMany' | 'has' | 'flush'> & { hasMany: (cids: CID[]) => Promise<boolean[]> }
   buckets: Pick<Buckets, 'head' | 'get' | 'record'>
-  refs: Pick<RefIndex, 'addBlocks' | 'indexed'>
+  refs: Pick<RefIndex, 'addBlocks' | 'state' | 'damaged' | 'healed'>
   fetch: FetchFn
   /** The peers to ask, read again before each exchange call (lookups may add some). */
   peers: () => FetchPeer[]
@@ -180,7 +193,7 @@ class ChainSync {
     this.bucket = target.record.bucket
     this.report = {
       bucket: this.bucket, fromSeq: 0, toSeq: target.record.seq, versions: 0, blocks: 0, bytes: 0,
-      recordBytes: 0, nodeBytes: 0, chunkBytes: 0, chunks: 0, skipped: 0, peers: []
+      recordBytes: 0, nodeBytes: 0, chunkBytes: 0, chunks: 0, skipped: 0, healed: 0, unhealed: 0, peers: []
     }
   }
 
@@ -191,8 +204,11 @@ class ChainSync {
     if (local !== undefined && local.seq >= this.target.record.seq) {
       const same = await buckets.get(this.bucket, this.target.record.seq)
       if (same.cid.toString() !== this.target.cid.toString()) throw this.conflict(`${this.bucket}@${this.target.record.seq} here is ${same.cid.toString()}, the peer's is ${this.target.cid.toString()}`)
+      await this.heal()
       return this.finish()
     }
+    // first, so a healed head serves the update below as its base
+    await this.heal()
     const chain = await this.parents(local?.seq ?? 0, local?.cid)
     for (const version of chain) {
       this.init.signal?.throwIfAborted()
@@ -239,7 +255,29 @@ class ChainSync {
     return chain.reverse()
   }
 
-  private async syncVersion (version: EncodedRecord): Promise<void> {
+  /** The bucket's versions marked damaged, newest first (see the top of this file). */
+  private async heal (): Promise<void> {
+    for (const { seq, record } of await this.init.refs.damaged(this.bucket)) {
+      this.init.signal?.throwIfAborted()
+      const cid = parseCid(record)
+      try {
+        // the record's bytes hash to the CID this node recorded: no signature to check again
+        const version = await decodeVersionRecord(await this.block(cid, 'record'))
+        if (version.record.bucket !== this.bucket || version.record.seq !== seq) throw this.conflict(`the version marked damaged as ${this.bucket}@${seq} is ${version.record.bucket}@${version.record.seq}`)
+        await this.syncVersion(version, true)
+        await this.init.refs.healed(this.bucket, cid)
+        this.report.healed++
+        this.emit({ type: 'sync:version:healed', bucket: this.bucket, seq, cid: record })
+      } catch (err) {
+        if (!isRokError(err, SyncErrorCode.BLOCKS_MISSING)) throw err
+        this.report.unhealed++
+        this.emit({ type: 'sync:version:unhealed', bucket: this.bucket, seq, cid: record, message: (err as Error).message })
+      }
+    }
+  }
+
+  /** @param healing - the version is recorded here already, marked damaged: not counted as a new one */
+  private async syncVersion (version: EncodedRecord, healing = false): Promise<void> {
     const { record } = version
     this.emit({ type: 'sync:version:start', bucket: this.bucket, seq: record.seq, size: record.size, cid: version.cid.toString() })
     const walk = await this.walkManifest(record.seq, record.root, record.size, await this.baseNodes())
@@ -263,20 +301,21 @@ class ChainSync {
     } finally {
       swarm?.close(recorded)
     }
+    if (healing) return
     this.report.versions++
     this.emit({ type: 'sync:version:done', bucket: this.bucket, seq: record.seq, cid: version.cid.toString() })
   }
 
   /**
-   * The manifest nodes (by cidKey) of the bucket's local head, when that version is indexed
-   * for the bucket: recorded, so every block under it is here, and every block referenced
-   * for the bucket. The chunks of a node the new version shares with it are then neither
+   * The manifest nodes (by cidKey) of the bucket's local head, when that version is sound
+   * for the bucket: recorded, so every block under it is here, every block referenced for
+   * the bucket, and not marked damaged by `rok verify --repair` since. The chunks of a node the new version shares with it are then neither
    * looked up nor indexed again: a 1% update of 1 GiB spent a third of its time on both.
    * Its chunk lists' leaves are read but not decoded (only their CIDs matter).
    */
   private async baseNodes (): Promise<Set<string> | undefined> {
     const head = await this.init.buckets.head(this.bucket)
-    if (head === undefined || !await this.init.refs.indexed(this.bucket, head.cid)) return undefined
+    if (head === undefined || await this.init.refs.state(this.bucket, head.cid) !== 'sound') return undefined
     const nodes = new Set<string>()
     let level: ManifestNode[] = [{ cid: head.record.root, kind: 'root' }]
     try {

@@ -186,3 +186,27 @@ test('rok verify names the pack whose table of contents is malformed', async () 
     assert.equal(await store.packTable(1), undefined)
   })
 })
+
+test('rok verify --repair unindexes a rotten block and drops its pack\'s table, so this node serves it from nowhere', async () => {
+  await withStore(async (store, counted, dir) => {
+    const stored = blocks(600, 12)
+    await store.putMany(stored)
+    await store.flush()
+    const rotten = stored[2]
+    const loc = (await store.locate(rotten[0]))!
+    assert.notEqual(await store.packTable(loc.pack), undefined, 'its pack is sealed, with a table')
+    const handle = await open(join(dir, 'packs', packFileName(loc.pack)), 'r+')
+    await handle.write(Buffer.alloc(16, 0xee), 0, 16, loc.offset)
+    await handle.close()
+    const marked: string[] = []
+    const report = await verifyStore({ store, buckets: NO_VERSIONS, repair: { markDamaged: async (bucket, seq) => { marked.push(`${bucket}@${seq}`) } } })
+    assert.deepEqual(report.damaged.map(d => [d.problem, d.cid]), [['corrupt', rotten[0].toString()]])
+    assert.deepEqual(report.repaired, { unindexed: 1, versions: [] })
+    assert.deepEqual(marked, [], 'no version holds it')
+    assert.equal(await store.has(rotten[0]), false)
+    assert.equal(await store.packTable(loc.pack), undefined)
+    await assert.rejects(store.getManyUnverified([rotten[0]], { packTables: true }), /is not in the store/, 'not served from the table either')
+    assert.deepEqual(await store.getManyUnverified([stored[3][0]], { packTables: true }), [stored[3][1]], 'its neighbours are, through the index')
+    assert.equal((await verifyStore({ store, buckets: NO_VERSIONS })).ok, true)
+  })
+})

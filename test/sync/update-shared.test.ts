@@ -2,13 +2,14 @@
  * A subscriber syncing an update already holds, and has indexed for the bucket, everything
  * its previous version shares with the new one: the chunks under shared manifest nodes are
  * neither looked up in its store nor indexed again, and it still serves every block of the
- * update to a fresh subscriber. A previous version damaged since is no shortcut. Real
+ * update to a fresh subscriber. A previous version damaged since is no shortcut, and one
+ * `rok verify --repair` marked damaged is healed from peers by the next sync. Real
  * parts: three engines on disk, libp2p hosts on loopback, each serving through its reverse
  * index as a node does.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { openEngine, type Engine } from '../../node/engine.ts'
@@ -31,6 +32,7 @@ async function serving (engine: Engine): Promise<RokHost> {
 }
 
 interface World {
+  dir: string
   a: Engine
   b: Engine
   c: Engine
@@ -56,7 +58,12 @@ async function withWorld (fn: (w: World) => Promise<void>): Promise<void> {
     const report = await syncChain(target, a.peerId, {
       store: { get: store.get.bind(store), getMany: store.getMany.bind(store), has: store.has.bind(store), flush: store.flush.bind(store), hasMany: async (cids: CID[]) => { lookedUp += cids.length; return await store.hasMany(cids) } },
       buckets: to.engine.buckets,
-      refs: { indexed: to.engine.sync.refs.indexed.bind(to.engine.sync.refs), addBlocks: async (...args) => { const n = await to.engine.sync.refs.addBlocks(...args); indexed += n; return n } },
+      refs: {
+        state: to.engine.sync.refs.state.bind(to.engine.sync.refs),
+        damaged: to.engine.sync.refs.damaged.bind(to.engine.sync.refs),
+        healed: to.engine.sync.refs.healed.bind(to.engine.sync.refs),
+        addBlocks: async (...args) => { const n = await to.engine.sync.refs.addBlocks(...args); indexed += n; return n }
+      },
       fetch: async (cids, o) => await to.host.services.exchange.fetchBlocks(cids, o),
       peers: () => [from.getMultiaddrs()[0]]
     })
@@ -79,7 +86,7 @@ async function withWorld (fn: (w: World) => Promise<void>): Promise<void> {
     return chunks
   }
   try {
-    await fn({ a, b, c, ha, hb, hc, sync, twoVersions })
+    await fn({ dir, a, b, c, ha, hb, hc, sync, twoVersions })
   } finally {
     await Promise.all([ha, hb, hc].map(async h => { await h.stop() }))
     await Promise.all([a, b, c].map(async e => { await e.close() }))
@@ -132,5 +139,45 @@ test('a previous version damaged since it was recorded is no shortcut: the updat
     assert.equal(update.versions, 1)
     assert.ok(update.lookedUp >= chunks, `looked up ${update.lookedUp} of v2's ${chunks} chunks`)
     for await (const block of manifestBlocks(async cid => await b.store.get(cid), v2.record.root)) await b.store.get(block.cid)
+  })
+})
+
+test('a version verify --repair marked damaged is fetched again by the next sync, and stays marked while no peer has it', async () => {
+  await withWorld(async ({ dir, a, b, ha, hb, hc, sync, twoVersions }) => {
+    await twoVersions()
+    await sync({ engine: b, host: hb }, ha, 2)
+    const [v1, v2] = [await b.buckets.get(BUCKET, 1), await b.buckets.get(BUCKET, 2)]
+    // a chunk both versions share (the file's first; v2 rewrote its middle) rots in B's pack
+    let first: CID | undefined
+    for await (const block of manifestBlocks(async cid => await b.store.get(cid), v1.record.root)) if (block.type === 'chunk') { first = block.cid; break }
+    const loc = (await b.store.locate(first!))!
+    const packs = await readdir(join(dir, 'b', 'packs'))
+    const fd = await open(join(dir, 'b', 'packs', packs.find(p => parseInt(p, 16) === loc.pack)!), 'r+')
+    const byte = Buffer.alloc(1)
+    await fd.read(byte, 0, 1, loc.offset + 7)
+    await fd.write(Buffer.from([byte[0] ^ 0x40]), 0, 1, loc.offset + 7)
+    await fd.close()
+
+    const checked = await b.verify({ repair: true })
+    assert.equal(checked.ok, false)
+    assert.deepEqual(checked.repaired, { unindexed: 1, versions: [{ bucket: BUCKET, seq: 1 }, { bucket: BUCKET, seq: 2 }] })
+    assert.equal(await b.store.has(first!), false, 'the corrupt chunk left the index')
+    assert.equal(await b.sync.refs.state(BUCKET, v2.cid), 'damaged')
+
+    // C holds nothing of the bucket: the sync finds B up to date and cannot heal it
+    const stuck = await sync({ engine: b, host: hb }, hc, 2)
+    assert.equal(stuck.versions, 0)
+    assert.deepEqual([stuck.healed, stuck.unhealed], [0, 2])
+    assert.equal(await b.sync.refs.state(BUCKET, v1.cid), 'damaged', 'still marked')
+
+    const healed = await sync({ engine: b, host: hb }, ha, 2)
+    assert.deepEqual([healed.versions, healed.healed, healed.unhealed], [0, 2, 0])
+    assert.equal(healed.chunks, 1, 'only the lost chunk crosses the network')
+    assert.deepEqual(await b.sync.refs.damaged(BUCKET), [])
+    assert.equal(await b.sync.refs.state(BUCKET, v1.cid), 'sound')
+    assert.deepEqual((await b.verify()).damaged, [], 'nothing is missing or corrupt, no table points at the rotten copy')
+    const dest = join(dir, 'v1')
+    await b.restore({ bucket: BUCKET, seq: 1, dest })
+    assert.ok((await readFile(join(dest, 'weights.bin'))).equals(seededBytes(1, 24 * MiB)), 'v1 restores byte for byte')
   })
 })

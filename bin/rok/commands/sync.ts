@@ -147,11 +147,13 @@ blocks this node lacks, from all of them in parallel. Prints who served how much
 }
 
 function printReport (ctx: CommandContext, r: SyncReport): void {
-  if (r.versions === 0) {
-    ctx.out.line(`${r.bucket} is up to date at @${r.toSeq}`)
+  const healed = (r.healed ?? 0) > 0 ? `; healed ${r.healed} damaged version${r.healed === 1 ? '' : 's'}` : ''
+  const unhealed = (r.unhealed ?? 0) > 0 ? `; ${r.unhealed} damaged version${r.unhealed === 1 ? '' : 's'} no peer could complete (the daemon log names them)` : ''
+  if (r.versions === 0 && healed === '') {
+    ctx.out.line(`${r.bucket} is up to date at @${r.toSeq}${unhealed}`)
     return
   }
-  ctx.out.line(`${r.bucket}: @${r.fromSeq === 0 ? '-' : r.fromSeq} → @${r.toSeq} (${r.versions} version${r.versions === 1 ? '' : 's'}) in ${r.seconds.toFixed(2)} s`)
+  ctx.out.line(`${r.bucket}: @${r.fromSeq === 0 ? '-' : r.fromSeq} → @${r.toSeq} (${r.versions} version${r.versions === 1 ? '' : 's'}${healed}${unhealed}) in ${r.seconds.toFixed(2)} s`)
   ctx.out.line(`  received ${formatBytes(r.bytes)}: ${r.chunks} chunks ${formatBytes(r.chunkBytes)}, manifest ${formatBytes(r.nodeBytes)}, records ${formatBytes(r.recordBytes)}`)
   for (const p of r.peers) {
     ctx.out.line(`  ${p.peer}  ${formatBytes(p.bytes)} in ${p.blocks} blocks  (${p.why})${p.dropped !== undefined ? `  dropped: ${p.dropped.message}` : ''}`)

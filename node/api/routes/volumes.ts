@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type, type Static } from 'typebox'
 import {
-  BucketSummary, DiffOutcome, DiffQuery, ErrorBody, GcBody, RestoreBody, SnapshotBody, StoreStats, VersionInfo,
+  BucketSummary, DiffOutcome, DiffQuery, ErrorBody, GcBody, RestoreBody, SnapshotBody, StoreStats, VerifyBody, VersionInfo,
   type NodeOperations
 } from '../../../protocol/node-api.ts'
 import { streamOperation } from '../ndjson.ts'
@@ -20,9 +20,9 @@ export async function volumeRoutes (app: FastifyInstance, opts: { ops: NodeOpera
     schema: { summary: 'Restore a version into a new folder or file (NDJSON progress)', body: RestoreBody, response: { ...errors, ...ndjson } }
   }, async (request, reply) => streamOperation(request, reply, async o => await ops.restore(request.body, o)))
 
-  app.post('/v1/verify', {
-    schema: { summary: 'Check every block and every version (NDJSON progress)', response: { ...errors, ...ndjson } }
-  }, async (request, reply) => streamOperation(request, reply, async o => await ops.verify(o)))
+  app.post<{ Body: VerifyBody }>('/v1/verify', {
+    schema: { summary: 'Check every block and every version; with repair, unindex corrupt blocks and mark broken versions for syncs to heal (NDJSON progress)', body: VerifyBody, response: { ...errors, ...ndjson } }
+  }, async (request, reply) => streamOperation(request, reply, async o => await ops.verify(request.body ?? {}, o)))
 
   app.get<{ Querystring: Static<typeof DiffQuery> }>('/v1/diff', {
     schema: { summary: 'Paths added, removed and changed between two versions', querystring: DiffQuery, response: { 200: DiffOutcome, ...errors } }
