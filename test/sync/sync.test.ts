@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { join } from 'node:path'
-import { appendFile } from 'node:fs/promises'
+import { appendFile, open, readdir, readFile } from 'node:fs/promises'
 import { compareTrees } from '../fixtures/tree-compare.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
 import { spawnPeer, type TestPeer } from '../p2p/fixtures/spawn.ts'
@@ -183,6 +183,33 @@ describe('sync across three node daemons', { timeout: LARGE ? 900_000 : 400_000 
     await restoreMatches(b, 3, 'B')
     console.log(`# B killed after storing ${stored} of ${v3.newBytes} new bytes; after restart fetched ${last.chunkBytes}`)
     await waitFor('C to have v3', async () => await head(c) === 3 ? true : undefined, 60_000)
+  })
+
+  it('a chunk that rots on C is named by rok verify --repair and fetched again by the next sync', async () => {
+    // bytes of a file every version has, as they lie in one of C's packs
+    const needle = (await readFile(join(src, 'f1.bin'))).subarray(300_000, 300_064)
+    const packsDir = join(homes.c, 'packs')
+    let hit: { path: string, at: number } | undefined
+    for (const name of (await readdir(packsDir)).filter(n => n.endsWith('.pack'))) {
+      const at = (await readFile(join(packsDir, name))).indexOf(needle)
+      if (at >= 0) { hit = { path: join(packsDir, name), at }; break }
+    }
+    assert.ok(hit !== undefined, 'the chunk is in one of C\'s packs')
+    const fd = await open(hit.path, 'r+')
+    await fd.write(Buffer.from([needle[0] ^ 0xff]), 0, 1, hit.at)
+    await fd.close()
+
+    const checked = await runRok(['verify', '--repair', '--json', '--home', homes.c])
+    assert.equal(checked.code, 1, checked.stderr)
+    const report = JSON.parse(checked.stdout)
+    assert.deepEqual(report.damaged.map((d: any) => d.problem), ['corrupt'])
+    assert.equal(report.repaired.unindexed, 1)
+    assert.deepEqual(report.repaired.versions.map((v: any) => v.seq).sort(), [1, 2, 3])
+    const healed = await c.rok('sync', BUCKET)
+    assert.deepEqual([healed.versions, healed.healed, healed.unhealed], [0, 3, 0])
+    assert.ok(healed.chunks >= 1 && healed.chunkBytes < 2 * MiB, `fetched ${healed.chunks} chunks, ${healed.chunkBytes} bytes`)
+    assert.equal((await c.rok('verify')).ok, true)
+    await restoreMatches(c, 3, 'C-healed')
   })
 
   it('C completes a version from B after A is stopped', async () => {
