@@ -320,6 +320,8 @@ export const SubscriptionStatus = Type.Object({
   localHead: Type.Integer(),
   remoteHead: Type.Integer(),
   lag: Type.Integer(),
+  /** Versions rok verify --repair marked damaged, newest first: the next sync fetches what they lack. */
+  damaged: Type.Optional(Type.Array(Type.Integer())),
   state: Type.Union([Type.Literal('idle'), Type.Literal('syncing'), Type.Literal('error')]),
   progress: Type.Optional(Type.Object({ seq: Type.Integer(), size: Type.Number(), walkedBytes: Type.Number(), bytes: Type.Number(), storedBytes: Type.Number() })),
   last: Type.Optional(SyncReport),

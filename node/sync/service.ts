@@ -628,6 +628,7 @@ export class SyncService {
     const s = this.states.get(sub.bucket)
     const localHead = head?.seq ?? 0
     const remoteHead = Math.max(s?.remoteHead ?? 0, localHead)
+    const damaged = (await this.engine.sync.refs.damaged(sub.bucket)).map(d => d.seq)
     return {
       bucket: sub.bucket,
       publisher: sub.publisher,
@@ -636,6 +637,7 @@ export class SyncService {
       localHead,
       remoteHead,
       lag: remoteHead - localHead,
+      ...(damaged.length > 0 ? { damaged } : {}),
       state: s?.state ?? 'idle',
       ...(s?.progress !== undefined ? { progress: s.progress } : {}),
       ...(s?.last !== undefined ? { last: s.last } : {}),

@@ -231,6 +231,7 @@ function printSubscription (ctx: CommandContext, s: SubscriptionStatus): void {
   ctx.out.line(`following ${s.bucket} from ${s.publisher}: @${s.localHead} of @${s.remoteHead} (lag ${s.lag}), ${s.state}`)
   if (s.progress !== undefined) ctx.out.line(`  syncing @${s.progress.seq}: ${formatBytes(s.progress.walkedBytes)}/${formatBytes(s.progress.size)} checked, ${formatBytes(s.progress.bytes)} received`)
   if (s.error !== undefined) ctx.out.line(`  error ${s.error.code}: ${s.error.message}`)
+  if (s.damaged !== undefined) ctx.out.line(`  damaged (rok verify --repair): ${s.damaged.map(seq => `@${seq}`).join(', ')}; the next sync fetches what they lack ('rok sync ${s.bucket}')`)
   if (s.last !== undefined) printReport(ctx, s.last)
 }
 
