@@ -309,9 +309,10 @@ class ChainSync {
   /**
    * The manifest nodes (by cidKey) of the bucket's local head, when that version is sound
    * for the bucket: recorded, so every block under it is here, every block referenced for
-   * the bucket, and not marked damaged by `rok verify --repair` since. The chunks of a node the new version shares with it are then neither
-   * looked up nor indexed again: a 1% update of 1 GiB spent a third of its time on both.
-   * Its chunk lists' leaves are read but not decoded (only their CIDs matter).
+   * the bucket, and not marked damaged by `rok verify --repair` since. The chunks of a node
+   * the new version shares with it are then neither looked up nor indexed again: a 1%
+   * update of 1 GiB spent a third of its time on both. Its chunk lists' leaves are read but
+   * not decoded (only their CIDs matter).
    */
   private async baseNodes (): Promise<Set<string> | undefined> {
     const head = await this.init.buckets.head(this.bucket)
