@@ -140,7 +140,8 @@ export class DiskBlockStore implements BlockStore {
   /** A background seal's failure: raised by every write until a flush has reported it. */
   private sealError: unknown
   /** Written (maybe not yet durable) blocks whose index entries are not committed. */
-  private readonly pending = new Map<string, { cid: CID, location: BlockLocation }>()
+  /** Blocks appended and not yet indexed, by blockKey (kept in the entry: one key per block, not one per use). */
+  private readonly pending = new Map<string, { cid: CID, location: BlockLocation, key: string }>()
   /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
   private readonly readers = new Map<number, Promise<FileHandle>>()
   /** O_DIRECT read handles, for runs read into page-aligned memory (see readAt). */
@@ -436,7 +437,7 @@ export class DiskBlockStore implements BlockStore {
     return await this.serialize(async () => {
       if (this.sealError !== undefined) await this.sealed()
       if (this.pending.has(key)) return false
-      await this.append(cid, bytes)
+      await this.append(cid, bytes, key)
       return true
     })
   }
@@ -448,8 +449,9 @@ export class DiskBlockStore implements BlockStore {
       if (this.sealError !== undefined) await this.sealed()
       const wrote: boolean[] = []
       for (const [i, [cid, bytes]] of blocks.entries()) {
-        if (found[i] || this.pending.has(blockKey(cid))) { wrote.push(false); continue }
-        await this.append(cid, bytes)
+        const key = blockKey(cid)
+        if (found[i] || this.pending.has(key)) { wrote.push(false); continue }
+        await this.append(cid, bytes, key)
         wrote.push(true)
       }
       return wrote
@@ -596,7 +598,7 @@ export class DiskBlockStore implements BlockStore {
     return await run
   }
 
-  private async append (cid: CID, bytes: Uint8Array): Promise<void> {
+  private async append (cid: CID, bytes: Uint8Array, key = blockKey(cid)): Promise<void> {
     if (this.current === undefined || this.current.size >= this.packTargetSize) await this.rotate()
     const pack = this.current!
     const cidBytes = cid.bytes
@@ -612,7 +614,7 @@ export class DiskBlockStore implements BlockStore {
       await this.bufferBytes(entryHeader(cidBytes, bytes.length))
       await this.bufferBytes(bytes)
     }
-    this.pending.set(blockKey(cid), { cid, location })
+    this.pending.set(key, { cid, location, key })
     pack.table.add(cidBytes, location)
   }
 
@@ -781,7 +783,7 @@ export class DiskBlockStore implements BlockStore {
    * blocks are dropped unindexed (their space given back) and the error is kept for the
    * next write or flush to raise. Never rejects.
    */
-  private async seal (pack: OpenPack, entries: Array<{ cid: CID, location: BlockLocation }>): Promise<void> {
+  private async seal (pack: OpenPack, entries: Array<{ cid: CID, location: BlockLocation, key: string }>): Promise<void> {
     try {
       await pack.fd.sync()
       await closePack(pack)
@@ -791,10 +793,7 @@ export class DiskBlockStore implements BlockStore {
       this.sealError = diskError(err, this.dir)
       await this.abandon(pack)
     } finally {
-      for (const e of entries) {
-        const key = blockKey(e.cid)
-        if (this.pending.get(key) === e) this.pending.delete(key)
-      }
+      for (const e of entries) if (this.pending.get(e.key) === e) this.pending.delete(e.key)
     }
   }
 
