@@ -173,7 +173,10 @@ describe('allow lists and the reverse index', () => {
       await db.close()
       assert.ok(full > 200, `v1 indexed ${full} blocks`)
       assert.ok(update > 0 && update < 30, `v2 indexed ${update} blocks; v1 needed ${full}`)
-      assert.ok(alone >= full, 'a parent not indexed for that bucket is not trusted')
+      // v1 is no measure here: the manifests hold mtimes, so their lists may cut into a node more or fewer
+      let v2Blocks = 1
+      for await (const _ of manifestBlocks(get, v2.record.root)) v2Blocks++
+      assert.equal(alone, v2Blocks, 'a parent not indexed for that bucket is not trusted: every block of v2 is indexed')
       await engine.sync.allow.allow('g/tree', alice)
       await engine.forget('g/tree', { keepLast: 1 })
       assert.equal(await engine.sync.refs.indexed('g/tree', v1.cid), false)
