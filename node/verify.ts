@@ -11,7 +11,7 @@
  * bytes, and a sync fetches them), and every version they or missing blocks break is
  * marked damaged for its bucket, so the bucket's next sync heals it from peers.
  */
-import { bytesMatchCid, cidFromBytes, parseCid, type CID } from '../protocol/cid.ts'
+import { bytesMatchCid, cidFromBytes, type CID } from '../protocol/cid.ts'
 import { decodeVersionRecord } from '../protocol/record.ts'
 import type { Buckets } from './buckets/index.ts'
 import { manifestBlocks } from './snapshot/index.ts'
@@ -57,7 +57,8 @@ const MAX_AFFECTS = 1000
 export async function verifyStore (options: VerifyOptions): Promise<VerifyReport> {
   const { store, signal } = options
   const damaged = new Map<string, Damage>()
-  // packs holding a corrupt or unreadable block: their tables would serve it (see repair)
+  // corrupt or unreadable blocks, and the packs holding them, whose tables would serve them (see repair)
+  const bad: CID[] = []
   const badPacks = new Set<number>()
   let blocks = 0
   let bytes = 0
@@ -67,10 +68,12 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
       const data = await store.readAt(location, cid)
       if (!bytesMatchCid(cid, data)) {
         damaged.set(cid.toString(), { cid: cid.toString(), problem: 'corrupt', affects: [] })
+        bad.push(cid)
         badPacks.add(location.pack)
       }
     } catch (err) {
       damaged.set(cid.toString(), { cid: cid.toString(), problem: 'unreadable', detail: (err as Error).message, affects: [] })
+      bad.push(cid)
       badPacks.add(location.pack)
     }
     blocks++
@@ -124,12 +127,11 @@ export async function verifyStore (options: VerifyOptions): Promise<VerifyReport
   }
   const list = [...damaged.values()]
   const report: VerifyReport = { ok: list.length === 0, blocks, bytes, versions, damaged: list }
-  if (options.repair !== undefined) report.repaired = await repair(store, options.repair, list, badPacks, [...broken.values()])
+  if (options.repair !== undefined) report.repaired = await repair(store, options.repair, bad, badPacks, [...broken.values()])
   return report
 }
 
-async function repair (store: DiskBlockStore, refs: Pick<RefIndex, 'markDamaged'>, damaged: Damage[], badPacks: Set<number>, broken: Array<{ bucket: string, seq: number, cid: CID }>): Promise<NonNullable<VerifyReport['repaired']>> {
-  const bad = damaged.filter(d => d.problem === 'corrupt' || d.problem === 'unreadable').map(d => parseCid(d.cid))
+async function repair (store: DiskBlockStore, refs: Pick<RefIndex, 'markDamaged'>, bad: CID[], badPacks: Set<number>, broken: Array<{ bucket: string, seq: number, cid: CID }>): Promise<NonNullable<VerifyReport['repaired']>> {
   // a table lists what its pack holds, unindexed or not: the serving side would still find
   // the bad copy there, so those packs' blocks are found through the index alone
   for (const pack of badPacks) await store.dropPackTable(pack)

@@ -139,8 +139,10 @@ export class DiskBlockStore implements BlockStore {
   private sealing: Sealing | undefined
   /** A background seal's failure: raised by every write until a flush has reported it. */
   private sealError: unknown
-  /** Written (maybe not yet durable) blocks whose index entries are not committed. */
-  /** Blocks appended and not yet indexed, by blockKey (kept in the entry: one key per block, not one per use). */
+  /**
+   * Written (maybe not yet durable) blocks whose index entries are not committed, by blockKey
+   * (kept in the entry too: computed once per block, not once per use).
+   */
   private readonly pending = new Map<string, { cid: CID, location: BlockLocation, key: string }>()
   /** Closed-but-not-yet-indexed packs are fsynced at close, so only `current` needs a sync. */
   private readonly readers = new Map<number, Promise<FileHandle>>()
