@@ -150,6 +150,7 @@ export async function startNode (init: NodeInit): Promise<RunningNode> {
         ['exchange_data_channel_sockets_accepted', 'data channel sockets this node accepted with a valid ticket', () => h.services.exchange.serveStats().dataChannel?.accepted ?? 0],
         ['exchange_data_channel_sockets_refused', 'data channel sockets refused (bad, used or expired ticket)', () => h.services.exchange.serveStats().dataChannel?.refused ?? 0],
         ['exchange_data_channel_bytes_served', 'block bytes this node served over its data channel', () => h.services.exchange.serveStats().dataChannel?.bytes ?? 0],
+        ['exchange_run_blocks_served', 'blocks this node served in RUN frames, several stored together in one frame as they lie on disk', () => h.services.exchange.serveStats().runBlocks],
         ['exchange_stream_bytes_served', 'block bytes this node served in all (data channel and libp2p streams)', () => h.services.exchange.serveStats().bytes],
         ['idle_collections', 'full garbage collections run once the node went quiet after work', () => idle?.collections ?? 0]
       ],

@@ -1,5 +1,5 @@
 /**
- * The exchange's bulk data channel, protocol id `/rok/exchange-data/1.0.0`.
+ * The exchange's bulk data channel, protocol id `/rok/exchange-data/1.1.0`.
  *
  * Over an authenticated libp2p stream the client asks and the server answers with one
  * OFFER, then closes the stream:
@@ -11,12 +11,12 @@
  * `port`, refuses it unless the certificate's SHA-256 is the one offered, and sends the
  * 32-byte ticket. The server answers one ACCEPT byte (0x01) when the ticket is one it
  * issued to that peer and not yet used, and closes the socket otherwise. From then on the
- * socket carries `/rok/exchange/1.0.0` frames (protocol/exchange.ts) exactly as a libp2p
+ * socket carries `/rok/exchange/1.1.0` frames (protocol/exchange.ts) exactly as a libp2p
  * stream would, on behalf of the peer the ticket was issued to. Pure: no I/O.
  */
 import { ProtocolErrorCode, RokError } from './errors.ts'
 
-export const DATA_CHANNEL_PROTOCOL = '/rok/exchange-data/1.0.0'
+export const DATA_CHANNEL_PROTOCOL = '/rok/exchange-data/1.1.0'
 export const DATA_CHANNEL_VERSION = 1
 export const TICKET_BYTES = 32
 export const FINGERPRINT_BYTES = 32

@@ -1,5 +1,5 @@
 /**
- * The chunk exchange wire format, protocol id `/rok/exchange/1.0.0`.
+ * The chunk exchange wire format, protocol id `/rok/exchange/1.1.0`.
  *
  * A stream carries frames in both directions. Every frame is a 4-byte big-endian body
  * length followed by the body; the body's first byte is the message type:
@@ -9,18 +9,22 @@
  *   HAVE      0x03  u16 count, count × (u8 cidLength, cid)
  *   DONT_HAVE 0x04  u16 count, count × (u8 cidLength, cid)
  *   BLOCK     0x05  u8 cidLength, cid, block bytes (the rest of the body)
+ *   RUN       0x06  1..MAX_CIDS_PER_MESSAGE × (u32 length, u8 cidLength, cid, length bytes)
  *
  * The client sends WANT and CANCEL; the server answers every want it does not see
- * cancelled with exactly one BLOCK, HAVE or DONT_HAVE, so the client can count what is in
- * flight. A block travels whole in one frame (large frames keep per-byte overhead low).
+ * cancelled with exactly one BLOCK, HAVE or DONT_HAVE, or one entry of a RUN, so the
+ * client can count what is in flight. A block travels whole in one frame (large frames
+ * keep per-byte overhead low). A RUN's entries are laid out as a pack file's
+ * (node/store/pack-format.ts): a server sends blocks it stored together as they lie in
+ * its read buffer, with one frame header instead of one per block (1.1.0 added RUN).
  * Every size is bounded; a frame that breaks a bound or the grammar is an
  * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
  */
 import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, SHA2_256, type CID } from './cid.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
-import { smallBytes, writeU32 } from './small-bytes.ts'
+import { readU32, smallBytes, writeU32 } from './small-bytes.ts'
 
-export const EXCHANGE_PROTOCOL = '/rok/exchange/1.0.0'
+export const EXCHANGE_PROTOCOL = '/rok/exchange/1.1.0'
 
 /** Largest block (chunk or manifest node) the exchange carries. */
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -32,13 +36,16 @@ export const MAX_CIDS_PER_MESSAGE = 1024
 export const FRAME_HEADER_BYTES = 4
 /** Largest body: a BLOCK of the largest block (type + cid length + cid + bytes). */
 export const MAX_FRAME_BODY_BYTES = 2 + MAX_CID_BYTES + MAX_BLOCK_BYTES
+/** A RUN entry's fixed header: u32 length, u8 cid length (the CID follows). */
+export const RUN_ENTRY_FIXED = 5
 
 export const MessageType = {
   WANT: 0x01,
   CANCEL: 0x02,
   HAVE: 0x03,
   DONT_HAVE: 0x04,
-  BLOCK: 0x05
+  BLOCK: 0x05,
+  RUN: 0x06
 } as const
 
 export type WantKind = 'block' | 'have'
@@ -60,6 +67,11 @@ export type ExchangeMessage =
    * per block. The bytes are checked to be a well-formed Rok CID on decode.
    */
   | { type: 'block', cidBytes: Uint8Array, bytes: Uint8Array }
+  /**
+   * Blocks in one frame: `body` is the whole frame body, checked against the grammar on
+   * decode; `forEachRunEntry` walks it without an object per entry.
+   */
+  | { type: 'run', body: Uint8Array, count: number }
 
 function invalid (message: string): RokError {
   return new RokError(ProtocolErrorCode.INVALID_MESSAGE, message)
@@ -142,6 +154,66 @@ export function encodeBlock (cid: CID, bytes: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * A RUN frame's header: the frame length and type byte, followed on the wire by
+ * `entriesLength` bytes of entries (as a pack holds them) that the sender writes as
+ * they are.
+ */
+export function encodeRunHeader (entriesLength: number): Uint8Array {
+  if (entriesLength < 1 || entriesLength + 1 > MAX_FRAME_BODY_BYTES) throw invalid(`a run of ${entriesLength} bytes is outside 1..${MAX_FRAME_BODY_BYTES - 1}`)
+  const out = smallBytes(FRAME_HEADER_BYTES + 1)
+  writeU32(out, 0, entriesLength + 1)
+  out[4] = MessageType.RUN
+  return out
+}
+
+/** A whole RUN frame in one buffer (tests). */
+export function encodeRun (blocks: Array<[CID, Uint8Array]>): Uint8Array {
+  let size = 0
+  for (const [cid, bytes] of blocks) size += RUN_ENTRY_FIXED + cid.bytes.byteLength + bytes.byteLength
+  const out = new Uint8Array(FRAME_HEADER_BYTES + 1 + size)
+  out.set(encodeRunHeader(size))
+  let at = FRAME_HEADER_BYTES + 1
+  for (const [cid, bytes] of blocks) {
+    writeU32(out, at, bytes.byteLength)
+    out[at + 4] = cid.bytes.byteLength
+    out.set(cid.bytes, at + RUN_ENTRY_FIXED)
+    out.set(bytes, at + RUN_ENTRY_FIXED + cid.bytes.byteLength)
+    at += RUN_ENTRY_FIXED + cid.bytes.byteLength + bytes.byteLength
+  }
+  return out
+}
+
+/**
+ * Calls `each` with every entry of a decoded RUN body, in order, until it returns false.
+ * Both arrays are views into `body`.
+ */
+export function forEachRunEntry (body: Uint8Array, each: (cidBytes: Uint8Array, bytes: Uint8Array) => boolean): void {
+  for (let at = 1; at < body.byteLength;) {
+    const length = readU32(body, at)
+    const cidEnd = at + RUN_ENTRY_FIXED + body[at + 4]
+    if (!each(body.subarray(at + RUN_ENTRY_FIXED, cidEnd), body.subarray(cidEnd, cidEnd + length))) return
+    at = cidEnd + length
+  }
+}
+
+/** The number of entries in a RUN body; throws unless every entry keeps the grammar. */
+function checkRun (body: Uint8Array): number {
+  let count = 0
+  let at = 1
+  while (at < body.byteLength) {
+    if (at + RUN_ENTRY_FIXED > body.byteLength) throw invalid('truncated run entry')
+    const length = readU32(body, at)
+    if (length > MAX_BLOCK_BYTES) throw invalid(`run entry of ${length} bytes exceeds ${MAX_BLOCK_BYTES}`)
+    const [, cidEnd] = readCidBytes(body, at + 4)
+    if (cidEnd + length > body.byteLength) throw invalid('truncated run entry')
+    at = cidEnd + length
+    if (++count > MAX_CIDS_PER_MESSAGE) throw invalid(`a run carries at most ${MAX_CIDS_PER_MESSAGE} blocks`)
+  }
+  if (count === 0) throw invalid('empty run')
+  return count
+}
+
 export function encodeMessage (message: ExchangeMessage): Uint8Array {
   switch (message.type) {
     case 'want': return encodeWant(message.entries)
@@ -149,6 +221,7 @@ export function encodeMessage (message: ExchangeMessage): Uint8Array {
     case 'have': return encodeHave(message.cids)
     case 'dont-have': return encodeDontHave(message.cids)
     case 'block': return encodeBlock(cidFromBytes(message.cidBytes), message.bytes)
+    case 'run': return frame(message.body)
   }
 }
 
@@ -229,6 +302,7 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
       const [cidBytes, at] = readCidBytes(body, 1)
       return { type: 'block', cidBytes, bytes: body.subarray(at) }
     }
+    case MessageType.RUN: return { type: 'run', body, count: checkRun(body) }
     default: throw invalid(`unknown message type ${body[0]}`)
   }
 }
@@ -240,6 +314,11 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
  */
 export interface BlockAllocator {
   allocate: (n: number) => Uint8Array
+  /**
+   * `bytes` (one allocation) holds `count` blocks, a RUN's, each released on its own:
+   * the memory is free again once all of them have been.
+   */
+  share?: (bytes: Uint8Array, count: number) => void
 }
 
 export interface FrameDecoderOptions {
@@ -315,7 +394,7 @@ export class FrameDecoder {
         continue
       }
       // the body's first byte is its type: known before any of it is copied
-      this.body ??= piece[at] === MessageType.BLOCK ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
+      this.body ??= piece[at] === MessageType.BLOCK || piece[at] === MessageType.RUN ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
       const n = Math.min(this.expected - this.bodyFilled, piece.byteLength - at)
       this.body.set(piece.subarray(at, at + n), this.bodyFilled)
       this.bodyFilled += n
@@ -325,7 +404,9 @@ export class FrameDecoder {
       this.body = undefined
       this.bodyFilled = 0
       this.expected = -1
-      out.push(decodeBody(body))
+      const message = decodeBody(body)
+      if (message.type === 'run') blocksInto.share?.(body, message.count)
+      out.push(message)
     }
     return out
   }

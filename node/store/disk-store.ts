@@ -324,10 +324,11 @@ export class DiskBlockStore implements BlockStore {
       if (run.length === 0) return
       const first = locations[run[0]]
       const last = locations[run[run.length - 1]]
-      const span = await this.readAt({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset }, cids[run[0]], !verify, into)
+      const start = into?.entryHeaders === true ? first.offset - ENTRY_HEADER_FIXED - cids[run[0]].bytes.byteLength : first.offset
+      const span = await this.readAt({ pack: first.pack, offset: start, length: last.offset + last.length - start }, cids[run[0]], !verify, into)
       for (const i of run) {
         const loc = locations[i]
-        const bytes = span.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
+        const bytes = span.subarray(loc.offset - start, loc.offset - start + loc.length)
         if (verify && !bytesMatchCid(cids[i], bytes)) {
           throw new RokError(ProtocolErrorCode.HASH_MISMATCH, `block ${cids[i].toString()} is corrupt on disk (pack ${packFileName(loc.pack)} at ${loc.offset}); run 'rok verify'`,
             { details: { cid: cids[i].toString(), pack: packFileName(loc.pack), offset: loc.offset } })

@@ -24,6 +24,13 @@ export interface ReadIntoOptions extends StoreOptions {
    * read may return a block that gc has unindexed but whose pack is still there.
    */
   packTables?: boolean
+  /**
+   * Read each run of neighbouring blocks from its first block's pack entry header on, so
+   * every block after the first of a run sits right behind its own header in the same
+   * memory (pack-format.ts), and the first one too: a sender can pass such a run on as
+   * it lies. A store without pack entries ignores it; readers check the headers.
+   */
+  entryHeaders?: boolean
 }
 
 export interface BlockStore {

@@ -138,3 +138,31 @@ test('runs read into page-aligned memory come back exact from sealed, current an
     await cleanup()
   }
 })
+
+test('runs read with their entry headers: every block sits right behind its own pack entry header, read direct or through the page cache', async () => {
+  const [dir, cleanup] = await tempDir()
+  const db = await levelIndex(dir)
+  try {
+    const store = await openDiskStore({ dir: join(dir, 'packs'), index: db.index, writeBufferSize: BUFFER, packTargetSize: 128 * 1024 })
+    const all = [...blocks(77), ...blocks(88)]
+    for (const [cid, bytes] of all) await store.put(cid, bytes)
+    await store.flush()
+    const orders = [all, all.filter((_, i) => i % 3 !== 1), [...all].reverse()]
+    for (const into of [{ allocate: alignedBuffer, pageAligned: true }, {}]) {
+      for (const order of orders) {
+        const got = await store.getManyUnverified!(order.map(([cid]) => cid), { ...into, entryHeaders: true })
+        for (const [i, [cid, bytes]] of order.entries()) {
+          assert.deepEqual(got[i], bytes)
+          const header = new Uint8Array(got[i].buffer, got[i].byteOffset - 5 - cid.bytes.byteLength, 5 + cid.bytes.byteLength)
+          assert.equal(Buffer.from(header.subarray(0, 4)).readUInt32BE(0), bytes.byteLength, `the length in front of ${cid.toString()}`)
+          assert.equal(header[4], cid.bytes.byteLength)
+          assert.deepEqual(header.subarray(5), cid.bytes, `the CID in front of block ${i}`)
+        }
+      }
+    }
+    await store.close()
+  } finally {
+    await db.close()
+    await cleanup()
+  }
+})

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { BlockArena } from '../../node/p2p/exchange/block-arena.ts'
+import { ARENA_SLAB_BYTES, BlockArena } from '../../node/p2p/exchange/block-arena.ts'
 
 const KIB = 1024
+const PER_SLAB = ARENA_SLAB_BYTES / (16 * KIB)
 
 describe('block arena', () => {
   it('reuses a slab only once every block cut from it is released', () => {
     const arena = new BlockArena()
-    // 64 blocks of 16 KiB fill the first 1 MiB slab; the 65th starts a second
-    const first = Array.from({ length: 64 }, () => arena.allocate(16 * KIB))
+    // PER_SLAB blocks of 16 KiB fill the first slab; the next starts a second
+    const first = Array.from({ length: PER_SLAB }, () => arena.allocate(16 * KIB))
     const slab = first[0].buffer
     assert.ok(first.every(b => b.buffer === slab))
     const next = arena.allocate(16 * KIB)
@@ -21,9 +22,26 @@ describe('block arena', () => {
     arena.release(first[0])
     assert.equal(arena.freeSlabs, 1)
     // fill the second slab: the third comes from the free list, i.e. the first slab again
-    const rest = Array.from({ length: 63 }, () => arena.allocate(16 * KIB))
+    const rest = Array.from({ length: PER_SLAB - 1 }, () => arena.allocate(16 * KIB))
     assert.ok(rest.every(b => b.buffer === next.buffer))
     assert.equal(arena.allocate(16 * KIB).buffer, slab)
+  })
+
+  it('frees a run shared by its blocks only when every one of them is released', () => {
+    const arena = new BlockArena()
+    const quarter = ARENA_SLAB_BYTES / 4
+    const run = arena.allocate(quarter)
+    arena.share(run, 3)
+    const blocks = [run.subarray(0, 10), run.subarray(10, 20), run.subarray(20)]
+    const others = Array.from({ length: 3 }, () => arena.allocate(quarter))
+    assert.ok(others.every(b => b.buffer === run.buffer))
+    assert.notEqual(arena.allocate(16 * KIB).buffer, run.buffer, 'the slab is full')
+    for (const b of others) arena.release(b)
+    arena.release(blocks[0])
+    arena.release(blocks[1])
+    assert.equal(arena.freeSlabs, 0, 'a block of the run is still held')
+    arena.release(blocks[2])
+    assert.equal(arena.freeSlabs, 1)
   })
 
   it('starts the current slab over when all its blocks are released', () => {
@@ -37,8 +55,8 @@ describe('block arena', () => {
 
   it('gives large blocks their own buffer and ignores bytes it did not hand out', () => {
     const arena = new BlockArena()
-    const big = arena.allocate(1024 * KIB)
-    assert.equal(big.byteLength, 1024 * KIB)
+    const big = arena.allocate(ARENA_SLAB_BYTES / 2 + 1)
+    assert.equal(big.byteLength, ARENA_SLAB_BYTES / 2 + 1)
     arena.release(big)
     arena.release(new Uint8Array(10))
     assert.equal(arena.freeSlabs, 0)

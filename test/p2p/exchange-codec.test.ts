@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { bytesMatchCid, chunkCid, cidFor, DAG_CBOR_CODEC } from '../../protocol/cid.ts'
 import { isRokError, ProtocolErrorCode } from '../../protocol/errors.ts'
 import {
-  decodeBody, encodeBlock, encodeCancel, encodeDontHave, encodeHave, encodeMessage, encodeWant, FrameDecoder,
-  MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, MAX_FRAME_BODY_BYTES, type ExchangeMessage
+  decodeBody, encodeBlock, encodeCancel, encodeDontHave, encodeHave, encodeMessage, encodeRun, encodeRunHeader, encodeWant, FrameDecoder,
+  forEachRunEntry, MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, MAX_FRAME_BODY_BYTES, type ExchangeMessage
 } from '../../protocol/exchange.ts'
 
 const a = chunkCid(new TextEncoder().encode('a'))
@@ -85,6 +85,46 @@ describe('exchange codec', () => {
     bad[bad.byteLength - 1] ^= 1
     const [corrupted] = new FrameDecoder({ blocksInto: { allocate: (n) => new Uint8Array(n) } }).push(bad)
     assert.ok(corrupted.type === 'block' && !bytesMatchCid(cid, corrupted.bytes))
+  })
+
+  it('carries a RUN of blocks laid out as a pack holds them, shared by its blocks in the allocator', () => {
+    const blocks = [randomBytes(20_000), randomBytes(0), randomBytes(3)].map(bytes => [chunkCid(bytes), bytes] as [typeof a, Uint8Array])
+    const frame = encodeRun(blocks)
+    // golden prefix: body length, type 6, then the first entry's u32 length, cid length, cid
+    assert.equal(Buffer.from(frame.subarray(0, 10)).toString('hex'), (frame.byteLength - 4).toString(16).padStart(8, '0') + '06' + '00004e20' + '24')
+    const shared: Array<[Uint8Array, number]> = []
+    const decoder = new FrameDecoder({ blocksInto: { allocate: (n) => new Uint8Array(n), share: (bytes, count) => { shared.push([bytes, count]) } } })
+    const out: ExchangeMessage[] = []
+    for (let at = 0; at < frame.byteLength; at += 4096) out.push(...decoder.push(frame.subarray(at, at + 4096)))
+    assert.equal(out.length, 1)
+    const run = out[0]
+    assert.ok(run.type === 'run')
+    assert.equal(run.count, 3)
+    assert.deepEqual(shared, [[run.body, 3]])
+    const seen: Array<[string, string]> = []
+    forEachRunEntry(run.body, (cidBytes, bytes) => { seen.push([Buffer.from(cidBytes).toString('hex'), Buffer.from(bytes).toString('hex')]); return true })
+    assert.deepEqual(seen, blocks.map(([cid, bytes]) => [Buffer.from(cid.bytes).toString('hex'), Buffer.from(bytes).toString('hex')]))
+    // the walk stops when asked to
+    let visited = 0
+    forEachRunEntry(run.body, () => { visited++; return false })
+    assert.equal(visited, 1)
+  })
+
+  it('rejects a RUN that breaks its grammar', () => {
+    const body = (blocks: Array<[typeof a, Uint8Array]>): Uint8Array => encodeRun(blocks).subarray(4)
+    const one = body([[a, new Uint8Array([1, 2])]])
+    const cases: Array<[string, Uint8Array]> = [
+      ['empty run', new Uint8Array([0x06])],
+      ['entry cut short', one.subarray(0, one.byteLength - 1)],
+      ['header cut short', one.subarray(0, 4)],
+      ['trailing byte', Uint8Array.of(...one, 0)],
+      ['garbage cid', Uint8Array.of(0x06, 0, 0, 0, 1, 4, 1, 2, 3, 4, 9)],
+      ['length over the largest block', Uint8Array.of(0x06, 0x00, 0x40, 0x00, 0x01, 36, ...a.bytes)],
+      ['more blocks than a message carries', body(new Array(MAX_CIDS_PER_MESSAGE + 1).fill([a, new Uint8Array(0)]))]
+    ]
+    for (const [name, bytes] of cases) assert.throws(() => decodeBody(bytes), invalid, name)
+    assert.throws(() => encodeRunHeader(0), invalid)
+    assert.throws(() => encodeRunHeader(MAX_FRAME_BODY_BYTES), invalid)
   })
 
   it('rejects an oversized frame in copying mode before allocating for it', () => {

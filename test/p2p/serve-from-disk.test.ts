@@ -132,6 +132,9 @@ describe('serving from a disk store', { timeout: TIMEOUT }, () => {
       assert.equal(report.peers[0].channel, 'data')
       assert.equal(report.peers[0].dropped, undefined)
       await assertStoredIntact(c2.store, clean)
+      // blocks stored together left in RUN frames, as they lie in the packs
+      const served = cleanHost.services.exchange.serveStats()
+      assert.ok(served.runBlocks > clean.count / 2, `${served.runBlocks} of ${served.blocks} blocks were sent in runs`)
       // the 16 MiB went out through a few buffers used again, not one new buffer per run
       const runBuffers = (cleanHost.services.exchange as unknown as { serverOptions: { runBuffers: { freeBuffers: number, allocated: number } } }).serverOptions.runBuffers
       assert.ok(runBuffers.freeBuffers > 0, 'no run buffer came back')

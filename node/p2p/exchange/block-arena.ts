@@ -1,6 +1,6 @@
 /**
- * Memory for received blocks that is used again once they are stored. Blocks are carved
- * from 1 MiB slabs; a slab whose blocks have all been released goes back to a small free
+ * Memory for received blocks that is used again once they are stored. Blocks (and RUN
+ * frames of blocks, about 1 MiB each) are carved from 4 MiB slabs; a slab whose blocks have all been released goes back to a small free
  * list instead of to the garbage collector. Why: V8 starts a full collection after every
  * ~64 MB of new ArrayBuffer memory, and a fetch that allocated each 16 KiB block anew
  * spent about a third of its CPU in those collections.
@@ -8,13 +8,15 @@
  * Each allocated block must be released exactly once, and only when nothing reads it any
  * more (after the store has copied or written it): its memory then holds another block.
  * A block never released is no leak: its slab is simply not reused and the collector
- * frees it. Blocks over a quarter slab get their own buffer and are not pooled.
+ * frees it. A RUN's memory is one allocation `share`d by its blocks, each released on its
+ * own. Allocations over half a slab get their own buffer and are not pooled.
  */
 import type { BlockAllocator } from '../../../protocol/exchange.ts'
 
-const SLAB_BYTES = 1024 * 1024
+export const ARENA_SLAB_BYTES = 4 * 1024 * 1024
+const SLAB_BYTES = ARENA_SLAB_BYTES
 /** Free slabs kept for reuse; more are left to the collector. */
-const MAX_FREE_SLABS = 8
+const MAX_FREE_SLABS = 4
 
 interface Slab {
   buffer: ArrayBuffer
@@ -30,7 +32,7 @@ export class BlockArena implements BlockAllocator {
   private current: Slab | undefined
 
   allocate (n: number): Uint8Array {
-    if (n > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(n)
+    if (n > SLAB_BYTES / 2) return Buffer.allocUnsafeSlow(n)
     let slab = this.current
     if (slab === undefined || slab.used + n > SLAB_BYTES) {
       this.current = undefined
@@ -44,7 +46,13 @@ export class BlockArena implements BlockAllocator {
     return out
   }
 
-  /** `bytes` (from `allocate`) will not be read again. Bytes from elsewhere are ignored. */
+  /** `bytes` (one allocation) now holds `count` blocks, each released on its own. */
+  share (bytes: Uint8Array, count: number): void {
+    const slab = this.slabs.get(bytes.buffer)
+    if (slab !== undefined && count > 1) slab.live += count - 1
+  }
+
+  /** `bytes` (from `allocate`, or a block of a shared run) will not be read again. Bytes from elsewhere are ignored. */
   release (bytes: Uint8Array): void {
     const slab = this.slabs.get(bytes.buffer)
     if (slab === undefined || slab.live === 0) return

@@ -25,7 +25,7 @@ const closed = (): boolean => false
 export class ChunkExchangeService implements ChunkExchange, Startable {
   private readonly components: ChunkExchangeComponents
   private readonly init: ChunkExchangeInit
-  private readonly stats: ServeStats = { streams: 0, blocks: 0, bytes: 0, refused: 0, rejectedStreams: 0 }
+  private readonly stats: ServeStats = { streams: 0, blocks: 0, bytes: 0, runBlocks: 0, refused: 0, rejectedStreams: 0 }
   private readonly servers = new Set<ServerStream>()
   private readonly serverOptions: ServerStreamOptions
   private readonly fetchSettings: FetchSettings

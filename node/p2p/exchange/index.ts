@@ -1,6 +1,6 @@
 /**
  * Chunk exchange: moves blocks (chunks and manifest nodes) between Rok nodes over
- * `/rok/exchange/1.0.0` (wire format in protocol/exchange.ts).
+ * `/rok/exchange/1.1.0` (wire format in protocol/exchange.ts).
  *
  * - The **server** answers a peer's wants from the local store, only for CIDs the
  *   `authorize` hook allows that peer (closed by default). Refused and missing blocks get
@@ -141,6 +141,8 @@ export interface ServeStats {
   streams: number
   blocks: number
   bytes: number
+  /** Of `blocks`, those sent in RUN frames (stored together, sent as they lie on disk). */
+  runBlocks: number
   refused: number
   /** Inbound streams closed because the peer broke the protocol or a bound. */
   rejectedStreams: number

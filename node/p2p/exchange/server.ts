@@ -4,7 +4,10 @@
  * DONT_HAVE) unless it was cancelled first. Message routing is in `onMessage`; each
  * message type's handling is in handlers/.
  */
-import { encodeBlockHeader, encodeDontHave, encodeHave, MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, type ExchangeMessage, type WantEntry } from '../../../protocol/exchange.ts'
+import {
+  encodeBlockHeader, encodeDontHave, encodeHave, encodeRunHeader, MAX_BLOCK_BYTES, MAX_CIDS_PER_MESSAGE, MAX_FRAME_BODY_BYTES, RUN_ENTRY_FIXED, type ExchangeMessage, type WantEntry
+} from '../../../protocol/exchange.ts'
+import { readU32 } from '../../../protocol/small-bytes.ts'
 import { isRokError, RokError } from '../../../protocol/errors.ts'
 import { StoreErrorCode } from '../../store/errors.ts'
 import { P2PErrorCode } from '../errors.ts'
@@ -28,6 +31,11 @@ const COALESCE_BYTES = 1024 * 1024
  */
 const RUN_BYTES = 1024 * 1024
 const RUN_MAX_WANTS = 128
+/**
+ * Largest RUN frame under an upload cap: what one stream books ahead of the cap at a
+ * time stays short, so every stream's wait does.
+ */
+const CAPPED_RUN_BYTES = 256 * 1024
 
 export interface ServerStreamOptions {
   store: Pick<BlockStore, 'get' | 'has' | 'getMany' | 'getManyUnverified'>
@@ -212,34 +220,46 @@ export class ServerStream {
     // the buffers this run is read into: free again once its blocks have been copied out
     const held: ArrayBuffer[] = []
     const blocks = await this.read(wanted, signal, held)
-    for (let i = 0; i < wanted.length; i++) {
+    for (let i = 0; i < wanted.length;) {
       const bytes = blocks[i]
       if (this.closed) return
       // a block the wire cannot carry: say so instead of breaking the stream
       if (bytes === undefined || bytes.byteLength > MAX_BLOCK_BYTES) {
         this.answer(wanted[i], false)
+        i++
         continue
       }
+      const end = runEnd(wanted, blocks, i, this.options.uploadLimit === undefined ? MAX_FRAME_BODY_BYTES : CAPPED_RUN_BYTES)
+      const last = blocks[end - 1] as Uint8Array
+      const first = end - i === 1 ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset - entryHeaderLength(wanted[i]), last.byteOffset + last.byteLength - bytes.byteOffset + entryHeaderLength(wanted[i]))
       const limit = this.options.uploadLimit
       if (limit !== undefined) {
         // not under the want deadline: waiting for the cap is the node's choice, not a slow store
-        const turn = this.capTurn.then(async () => { await limit.take(bytes.byteLength, this.ended.signal) })
+        const turn = this.capTurn.then(async () => { await limit.take(first.byteLength, this.ended.signal) })
         this.capTurn = turn.catch(() => {})
         await turn
         if (this.closed) return
       }
       // header and bytes are queued as they are (no copy) and leave with their neighbours
-      this.queueOut(encodeBlockHeader(wanted[i], bytes.byteLength), bytes)
-      this.servedBlocks++
-      this.servedBytes += bytes.byteLength
-      this.options.stats.blocks++
-      this.options.stats.bytes += bytes.byteLength
-      if (this.options.channelStats !== undefined) {
-        this.options.channelStats.blocks++
-        this.options.channelStats.bytes += bytes.byteLength
+      if (end - i === 1) this.queueOut(encodeBlockHeader(wanted[i], bytes.byteLength), bytes)
+      else {
+        this.queueOut(encodeRunHeader(first.byteLength), first)
+        this.options.stats.runBlocks += end - i
       }
+      for (; i < end; i++) this.served((blocks[i] as Uint8Array).byteLength)
     }
     for (const buffer of held) this.sentRunBuffers.push(buffer)
+  }
+
+  private served (bytes: number): void {
+    this.servedBlocks++
+    this.servedBytes += bytes
+    this.options.stats.blocks++
+    this.options.stats.bytes += bytes
+    if (this.options.channelStats !== undefined) {
+      this.options.channelStats.blocks++
+      this.options.channelStats.bytes += bytes
+    }
   }
 
   /**
@@ -303,7 +323,8 @@ export class ServerStream {
           const runBuffers = this.options.runBuffers
           const allocate = this.stream.copiesListsOnSend === true ? (n: number) => runBuffers.allocate(n, held) : undefined
           // a peer asks in the order blocks were stored: the packs just read tell where the next ones are
-          return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined, packTables: true })
+          // with their entry headers: blocks stored together then leave as one RUN frame, as they lie
+          return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined, packTables: true, entryHeaders: true })
         }
         return await store.getMany(cids, { signal })
       } catch (err) {
@@ -426,6 +447,45 @@ export class ServerStream {
     this.cancelledCount = 0
     this.outgoing = new Uint8ArrayList()
   }
+}
+
+/**
+ * Where the RUN starting at block `from` ends (exclusive): the blocks after it that lie
+ * right behind it in the same memory, each behind its own pack entry header (see
+ * ReadIntoOptions.entryHeaders), up to `maxBytes` of entries. `from + 1` when the block
+ * has no header in front of it: it goes as a BLOCK.
+ */
+function runEnd (cids: CID[], blocks: Array<Uint8Array | undefined>, from: number, maxBytes: number): number {
+  const first = blocks[from] as Uint8Array
+  const memory = new Uint8Array(first.buffer)
+  if (!headerInFront(memory, cids[from], first)) return from + 1
+  // the frame body is the type byte and the entries
+  let size = 1 + entryHeaderLength(cids[from]) + first.byteLength
+  let prev = first
+  let end = from + 1
+  for (; end < blocks.length && end - from < MAX_CIDS_PER_MESSAGE; end++) {
+    const next = blocks[end]
+    if (next === undefined || next.buffer !== prev.buffer || next.byteLength > MAX_BLOCK_BYTES) break
+    const header = entryHeaderLength(cids[end])
+    if (next.byteOffset !== prev.byteOffset + prev.byteLength + header || size + header + next.byteLength > maxBytes) break
+    if (!headerInFront(memory, cids[end], next)) break
+    size += header + next.byteLength
+    prev = next
+  }
+  return end
+}
+
+function entryHeaderLength (cid: CID): number {
+  return RUN_ENTRY_FIXED + cid.bytes.byteLength
+}
+
+/** True when the bytes in front of `block` in `memory` are its entry header: its length and CID. */
+function headerInFront (memory: Uint8Array, cid: CID, block: Uint8Array): boolean {
+  const cidBytes = cid.bytes
+  const at = block.byteOffset - RUN_ENTRY_FIXED - cidBytes.byteLength
+  if (at < 0 || readU32(memory, at) !== block.byteLength || memory[at + 4] !== cidBytes.byteLength) return false
+  for (let i = cidBytes.byteLength - 1; i >= 0; i--) if (memory[at + RUN_ENTRY_FIXED + i] !== cidBytes[i]) return false
+  return true
 }
 
 async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -8,7 +8,7 @@ import { encodeCancel, encodeWant, MAX_CIDS_PER_MESSAGE, type ExchangeMessage } 
 import { RokError } from '../../../protocol/errors.ts'
 import { EXCHANGE_WANT_BATCH_DIVISOR } from '../constants.ts'
 import { P2PErrorCode } from '../errors.ts'
-import { handleBlock } from './handlers/block.ts'
+import { handleBlock, handleRun } from './handlers/block.ts'
 import { handleDontHave } from './handlers/dont-have.ts'
 import { handleHave } from './handlers/have.ts'
 import { readFrames, type ExchangeStream, type FrameReader } from './stream-frames.ts'
@@ -68,6 +68,7 @@ export class PeerSession {
     this.touch()
     switch (message.type) {
       case 'block': handleBlock(this, message.cidBytes, message.bytes); break
+      case 'run': handleRun(this, message.body); break
       case 'dont-have': handleDontHave(this, message.cids); break
       case 'have': handleHave(this, message.cids); break
       default:
