@@ -347,6 +347,8 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES)
   private headerFilled = 0
   private body: Uint8Array | undefined
+  /** The body is a BLOCK's or RUN's, in memory from `blocksInto`. */
+  private blocksBody = false
   private bodyFilled = 0
 
   constructor (options: FrameDecoderOptions = {}) {
@@ -394,21 +396,48 @@ export class FrameDecoder {
         continue
       }
       // the body's first byte is its type: known before any of it is copied
-      this.body ??= piece[at] === MessageType.BLOCK || piece[at] === MessageType.RUN ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
+      if (this.body === undefined) {
+        this.blocksBody = piece[at] === MessageType.BLOCK || piece[at] === MessageType.RUN
+        this.body = this.blocksBody ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
+      }
       const n = Math.min(this.expected - this.bodyFilled, piece.byteLength - at)
       this.body.set(piece.subarray(at, at + n), this.bodyFilled)
       this.bodyFilled += n
       at += n
       if (this.bodyFilled < this.expected) break
-      const body = this.body
-      this.body = undefined
-      this.bodyFilled = 0
-      this.expected = -1
-      const message = decodeBody(body)
-      if (message.type === 'run') blocksInto.share?.(body, message.count)
-      out.push(message)
+      out.push(this.completeBody(blocksInto))
     }
     return out
+  }
+
+  /**
+   * Where the transport may put the next bytes it receives, when it can read into memory
+   * it is given (a socket's `onread`): the rest of the BLOCK or RUN body being received,
+   * so those bytes need no copy. Undefined otherwise: read anywhere and `push`.
+   */
+  readTarget (): Uint8Array | undefined {
+    if (this.body === undefined || !this.blocksBody) return undefined
+    return this.body.subarray(this.bodyFilled)
+  }
+
+  /** `n` bytes were received into the last `readTarget()`. */
+  pushInPlace (n: number): ExchangeMessage[] {
+    const blocksInto = this.blocksInto
+    if (blocksInto === undefined || this.body === undefined || n > this.expected - this.bodyFilled) {
+      throw new RokError(ProtocolErrorCode.INVALID_MESSAGE, 'bytes received in place with no body waiting for them')
+    }
+    this.bodyFilled += n
+    return this.bodyFilled < this.expected ? [] : [this.completeBody(blocksInto)]
+  }
+
+  private completeBody (blocksInto: BlockAllocator): ExchangeMessage {
+    const body = this.body as Uint8Array
+    this.body = undefined
+    this.bodyFilled = 0
+    this.expected = -1
+    const message = decodeBody(body)
+    if (message.type === 'run') blocksInto.share?.(body, message.count)
+    return message
   }
 
   private slab: ArrayBuffer | undefined

@@ -64,7 +64,7 @@ export const EXCHANGE_MIN_WINDOW = 4
 /** Kept well under EXCHANGE_MAX_PENDING_WANTS so an honest client is never taken for a flooder. */
 export const EXCHANGE_MAX_WINDOW = 1024
 /** Wants are sent when at least window/EXCHANGE_WANT_BATCH_DIVISOR slots are free (batched want messages). */
-export const EXCHANGE_WANT_BATCH_DIVISOR = 8
+export const EXCHANGE_WANT_BATCH_DIVISOR = 4
 /** An exchange stream with no message either way for this long is closed. */
 export const EXCHANGE_IDLE_TIMEOUT_MS = 30_000
 /** Longest time to look up one want (authorization + store read) on the server. */

@@ -110,6 +110,36 @@ describe('exchange codec', () => {
     assert.equal(visited, 1)
   })
 
+  it('lets a transport read the rest of a block body right into its memory, with no copy', () => {
+    const payload = randomBytes(50_000)
+    const cid = chunkCid(payload)
+    const frame = Buffer.concat([encodeBlock(cid, payload), encodeHave([a])])
+    const handedOut: Uint8Array[] = []
+    const decoder = new FrameDecoder({ blocksInto: { allocate: (n) => { const out = new Uint8Array(n); handedOut.push(out); return out } } })
+    assert.equal(decoder.readTarget(), undefined, 'no body under way: read anywhere')
+    // the header and the body's first bytes arrive in a read buffer and are copied
+    assert.deepEqual(decoder.push(frame.subarray(0, 1000)), [])
+    const out: ExchangeMessage[] = []
+    let at = 1000
+    const blockEnd = frame.byteLength - encodeHave([a]).byteLength
+    while (at < blockEnd) {
+      const target = decoder.readTarget()
+      assert.ok(target !== undefined)
+      assert.equal(target.buffer, handedOut[0].buffer, 'the rest goes into the block body itself')
+      assert.ok(target.byteLength <= blockEnd - at, 'never past the end of the frame')
+      const n = Math.min(16_384, target.byteLength)
+      target.set(frame.subarray(at, at + n))
+      out.push(...decoder.pushInPlace(n))
+      at += n
+    }
+    assert.equal(decoder.readTarget(), undefined)
+    out.push(...decoder.push(frame.subarray(at)))
+    assert.deepEqual(out.map(m => m.type), ['block', 'have'])
+    assert.ok(out[0].type === 'block' && bytesMatchCid(cid, out[0].bytes))
+    assert.equal(handedOut.length, 1)
+    assert.throws(() => decoder.pushInPlace(1), invalid, 'bytes in place with no body waiting')
+  })
+
   it('rejects a RUN that breaks its grammar', () => {
     const body = (blocks: Array<[typeof a, Uint8Array]>): Uint8Array => encodeRun(blocks).subarray(4)
     const one = body([[a, new Uint8Array([1, 2])]])

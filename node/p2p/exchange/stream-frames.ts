@@ -38,6 +38,19 @@ export interface ExchangeStream {
    * channel's writer): the caller may reuse them at once.
    */
   readonly copiesListsOnSend?: boolean
+  /**
+   * Present when the transport can read into memory it is given: the reader names where
+   * the next bytes should go (the rest of a block being received, so they need no copy)
+   * and hears how many landed there. Undefined detaches it.
+   */
+  receiveInPlace?: (receiver: InPlaceReceiver | undefined) => void
+}
+
+export interface InPlaceReceiver {
+  /** Where the next bytes go; undefined: anywhere, delivered as a 'message'. */
+  target: () => Uint8Array | undefined
+  /** `n` bytes landed in the last target. */
+  landed: (n: number) => void
 }
 
 export interface FrameReader {
@@ -56,11 +69,11 @@ export interface FrameHandlers {
 export function readFrames (stream: ExchangeStream, handlers: FrameHandlers): FrameReader {
   const decoder = new FrameDecoder({ blocksInto: stream.arena })
   let failed = false
-  const feed = (piece: Uint8Array): void => {
+  const feed = (piece: Uint8Array | number): void => {
     if (failed) return
     let messages: ExchangeMessage[]
     try {
-      messages = decoder.push(piece)
+      messages = typeof piece === 'number' ? decoder.pushInPlace(piece) : decoder.push(piece)
     } catch (err) {
       failed = true
       handlers.onInvalid(err as Error)
@@ -78,12 +91,14 @@ export function readFrames (stream: ExchangeStream, handlers: FrameHandlers): Fr
   }
   const onClose = (evt: { error?: Error }): void => { handlers.onEnd(evt.error) }
   const onRemoteCloseWrite = (): void => { handlers.onEnd() }
+  stream.receiveInPlace?.({ target: () => failed ? undefined : decoder.readTarget(), landed: feed })
   stream.addEventListener('message', onMessage)
   stream.addEventListener('close', onClose)
   stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
   return {
     detach: () => {
       failed = true
+      stream.receiveInPlace?.(undefined)
       stream.removeEventListener('message', onMessage)
       stream.removeEventListener('close', onClose)
       stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)

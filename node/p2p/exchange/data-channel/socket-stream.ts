@@ -4,15 +4,16 @@
  * the peer ends its side, 'close' when the socket is gone; `send` writes through a
  * SocketWriter (one buffer per socket write) and reports backpressure past WRITE_BUFFER_BYTES.
  *
- * The fetching side reads through a SocketInput: every TLS record is decrypted into the
- * same buffer instead of a new one, and the frame decoder copies blocks out of it into
- * a BlockArena (`arena`), so receiving a block allocates nothing.
+ * The fetching side reads through a SocketInput: a TLS record that continues a block
+ * being received is decrypted right into that block's memory in a BlockArena (`arena`);
+ * any other is decrypted into one reused buffer, from which the frame decoder copies.
+ * Receiving a block allocates nothing, and most of its bytes are never copied.
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
 import { SocketWriter } from './socket-writer.ts'
 import type { BlockArena } from '../block-arena.ts'
-import type { ExchangeStream } from '../stream-frames.ts'
+import type { ExchangeStream, InPlaceReceiver } from '../stream-frames.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -30,15 +31,23 @@ type StreamEvent = 'message' | 'close' | 'remoteCloseWrite'
 type Listener = (evt: any) => void
 
 /**
- * A socket's reads into one reused buffer (Node's `onread` option, given to
- * `tls.connect`). Each piece goes to `sink` and is only valid during that call.
+ * A socket's reads (Node's `onread` option, given to `tls.connect`, asks for the memory
+ * of every read): into the `receiver`'s target when it names one, else into one reused
+ * buffer, each piece then going to `sink` and only valid during that call.
  */
 export class SocketInput {
   sink: ((piece: Uint8Array) => void) | undefined
+  receiver: InPlaceReceiver | undefined
+  private readonly scratch = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   readonly onread = {
-    buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
+    buffer: (): Uint8Array => this.receiver?.target() ?? this.scratch,
     // false would pause the socket; flow control is the exchange's window
-    callback: (n: number, buffer: Uint8Array): boolean => { this.sink?.(buffer.subarray(0, n)); return true }
+    callback: (n: number, buffer: Uint8Array): boolean => {
+      // bytes read into a target whose receiver has gone meanwhile go to `sink`, which refuses them
+      if (buffer !== this.scratch && this.receiver !== undefined) this.receiver.landed(n)
+      else this.sink?.(buffer.subarray(0, n))
+      return true
+    }
   }
 }
 
@@ -52,6 +61,7 @@ export class SocketStream implements ExchangeStream {
   private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
   private error: Error | undefined
   private readonly writer: SocketWriter
+  private readonly input: SocketInput | undefined
 
   /**
    * @param release - hands the socket back to its pool instead of closing it (client side)
@@ -62,6 +72,7 @@ export class SocketStream implements ExchangeStream {
     this.writer = new SocketWriter(socket)
     this.release = release === undefined ? undefined : () => { release(this) }
     this.arena = input?.arena
+    this.input = input?.input
     const deliver = (data: Uint8Array): void => {
       const listeners = this.listeners.message
       // nothing may arrive while no exchange uses the socket (e.g. pooled): the peer broke the protocol
@@ -76,6 +87,10 @@ export class SocketStream implements ExchangeStream {
     socket.on('end', () => { for (const l of this.listeners.remoteCloseWrite) l({}) })
     socket.on('error', (err: Error) => { this.error ??= err })
     socket.on('close', () => { for (const l of this.listeners.close) l({ error: this.error }) })
+  }
+
+  receiveInPlace (receiver: InPlaceReceiver | undefined): void {
+    if (this.input !== undefined) this.input.receiver = receiver
   }
 
   get writeStatus (): string {
