@@ -21,6 +21,7 @@
  * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
  */
 import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, SHA2_256, type CID } from './cid.ts'
+import { copyBytes } from './copy-bytes.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 import { readU32, smallBytes, writeU32 } from './small-bytes.ts'
 
@@ -401,7 +402,7 @@ export class FrameDecoder {
         this.body = this.blocksBody ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
       }
       const n = Math.min(this.expected - this.bodyFilled, piece.byteLength - at)
-      this.body.set(piece.subarray(at, at + n), this.bodyFilled)
+      copyBytes(piece.subarray(at, at + n), this.body, this.bodyFilled)
       this.bodyFilled += n
       at += n
       if (this.bodyFilled < this.expected) break

@@ -6,7 +6,7 @@
  *                                  (a direct TLS 1.3 socket negotiated over a libp2p+TLS connection)
  *   exchange-data-disk             the same with the node's disk store on both sides
  *   exchange-tls / exchange-noise  the Rok chunk exchange (fetchBlocks) over libp2p streams with that encryption
- *   exchange-tls-worker            the same, hashing on a worker thread instead of the event loop
+ *   MODE-inline                    an exchange mode hashing on the event loop instead of the worker thread
  *   exchange-tls-disk              the same with the node's disk store (packs + level index) on both sides
  *   stream-tls / stream-noise      one libp2p stream carrying the same bytes, nothing else
  *   raw-tls                        a plain Node TLS socket carrying the same bytes
@@ -44,7 +44,7 @@ import { alignedBuffer } from '../../node/store/aligned-buffer.ts'
 
 interface Config {
   role: 'serve' | 'fetch'
-  mode: 'exchange-data' | 'exchange-data-disk' | 'exchange-tls' | 'exchange-tls-worker' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'raw-tls-store' | 'helia'
+  mode: 'exchange-data' | 'exchange-data-disk' | 'exchange-tls' | 'exchange-data-disk-inline' | 'exchange-tls-disk' | 'exchange-noise' | 'stream-tls' | 'stream-noise' | 'raw-tls' | 'raw-tls-store' | 'helia'
   bytes: number
   blockSize: number
   addr?: string
@@ -164,7 +164,7 @@ if (config.mode === 'helia') {
   }
 } else {
   const serving = config.role === 'serve'
-  const store = config.mode.endsWith('-disk') ? await diskStore() : new MemoryBlockStore()
+  const store = config.mode.includes('-disk') ? await diskStore() : new MemoryBlockStore()
   if (serving && config.mode.startsWith('exchange')) {
     for (const block of generateBlocks(spec)) await store.put(block.cid, block.bytes)
     await store.flush()
@@ -174,7 +174,7 @@ if (config.mode === 'helia') {
     listen: serving ? ['/ip4/127.0.0.1/tcp/0'] : [],
     encryption: [encryption],
     dataChannel: config.mode.startsWith('exchange-data') ? {} : false,
-    exchange: { store, authorize: () => true, window: config.window, hashWorker: config.mode.endsWith('-worker') }
+    exchange: { store, authorize: () => true, window: config.window, hashWorker: !config.mode.endsWith('-inline') }
   })
   if (serving) {
     if (config.mode.startsWith('stream')) {

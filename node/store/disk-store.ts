@@ -13,6 +13,7 @@ import { constants } from 'node:fs'
 import { mkdir, open, readdir, unlink, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID, bytesMatchCid } from '../../protocol/cid.ts'
+import { copyBytes } from '../../protocol/copy-bytes.ts'
 import { ProtocolErrorCode, RokError, isRokError } from '../../protocol/errors.ts'
 import { StoreErrorCode } from './errors.ts'
 import { alignDown, alignedBuffer, alignUp, DIRECT_IO_ALIGNMENT } from './aligned-buffer.ts'
@@ -610,7 +611,7 @@ export class DiskBlockStore implements BlockStore {
     if (headerLength + bytes.length <= this.buffer.length - this.buffered) {
       // the common case, without a promise per piece: header and bytes straight into the buffer
       writeEntryHeader(this.buffer, this.buffered, cidBytes, bytes.length)
-      this.buffer.set(bytes, this.buffered + headerLength)
+      copyBytes(bytes, this.buffer, this.buffered + headerLength)
       this.buffered += headerLength + bytes.length
       pack.size += headerLength + bytes.length
     } else {
@@ -628,7 +629,7 @@ export class DiskBlockStore implements BlockStore {
       for (let at = 0; at < bytes.length;) {
         if (this.buffered === this.buffer.length) await this.writeOut(false)
         const n = Math.min(bytes.length - at, this.buffer.length - this.buffered)
-        this.buffer.set(bytes.subarray(at, at + n), this.buffered)
+        copyBytes(bytes.subarray(at, at + n), this.buffer, this.buffered)
         this.buffered += n
         at += n
       }
@@ -639,7 +640,7 @@ export class DiskBlockStore implements BlockStore {
         await this.guardDiskErrors(async () => { await writeFully(pack.fd, bytes, bytes.length, pack.written) })
         pack.written += bytes.length
       } else {
-        this.buffer.set(bytes, this.buffered)
+        copyBytes(bytes, this.buffer, this.buffered)
         this.buffered += bytes.length
       }
     }

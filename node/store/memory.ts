@@ -5,6 +5,7 @@
  * class can reach the bytes, and memory has no bit rot for a check to catch.
  */
 import { RokError } from '../../protocol/errors.ts'
+import { copyBytes } from '../../protocol/copy-bytes.ts'
 import type { CID } from '../../protocol/cid.ts'
 import { StoreErrorCode } from './errors.ts'
 import { blockKey as keyOf } from './block-key.ts'
@@ -61,7 +62,7 @@ export class MemoryBlockStore implements BlockStore {
       this.slabUsed = 0
     }
     const out = this.slab.subarray(this.slabUsed, this.slabUsed + bytes.byteLength)
-    out.set(bytes)
+    copyBytes(bytes, out, 0)
     this.slabUsed += bytes.byteLength
     return out
   }

@@ -1,30 +1,88 @@
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
-import { chunkCid } from '../../protocol/cid.ts'
+import { chunkCid, type CID } from '../../protocol/cid.ts'
+import { BlockArena } from '../../node/p2p/exchange/block-arena.ts'
 import { BlockVerifier } from '../../node/p2p/exchange/verify.ts'
 
+async function checked (verifier: BlockVerifier, cid: CID, bytes: Uint8Array): Promise<boolean> {
+  return await new Promise(resolve => { verifier.check(cid, bytes, resolve) })
+}
+
+function pattern (size: number, seed: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff)
+}
+
+/** `bytes` copied into memory from `arena`, as the data channel receives a block. */
+function received (arena: BlockArena, bytes: Uint8Array): Uint8Array {
+  const out = arena.allocate(bytes.byteLength)
+  out.set(bytes)
+  return out
+}
+
 describe('block verifier', () => {
-  const verifiers = [new BlockVerifier(true), new BlockVerifier(false)]
+  const verifiers: BlockVerifier[] = []
   after(async () => { await Promise.all(verifiers.map(async v => { await v.stop() })) })
 
-  for (const verifier of verifiers) {
-    it(`accepts matching bytes and rejects others (${verifier === verifiers[0] ? 'worker' : 'inline'})`, async () => {
+  for (const worker of [true, false]) {
+    it(`accepts matching bytes and rejects others, in shared memory or not (${worker ? 'worker' : 'inline'})`, async () => {
+      const verifier = new BlockVerifier(worker)
+      verifiers.push(verifier)
+      const arena = new BlockArena({ shared: verifier.sharedMemory })
       for (const size of [1, 20_000, 1 << 20]) {
-        const bytes = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff)
+        const bytes = pattern(size, size)
         const cid = chunkCid(bytes)
-        // a view into a larger buffer, as transports deliver, and a buffer of its own
+        // a view into a larger buffer, as transports deliver, a buffer of its own, and arena memory
         const framed = new Uint8Array(size + 10)
         framed.set(bytes, 5)
-        const view = framed.subarray(5, 5 + size)
-        for (const input of [view, Uint8Array.prototype.slice.call(bytes)]) {
-          const result = await verifier.verify(cid, input)
-          assert.ok(result.ok, `size ${size}`)
-          assert.deepEqual(Buffer.from(result.bytes), Buffer.from(bytes))
+        for (const input of [framed.subarray(5, 5 + size), Uint8Array.prototype.slice.call(bytes), received(arena, bytes)]) {
+          assert.equal(await checked(verifier, cid, input), true, `size ${size}`)
         }
-        const bad = Uint8Array.prototype.slice.call(bytes)
+        const bad = received(arena, bytes)
         bad[size >> 1] ^= 1
-        assert.equal((await verifier.verify(cid, bad)).ok, false, `corrupt block of ${size} bytes accepted`)
+        assert.equal(await checked(verifier, cid, bad), false, `corrupt block of ${size} bytes accepted`)
       }
     })
   }
+
+  it('hashes blocks in shared memory on the worker, many per message, and finds the corrupt ones', async () => {
+    const verifier = new BlockVerifier(true)
+    verifiers.push(verifier)
+    assert.equal(verifier.sharedMemory, true)
+    const arena = new BlockArena({ shared: true })
+    const corrupt = new Set([0, 7, 128, 299])
+    const answers: Array<Promise<boolean>> = []
+    let answeredAtOnce = 0
+    // 300 blocks of 16 KiB over two slabs: batches close on their block count and at the turn's end
+    for (let i = 0; i < 300; i++) {
+      const bytes = pattern(16384, i)
+      const cid = chunkCid(bytes)
+      const block = received(arena, bytes)
+      if (corrupt.has(i)) block[i % 16384] ^= 0x80
+      let now: boolean | undefined
+      answers.push(new Promise(resolve => { verifier.check(cid, block, ok => { now = ok; resolve(ok) }) }))
+      if (now !== undefined) answeredAtOnce++
+    }
+    assert.equal(answeredAtOnce, 0, 'blocks in shared memory were hashed on the calling thread')
+    const results = await Promise.all(answers)
+    assert.deepEqual(results.flatMap((ok, i) => ok ? [] : [i]), [...corrupt])
+  })
+
+  it('answers every block it held when its worker stops, and hashes here after that', async () => {
+    const verifier = new BlockVerifier(true)
+    const arena = new BlockArena({ shared: true })
+    const answers: Array<Promise<boolean>> = []
+    for (let i = 0; i < 50; i++) {
+      const bytes = pattern(20_000, i)
+      const block = received(arena, bytes)
+      if (i === 3) block[0] ^= 1
+      answers.push(checked(verifier, chunkCid(bytes), block))
+    }
+    await verifier.stop()
+    const results = await Promise.all(answers)
+    assert.deepEqual(results.flatMap((ok, i) => ok ? [] : [i]), [3])
+    const bytes = pattern(100, 1)
+    let now: boolean | undefined
+    verifier.check(chunkCid(bytes), received(arena, bytes), ok => { now = ok })
+    assert.equal(now, true)
+  })
 })

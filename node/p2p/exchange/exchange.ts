@@ -63,6 +63,7 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
         connectTimeout: DATA_CHANNEL_CONNECT_TIMEOUT_MS,
         idleTimeout: DATA_CHANNEL_IDLE_MS,
         retryAfter: DATA_CHANNEL_RETRY_MS,
+        sharedArena: this.verifier.sharedMemory,
         log
       })
       if (dataChannel.host !== undefined) {

@@ -1,7 +1,7 @@
 /**
  * One `fetchBlocks` call: a queue of wanted CIDs shared by one session per peer. Each
  * session takes the next CID it has not been refused, so fast peers take more work.
- * Received blocks are verified off the event loop and stored; a bad block drops its
+ * Received blocks are verified (see BlockVerifier) and stored; a bad block drops its
  * peer and the CID goes back to the queue for the others. The fetch ends when every CID
  * is stored or no live peer is left that might serve it.
  */
@@ -11,7 +11,7 @@ import { P2PErrorCode } from '../errors.ts'
 import { PeerSession } from './session.ts'
 import { cidKey, type CID } from '../../../protocol/cid.ts'
 import type { BlockArena } from './block-arena.ts'
-import type { BlockVerifier, VerifiedBlock } from './verify.ts'
+import type { BlockVerifier } from './verify.ts'
 import type { ExchangeStream } from './stream-frames.ts'
 import type { FetchOptions, FetchProgressEvent, FetchReport, PeerFetchStats } from './index.ts'
 import type { BlockStore } from '../../store/types.ts'
@@ -73,11 +73,8 @@ export class Fetch {
   private receivedBlocks = 0
   private receivedBytes = 0
   private readonly missing: CID[] = []
-  /**
-   * Verified blocks waiting for the next putMany (one store call per event-loop turn);
-   * `received` is the block as it arrived, released to the arena once stored.
-   */
-  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, received: Uint8Array, session: PeerSession }> = []
+  /** Verified blocks waiting for the next putMany (one store call per event-loop turn), released to the arena once stored. */
+  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, session: PeerSession }> = []
   private storeScheduled = false
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
@@ -171,8 +168,8 @@ export class Fetch {
   }
 
   /**
-   * A block arrived for an entry `session` had in flight: verify it off the read path,
-   * then store it with the other blocks verified in the same turn (one putMany: one
+   * A block arrived for an entry `session` had in flight: verify it (on the hash worker
+   * when it can), then store it with the other blocks verified in the same turn (one putMany: one
    * index lookup and one pass through the store's write queue instead of one per block).
    */
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
@@ -180,30 +177,18 @@ export class Fetch {
     this.receivedBlocks++
     this.receivedBytes += bytes.byteLength
     this.unstoredBytes += bytes.byteLength
-    const verifier = this.settings.verifier
-    const ok = verifier.verifyNow(entry.cid, bytes)
-    if (ok !== undefined) {
-      this.verified(entry, bytes, { ok, bytes }, session)
-      return
-    }
-    verifier.verify(entry.cid, bytes).then((verified) => {
-      this.verified(entry, bytes, verified, session)
-    }, (err: Error) => {
-      this.unstoredBytes -= bytes.byteLength
-      this.settings.arena?.release(bytes)
-      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `verifying ${entry.cid.toString()} failed`, { cause: err }))
-    })
+    this.settings.verifier.check(entry.cid, bytes, (ok) => { this.verified(entry, bytes, ok, session) })
   }
 
-  /** `received` was checked against its CID: store it with the others of this turn, or drop the peer. */
-  private verified (entry: WantedBlock, received: Uint8Array, verified: VerifiedBlock, session: PeerSession): void {
-    if (!verified.ok || this.finished) {
-      this.unstoredBytes -= received.byteLength
-      this.settings.arena?.release(received)
-      if (!verified.ok) this.rejectBlock(entry, session)
+  /** `bytes` were checked against their CID: store them with the others of this turn, or drop the peer. */
+  private verified (entry: WantedBlock, bytes: Uint8Array, ok: boolean, session: PeerSession): void {
+    if (!ok || this.finished) {
+      this.unstoredBytes -= bytes.byteLength
+      this.settings.arena?.release(bytes)
+      if (!ok) this.rejectBlock(entry, session)
       return
     }
-    this.storing.push({ entry, bytes: verified.bytes, received, session })
+    this.storing.push({ entry, bytes, session })
     if (this.storeScheduled) return
     this.storeScheduled = true
     setImmediate(() => {
@@ -248,7 +233,7 @@ export class Fetch {
     const arena = this.settings.arena
     for (const b of batch) {
       this.unstoredBytes -= b.bytes.byteLength
-      arena?.release(b.received)
+      arena?.release(b.bytes)
     }
   }
 

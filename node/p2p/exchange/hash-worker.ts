@@ -1,32 +1,37 @@
 /**
- * Worker thread that hashes received blocks, so the event loop that reads and decrypts
- * the streams never stops to hash. Blocks arrive in batches packed into one transferred
- * buffer (no copy either way); the reply carries one 32-byte SHA-256 digest per block.
+ * Worker thread that checks received blocks against their CIDs' SHA-256 digests, so the
+ * event loop that reads and decrypts the streams never stops to hash. The blocks stay
+ * where they were received, in shared memory (SharedArrayBuffer slabs of the arena): a
+ * request names them by slab and range and carries the digests they must have; the reply
+ * is one byte per block, 1 when it matches.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
 
 export interface HashRequest {
   id: number
-  buffer: ArrayBuffer
-  /** offset, length pairs of each block in `buffer` */
-  ranges: number[]
+  /** The shared buffers the blocks lie in; `ranges` refers to them by index. */
+  slabs: SharedArrayBuffer[]
+  /** slab index, offset, length of each block */
+  ranges: Int32Array
+  /** The digest each block must have, 32 bytes per block in request order. */
+  expected: Uint8Array
 }
 
 export interface HashReply {
   id: number
-  buffer: ArrayBuffer
-  /** 32 bytes per block, in request order */
-  digests: Uint8Array
+  /** 1 per matching block, 0 otherwise, in request order */
+  ok: Uint8Array
 }
 
 parentPort?.on('message', (req: HashRequest) => {
-  const count = req.ranges.length / 2
-  const digests = new Uint8Array(count * 32)
+  const count = req.ranges.length / 3
+  const ok = new Uint8Array(count)
+  const expected = Buffer.from(req.expected.buffer, req.expected.byteOffset, req.expected.byteLength)
   for (let i = 0; i < count; i++) {
-    const block = new Uint8Array(req.buffer, req.ranges[2 * i], req.ranges[2 * i + 1])
-    digests.set(createHash('sha256').update(block).digest(), i * 32)
+    const block = new Uint8Array(req.slabs[req.ranges[3 * i]], req.ranges[3 * i + 1], req.ranges[3 * i + 2])
+    ok[i] = hash('sha256', block, 'buffer').equals(expected.subarray(32 * i, 32 * i + 32)) ? 1 : 0
   }
-  const reply: HashReply = { id: req.id, buffer: req.buffer, digests }
-  parentPort!.postMessage(reply, [req.buffer, digests.buffer])
+  const reply: HashReply = { id: req.id, ok }
+  parentPort!.postMessage(reply, [ok.buffer])
 })

@@ -69,11 +69,11 @@ export interface ChunkExchangeInit {
   /** Deadline for opening a stream to a peer. @default EXCHANGE_OPEN_TIMEOUT_MS (10 s) */
   openTimeout?: number
   /**
-   * Hash received blocks on a worker thread, off the event loop that reads the streams.
-   * Each block then costs a copy and a message instead of a hash on the event loop, which
-   * pays off when the machine has a core to spare for the worker.
+   * Hash blocks received over the data channel on a worker thread, off the event loop that
+   * reads the streams: they are received into shared memory and hashed where they lie, a
+   * message per batch of blocks. Blocks from libp2p streams are hashed on the event loop.
    *
-   * @default EXCHANGE_HASH_WORKER (false)
+   * @default EXCHANGE_HASH_WORKER (true)
    */
   hashWorker?: boolean
   /** Received bytes awaiting verification/storage before the fetch stops asking. @default EXCHANGE_MAX_UNSTORED_BYTES (64 MiB) */

@@ -1,42 +1,42 @@
 /**
- * Hash verification off the receive path. Received blocks are copied into a batch buffer
- * (they arrive as views into transport buffers we do not own, so one copy is needed to
- * hand them anywhere) and each batch is transferred, not copied, to a worker thread that
- * hashes it. One message per batch instead of per block matters for 64 KiB chunks: a
- * message costs about what hashing a small block does. The comparison is
- * `bytesMatchCid`'s: the sha2-256 digest against the CID's. With `useWorker: false` the
- * block is hashed inline with `bytesMatchCid` itself.
+ * Checks each received block against its CID. With the worker on, a block that lies in
+ * shared memory (the data channel decrypts blocks straight into the arena's
+ * SharedArrayBuffer slabs) is hashed on a worker thread where it lies: the blocks of one
+ * event-loop turn go in one message of ranges and expected digests, with no copy either
+ * way. That takes SHA-256, the largest single cost of a fetching node's event loop
+ * (~0.8 s per GiB), off the thread that reads the streams. Any other block, and every
+ * block with the worker off, is hashed at once on the calling thread with `bytesMatchCid`.
+ * If the worker dies, what it held is hashed on the calling thread and the worker is not
+ * used again: a check always ends with an answer.
  */
 import { Worker } from 'node:worker_threads'
-import { bytesMatchCid, type CID } from '../../../protocol/cid.ts'
+import { bytesMatchCid, SHA2_256, type CID } from '../../../protocol/cid.ts'
 import type { HashReply, HashRequest } from './hash-worker.ts'
 
 const WORKER_URL = new URL('./hash-worker.ts', import.meta.url)
-/** A batch is sent when it holds this much, or at the end of the current event-loop turn. */
-const BATCH_BYTES = 4 * 1024 * 1024
+/** A batch goes to the worker when it holds this many blocks or bytes, or at the end of the turn. */
+const BATCH_BLOCKS = 128
+const BATCH_BYTES = 1024 * 1024
 
-export interface VerifiedBlock {
-  ok: boolean
-  /** The block's bytes, as a view that stays valid (the batch buffer is handed back). */
-  bytes: Uint8Array
-}
+export type VerifyDone = (ok: boolean) => void
 
 interface Job {
   cid: CID
-  offset: number
-  length: number
-  resolve: (v: VerifiedBlock) => void
-  reject: (e: Error) => void
+  bytes: Uint8Array
+  done: VerifyDone
 }
 
 interface Batch {
-  buffer: ArrayBuffer
-  used: number
+  slabs: SharedArrayBuffer[]
+  slabIndex: Map<SharedArrayBuffer, number>
+  ranges: Int32Array
+  expected: Uint8Array
   jobs: Job[]
+  bytes: number
 }
 
 export class BlockVerifier {
-  private readonly useWorker: boolean
+  private useWorker: boolean
   private worker: Worker | undefined
   private nextId = 0
   private batch: Batch | undefined
@@ -48,32 +48,39 @@ export class BlockVerifier {
     this.useWorker = useWorker
   }
 
-  /**
-   * The answer at once when hashing on this thread (no promise per block), or undefined
-   * when the worker hashes: then call `verify`.
-   */
-  verifyNow (cid: CID, bytes: Uint8Array): boolean | undefined {
-    return this.useWorker ? undefined : bytesMatchCid(cid, bytes)
+  /** Whether received blocks should be put in shared memory, where the worker can hash them. */
+  get sharedMemory (): boolean {
+    return this.useWorker
   }
 
-  async verify (cid: CID, bytes: Uint8Array): Promise<VerifiedBlock> {
-    if (!this.useWorker) return { ok: bytesMatchCid(cid, bytes), bytes }
-    if (this.batch !== undefined && this.batch.used + bytes.byteLength > this.batch.buffer.byteLength) this.flush()
-    if (this.batch === undefined) {
-      // not zero-filled: each block is copied in before the batch is sent
-      this.batch = { buffer: Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, bytes.byteLength)).buffer as ArrayBuffer, used: 0, jobs: [] }
+  /**
+   * Calls `done` with whether `bytes` hash to `cid`: at once, or once the worker has
+   * hashed them. `bytes` must not change until then.
+   */
+  check (cid: CID, bytes: Uint8Array, done: VerifyDone): void {
+    const digest = cid.multihash.digest
+    if (!this.useWorker || !(bytes.buffer instanceof SharedArrayBuffer) || cid.multihash.code !== SHA2_256 || digest.byteLength !== 32) {
+      done(bytesMatchCid(cid, bytes))
+      return
     }
-    const batch = this.batch
-    const { promise, resolve, reject } = Promise.withResolvers<VerifiedBlock>()
-    new Uint8Array(batch.buffer, batch.used, bytes.byteLength).set(bytes)
-    batch.jobs.push({ cid, offset: batch.used, length: bytes.byteLength, resolve, reject })
-    batch.used += bytes.byteLength
-    if (batch.used >= BATCH_BYTES) this.flush()
+    const batch = this.batch ??= newBatch()
+    let slab = batch.slabIndex.get(bytes.buffer)
+    if (slab === undefined) {
+      slab = batch.slabs.push(bytes.buffer) - 1
+      batch.slabIndex.set(bytes.buffer, slab)
+    }
+    const i = batch.jobs.length
+    batch.ranges[3 * i] = slab
+    batch.ranges[3 * i + 1] = bytes.byteOffset
+    batch.ranges[3 * i + 2] = bytes.byteLength
+    batch.expected.set(digest, 32 * i)
+    batch.jobs.push({ cid, bytes, done })
+    batch.bytes += bytes.byteLength
+    if (batch.jobs.length === BATCH_BLOCKS || batch.bytes >= BATCH_BYTES) this.flush()
     else if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(() => { this.flushScheduled = false; this.flush() })
     }
-    return await promise
   }
 
   private flush (): void {
@@ -81,13 +88,15 @@ export class BlockVerifier {
     this.batch = undefined
     if (batch === undefined || batch.jobs.length === 0) return
     const id = this.nextId++
+    const count = batch.jobs.length
     this.pending.set(id, batch.jobs)
-    const req: HashRequest = { id, buffer: batch.buffer, ranges: batch.jobs.flatMap(j => [j.offset, j.length]) }
+    const req: HashRequest = { id, slabs: batch.slabs, ranges: batch.ranges.slice(0, 3 * count), expected: batch.expected.slice(0, 32 * count) }
     try {
-      this.start().postMessage(req, [batch.buffer])
-    } catch (err) {
+      this.start().postMessage(req, [req.ranges.buffer as ArrayBuffer, req.expected.buffer as ArrayBuffer])
+    } catch {
       this.pending.delete(id)
-      for (const job of batch.jobs) job.reject(err as Error)
+      this.useWorker = false
+      hashHere(batch.jobs)
     }
   }
 
@@ -100,28 +109,35 @@ export class BlockVerifier {
       const jobs = this.pending.get(reply.id)
       if (jobs === undefined) return
       this.pending.delete(reply.id)
-      jobs.forEach((job, i) => {
-        const digest = Buffer.from(reply.digests.buffer, reply.digests.byteOffset + i * 32, 32)
-        job.resolve({ ok: digest.equals(job.cid.multihash.digest), bytes: new Uint8Array(reply.buffer, job.offset, job.length) })
-      })
+      for (let i = 0; i < jobs.length; i++) jobs[i].done(reply.ok[i] === 1)
     })
-    worker.on('error', (err: Error) => { this.failAll(err) })
-    worker.on('exit', () => {
-      this.worker = undefined
-      this.failAll(new Error('hash worker exited'))
-    })
+    worker.on('error', () => { this.workerGone(worker) })
+    worker.on('exit', () => { this.workerGone(worker) })
     this.worker = worker
     return worker
   }
 
-  private failAll (err: Error): void {
-    for (const jobs of this.pending.values()) for (const job of jobs) job.reject(err)
+  /** The worker failed or was stopped: what it held is checked here, and so is everything after. */
+  private workerGone (worker: Worker): void {
+    if (this.worker === worker) this.worker = undefined
+    this.useWorker = false
+    const held = [...this.pending.values()]
     this.pending.clear()
+    for (const jobs of held) hashHere(jobs)
   }
 
   async stop (): Promise<void> {
+    this.flush()
+    this.useWorker = false
     const worker = this.worker
-    this.worker = undefined
     if (worker !== undefined) await worker.terminate()
   }
+}
+
+function newBatch (): Batch {
+  return { slabs: [], slabIndex: new Map(), ranges: new Int32Array(3 * BATCH_BLOCKS), expected: new Uint8Array(32 * BATCH_BLOCKS), jobs: [], bytes: 0 }
+}
+
+function hashHere (jobs: Job[]): void {
+  for (const job of jobs) job.done(bytesMatchCid(job.cid, job.bytes))
 }

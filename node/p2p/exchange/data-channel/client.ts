@@ -27,6 +27,8 @@ export interface DataChannelClientInit {
   idleTimeout: number
   /** After a failure, how long a peer's fetches use libp2p streams before the channel is tried again. */
   retryAfter: number
+  /** Receive blocks into shared memory, for the hash worker (see BlockArena). */
+  sharedArena?: boolean
   log: Logger
 }
 
@@ -41,10 +43,11 @@ export class DataChannelClient {
   private readonly warming = new Set<string>()
   private closed = false
   /** Received blocks of every socket, reused once stored (see BlockArena). */
-  readonly arena = new BlockArena()
+  readonly arena: BlockArena
 
   constructor (init: DataChannelClientInit) {
     this.init = init
+    this.arena = new BlockArena({ shared: init.sharedArena })
   }
 
   /**
