@@ -61,4 +61,21 @@ describe('block arena', () => {
     arena.release(new Uint8Array(10))
     assert.equal(arena.freeSlabs, 0)
   })
+
+  it('keeps every free shared slab until trimmed, and at most four unshared ones', () => {
+    for (const shared of [false, true]) {
+      const arena = new BlockArena({ shared })
+      // seven full slabs, then an eighth current one; releasing the seven frees them all
+      const blocks = Array.from({ length: 7 * PER_SLAB }, () => arena.allocate(16 * KIB))
+      const current = arena.allocate(16 * KIB)
+      assert.equal(current.buffer instanceof SharedArrayBuffer, shared)
+      for (const b of blocks) arena.release(b)
+      assert.equal(arena.freeSlabs, shared ? 7 : 4)
+      arena.trim()
+      assert.equal(arena.freeSlabs, 0)
+      // the current slab is still in use and still its own
+      arena.release(current)
+      assert.equal(arena.allocate(16 * KIB).buffer, current.buffer)
+    }
+  })
 })

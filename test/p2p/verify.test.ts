@@ -85,4 +85,25 @@ describe('block verifier', () => {
     verifier.check(chunkCid(bytes), received(arena, bytes), ok => { now = ok })
     assert.equal(now, true)
   })
+
+  it('ends a worker idle for two seconds, tells its owner, and starts another for the next blocks', async () => {
+    let idle = 0
+    const verifier = new BlockVerifier(true, () => { idle++ })
+    verifiers.push(verifier)
+    const arena = new BlockArena({ shared: true })
+    const bytes = pattern(20_000, 9)
+    // the same slab before and after: the new worker must be sent it again
+    assert.equal(await checked(verifier, chunkCid(bytes), received(arena, bytes)), true)
+    await new Promise(resolve => setTimeout(resolve, 2600))
+    assert.equal(idle, 1)
+    let now: boolean | undefined
+    const again = new Promise<boolean>(resolve => { verifier.check(chunkCid(bytes), received(arena, bytes), ok => { now = ok; resolve(ok) }) })
+    assert.equal(now, undefined, 'hashed on the calling thread: the worker was not started again')
+    assert.equal(await again, true)
+    // still on a worker: one that failed would have sent every later block to this thread
+    let later: boolean | undefined
+    const third = new Promise<boolean>(resolve => { verifier.check(chunkCid(bytes), received(arena, bytes), ok => { later = ok; resolve(ok) }) })
+    assert.equal(later, undefined)
+    assert.equal(await third, true)
+  })
 })

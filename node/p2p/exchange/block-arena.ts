@@ -13,13 +13,17 @@
  *
  * With `shared`, slabs are SharedArrayBuffers, so the hash worker can read the blocks
  * where they were received (see BlockVerifier). Copy out of them with `copyBytes`: V8's
- * `set` copies shared memory byte by byte, about 5x slower.
+ * `set` copies shared memory byte by byte, about 5x slower. Shared slabs are all kept
+ * for reuse until `trim`: the worker holds a reference to every slab it has read, so one
+ * dropped here would stay allocated until the worker ends (a 1 GiB fetch that dropped
+ * and remade slabs grew its process by ~100 MB). The verifier calls `trim` when it ends
+ * its idle worker.
  */
 import type { BlockAllocator } from '../../../protocol/exchange.ts'
 
 export const ARENA_SLAB_BYTES = 4 * 1024 * 1024
 const SLAB_BYTES = ARENA_SLAB_BYTES
-/** Free slabs kept for reuse; more are left to the collector. */
+/** Free (unshared) slabs kept for reuse; more are left to the collector. */
 const MAX_FREE_SLABS = 4
 
 interface Slab {
@@ -77,8 +81,14 @@ export class BlockArena implements BlockAllocator {
     return this.free.length
   }
 
+  /** Let every free slab go (shared slabs are otherwise kept; see the class comment). */
+  trim (): void {
+    for (const slab of this.free) this.slabs.delete(slab.buffer)
+    this.free.length = 0
+  }
+
   private recycle (slab: Slab): void {
-    if (this.free.length >= MAX_FREE_SLABS) {
+    if (!this.shared && this.free.length >= MAX_FREE_SLABS) {
       this.slabs.delete(slab.buffer)
       return
     }

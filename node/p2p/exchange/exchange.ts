@@ -41,7 +41,8 @@ export class ChunkExchangeService implements ChunkExchange, Startable {
     this.init = init
     const log = components.logger.forComponent('rok:exchange')
     this.log = log
-    this.verifier = new BlockVerifier(init.hashWorker ?? EXCHANGE_HASH_WORKER)
+    // an idle worker has let go of the arena's shared slabs: the spare ones can go too
+    this.verifier = new BlockVerifier(init.hashWorker ?? EXCHANGE_HASH_WORKER, () => { this.dataClient?.arena.trim() })
     const idleTimeout = init.idleTimeout ?? EXCHANGE_IDLE_TIMEOUT_MS
     if (init.maxUploadRate !== undefined) this.stats.maxUploadRate = init.maxUploadRate
     this.serverOptions = {

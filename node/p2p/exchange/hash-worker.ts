@@ -10,9 +10,11 @@ import { parentPort } from 'node:worker_threads'
 
 export interface HashRequest {
   id: number
-  /** The shared buffers the blocks lie in; `ranges` refers to them by index. */
-  slabs: SharedArrayBuffer[]
-  /** slab index, offset, length of each block */
+  /** Blocks in this request: the first `count` entries of `ranges` and `expected`. */
+  count: number
+  /** Shared buffers not sent before, with the ids `ranges` names them by; kept for later requests. */
+  slabs: Array<[number, SharedArrayBuffer]>
+  /** slab id, offset, length of each block */
   ranges: Int32Array
   /** The digest each block must have, 32 bytes per block in request order. */
   expected: Uint8Array
@@ -24,12 +26,15 @@ export interface HashReply {
   ok: Uint8Array
 }
 
+const slabs = new Map<number, SharedArrayBuffer>()
+
 parentPort?.on('message', (req: HashRequest) => {
-  const count = req.ranges.length / 3
+  for (const [id, slab] of req.slabs) slabs.set(id, slab)
+  const count = req.count
   const ok = new Uint8Array(count)
   const expected = Buffer.from(req.expected.buffer, req.expected.byteOffset, req.expected.byteLength)
   for (let i = 0; i < count; i++) {
-    const block = new Uint8Array(req.slabs[req.ranges[3 * i]], req.ranges[3 * i + 1], req.ranges[3 * i + 2])
+    const block = new Uint8Array(slabs.get(req.ranges[3 * i])!, req.ranges[3 * i + 1], req.ranges[3 * i + 2])
     ok[i] = hash('sha256', block, 'buffer').equals(expected.subarray(32 * i, 32 * i + 32)) ? 1 : 0
   }
   const reply: HashReply = { id: req.id, ok }
