@@ -82,13 +82,22 @@ export function checkCid (cid: CID): CID {
   return cid
 }
 
+/**
+ * The CID whose 36 bytes start at `at`, which the caller has checked are the one shape
+ * Rok makes (v1, raw or dag-cbor, sha2-256). Its bytes are copied: no view of `bytes`.
+ */
+export function rokCidAt (bytes: Uint8Array, at: number): CID {
+  const codec = bytes[at + 1]
+  const out = newCidBytes(codec)
+  for (let i = 4; i < CID_BYTES; i++) out[i] = bytes[at + i]
+  return cidOf(codec, out)
+}
+
 /** Parse CID bytes (as carried in manifests and on the wire). */
 export function cidFromBytes (bytes: Uint8Array): CID {
   // the only shape Rok makes, decoded without multiformats' own arrays (see newCidBytes)
   if (bytes.byteLength === CID_BYTES && bytes[0] === 1 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) && bytes[2] === SHA2_256 && bytes[3] === 32) {
-    const out = newCidBytes(bytes[1])
-    out.set(bytes.subarray(4), 4)
-    return cidOf(bytes[1], out)
+    return rokCidAt(bytes, 0)
   }
   let cid: CID
   try {

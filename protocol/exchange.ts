@@ -20,7 +20,7 @@
  * Every size is bounded; a frame that breaks a bound or the grammar is an
  * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
  */
-import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, SHA2_256, type CID } from './cid.ts'
+import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, rokCidAt, SHA2_256, type CID } from './cid.ts'
 import { copyBytes } from './copy-bytes.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 import { readU32, smallBytes, writeU32 } from './small-bytes.ts'
@@ -206,7 +206,7 @@ function checkRun (body: Uint8Array): number {
     if (at + RUN_ENTRY_FIXED > body.byteLength) throw invalid('truncated run entry')
     const length = readU32(body, at)
     if (length > MAX_BLOCK_BYTES) throw invalid(`run entry of ${length} bytes exceeds ${MAX_BLOCK_BYTES}`)
-    const [, cidEnd] = readCidBytes(body, at + 4)
+    const cidEnd = checkCidAt(body, at + 4)
     if (cidEnd + length > body.byteLength) throw invalid('truncated run entry')
     at = cidEnd + length
     if (++count > MAX_CIDS_PER_MESSAGE) throw invalid(`a run carries at most ${MAX_CIDS_PER_MESSAGE} blocks`)
@@ -232,28 +232,26 @@ export function encodeMessage (message: ExchangeMessage): Uint8Array {
  * agrees with `checkCid` in cid.ts without building a CID.
  */
 export function isRokCidBytes (bytes: Uint8Array): boolean {
-  return bytes.byteLength === 36 && bytes[0] === 0x01 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) &&
-    bytes[2] === SHA2_256 && bytes[3] === 32
+  return isRokCidAt(bytes, 0, bytes.byteLength)
 }
 
-function readCidBytes (body: Uint8Array, at: number): [Uint8Array, number] {
+function isRokCidAt (body: Uint8Array, at: number, length: number): boolean {
+  return length === 36 && body[at] === 0x01 && (body[at + 1] === RAW_CODEC || body[at + 1] === DAG_CBOR_CODEC) &&
+    body[at + 2] === SHA2_256 && body[at + 3] === 32
+}
+
+/**
+ * Checks the length-prefixed CID at `at` and returns where it ends. No view or CID is
+ * made: a server decodes one per want, and a client one per block of a run.
+ */
+function checkCidAt (body: Uint8Array, at: number): number {
   if (at >= body.byteLength) throw invalid('truncated CID length')
   const length = body[at]
   if (length === 0 || length > MAX_CID_BYTES) throw invalid(`CID length ${length} out of bounds`)
   const end = at + 1 + length
   if (end > body.byteLength) throw invalid('truncated CID')
-  const bytes = body.subarray(at + 1, end)
-  if (!isRokCidBytes(bytes)) throw invalid('malformed CID in message')
-  return [bytes, end]
-}
-
-function readCid (body: Uint8Array, at: number): [CID, number] {
-  const [bytes, end] = readCidBytes(body, at)
-  try {
-    return [cidFromBytes(bytes), end]
-  } catch (cause) {
-    throw new RokError(ProtocolErrorCode.INVALID_MESSAGE, 'malformed CID in message', { cause })
-  }
+  if (!isRokCidAt(body, at + 1, length)) throw invalid('malformed CID in message')
+  return end
 }
 
 function decodeList (body: Uint8Array, withFlags: boolean): { cids: CID[], flags: number[] } {
@@ -270,9 +268,9 @@ function decodeList (body: Uint8Array, withFlags: boolean): { cids: CID[], flags
       if ((f & ~1) !== 0) throw invalid(`unknown want flags ${f}`)
       flags.push(f)
     }
-    const [cid, next] = readCid(body, at)
-    cids.push(cid)
-    at = next
+    const end = checkCidAt(body, at)
+    cids.push(rokCidAt(body, at + 1))
+    at = end
   }
   if (at !== body.byteLength) throw invalid('trailing bytes after list')
   return { cids, flags }
@@ -300,8 +298,8 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
     case MessageType.HAVE: return { type: 'have', cids: decodeList(body, false).cids }
     case MessageType.DONT_HAVE: return { type: 'dont-have', cids: decodeList(body, false).cids }
     case MessageType.BLOCK: {
-      const [cidBytes, at] = readCidBytes(body, 1)
-      return { type: 'block', cidBytes, bytes: body.subarray(at) }
+      const at = checkCidAt(body, 1)
+      return { type: 'block', cidBytes: body.subarray(2, at), bytes: body.subarray(at) }
     }
     case MessageType.RUN: return { type: 'run', body, count: checkRun(body) }
     default: throw invalid(`unknown message type ${body[0]}`)
