@@ -67,8 +67,9 @@ describe('block verifier', () => {
     assert.deepEqual(results.flatMap((ok, i) => ok ? [] : [i]), [...corrupt])
   })
 
-  it('answers every block it held when its worker stops, and hashes here after that', async () => {
-    const verifier = new BlockVerifier(true)
+  it('answers every block it held when its worker stops, frees its slabs, and hashes here after that', async () => {
+    let idle = 0
+    const verifier = new BlockVerifier(true, () => { idle++ })
     const arena = new BlockArena({ shared: true })
     const answers: Array<Promise<boolean>> = []
     for (let i = 0; i < 50; i++) {
@@ -80,6 +81,7 @@ describe('block verifier', () => {
     await verifier.stop()
     const results = await Promise.all(answers)
     assert.deepEqual(results.flatMap((ok, i) => ok ? [] : [i]), [3])
+    assert.ok(idle > 0, 'the arena was not told it may free its slabs')
     const bytes = pattern(100, 1)
     let now: boolean | undefined
     verifier.check(chunkCid(bytes), received(arena, bytes), ok => { now = ok })

@@ -164,6 +164,8 @@ export class BlockVerifier {
       this.slabIds = new WeakMap()
       worker.removeAllListeners('exit')
       worker.removeAllListeners('error')
+      // an 'error' with no listener would be thrown
+      worker.on('error', () => {})
       worker.terminate().then(() => { this.onIdle?.() }, () => {})
     }, WORKER_IDLE_MS)
     this.idleTimer.unref()
@@ -179,6 +181,8 @@ export class BlockVerifier {
     if (this.batch !== undefined) held.push(this.batch.jobs)
     this.batch = undefined
     for (const jobs of held) hashHere(jobs)
+    // nothing holds the slabs it was sent any more
+    this.onIdle?.()
   }
 
   async stop (): Promise<void> {
