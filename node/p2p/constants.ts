@@ -76,9 +76,10 @@ export const EXCHANGE_MAX_UNSTORED_BYTES = 64 * 1024 * 1024
 /**
  * Verify blocks received over the data channel on a worker thread, where they lie in
  * shared memory (see BlockVerifier). It takes SHA-256 off the event loop that reads the
- * streams: that loop's CPU per GiB fell from ~3.6 to ~2.6 s, and a 1 GiB transfer between
- * two processes on two shared cores ran 240 -> 278 MB/s (medians of three pairs). An
- * earlier worker that was handed copies of the blocks cost what it saved.
+ * streams: that loop's CPU per GiB fell from ~3.6 to ~2.6 s, which is what limits a
+ * transfer on a node with a core to spare. On two shared cores, already saturated, the
+ * throughput stayed the same (medians 262 vs 268 MB/s over six pairs), with steadier runs.
+ * An earlier worker, handed copies of the blocks, cost what it saved.
  */
 export const EXCHANGE_HASH_WORKER = true
 
