@@ -1,9 +1,8 @@
 /**
  * Checks each received block against its CID. With the worker on, a block that lies in
  * shared memory (the data channel decrypts blocks straight into the arena's
- * SharedArrayBuffer slabs) is hashed on a worker thread where it lies: the blocks of one
- * event-loop turn go in one message of ranges and expected digests, with no copy either
- * way. That takes SHA-256, the largest single cost of a fetching node's event loop
+ * SharedArrayBuffer slabs) is hashed on a worker thread where it lies: blocks go in
+ * batches, one message of ranges and expected digests each, with no copy either way. That takes SHA-256, the largest single cost of a fetching node's event loop
  * (~0.8 s per GiB), off the thread that reads the streams. Any other block, and every
  * block with the worker off, is hashed at once on the calling thread with `bytesMatchCid`.
  * If the worker dies, what it held is hashed on the calling thread and the worker is not
