@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, connect, type Socket } from 'node:net'
 import { describe, it } from 'node:test'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { SocketWriter } from '../../node/p2p/exchange/data-channel/socket-writer.ts'
+import { SocketWriter, WriteSlabs } from '../../node/p2p/exchange/data-channel/socket-writer.ts'
 
 const KIB = 1024
 const MIB = 1024 * KIB
@@ -88,6 +88,32 @@ describe('socket writer', () => {
       await assert.rejects(waiting, { code: 'ERR_PEER_GONE' })
     } finally {
       close()
+    }
+  })
+
+  it('reuses the slabs writers share, burst after burst, instead of allocating new ones', async () => {
+    const pairs = [await pair(), await pair()]
+    try {
+      const slabs = new WriteSlabs()
+      const writers = pairs.map(p => new SocketWriter(p.socket, slabs))
+      const sent = [0, 0]
+      // ten bursts of ~10 MiB behind a write under way: each fills five or six 2 MiB slabs, then drains
+      for (let burst = 0; burst < 10; burst++) {
+        const w = burst % 2
+        writers[w].write(randomBytes(64 * KIB))
+        sent[w] += 64 * KIB
+        for (let i = 0; i < 10; i++) {
+          writers[w].write(new Uint8ArrayList(randomBytes(MIB)))
+          sent[w] += MIB
+        }
+        await writers[w].below(1)
+      }
+      for (const p of pairs) p.socket.end()
+      const got = await Promise.all(pairs.map(async p => await p.received))
+      assert.deepEqual(got.map(g => g.bytes), sent)
+      assert.ok(slabs.allocated <= 8, `${slabs.allocated} slabs allocated for ten bursts`)
+    } finally {
+      for (const p of pairs) p.close()
     }
   })
 })

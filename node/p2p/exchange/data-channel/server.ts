@@ -11,6 +11,7 @@ import { ACCEPT_BYTE, TICKET_BYTES, type DataChannelOffer } from '../../../../pr
 import { DATA_CHANNEL_CIPHERS } from '../../constants.ts'
 import { createDataCertificate, type DataCertificate } from './certificate.ts'
 import { SocketStream } from './socket-stream.ts'
+import { WriteSlabs } from './socket-writer.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
 
 export interface DataChannelServerInit {
@@ -36,6 +37,8 @@ interface Ticket { peer: PeerId, expires: number }
 
 export class DataChannelServer {
   private readonly init: DataChannelServerInit
+  /** Write memory shared by every socket this server serves (see WriteSlabs). */
+  private readonly writeSlabs = new WriteSlabs()
   private readonly tickets = new Map<string, Ticket>()
   private readonly sockets = new Set<TLSSocket>()
   private server: Server | undefined
@@ -125,7 +128,7 @@ export class DataChannelServer {
       if (ticket === undefined || ticket.expires < Date.now()) { refuse('unknown or expired ticket'); return }
       this.init.stats.accepted++
       socket.write(Uint8Array.of(ACCEPT_BYTE))
-      this.init.onStream(new SocketStream(socket), ticket.peer)
+      this.init.onStream(new SocketStream(socket, undefined, undefined, this.writeSlabs), ticket.peer)
     }
     socket.on('data', onData)
     socket.once('close', () => { clearTimeout(timer) })

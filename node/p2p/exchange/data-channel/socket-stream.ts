@@ -11,7 +11,7 @@
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
-import { SocketWriter } from './socket-writer.ts'
+import { SocketWriter, type WriteSlabs } from './socket-writer.ts'
 import type { BlockArena } from '../block-arena.ts'
 import type { ExchangeStream, InPlaceReceiver } from '../stream-frames.ts'
 import type { AbortOptions } from '@libp2p/interface'
@@ -66,10 +66,11 @@ export class SocketStream implements ExchangeStream {
   /**
    * @param release - hands the socket back to its pool instead of closing it (client side)
    * @param input - the socket's reads, when it was opened with `input.onread`
+   * @param slabs - the write memory this socket shares with others (server side)
    */
-  constructor (socket: Socket, release?: (stream: SocketStream) => void, input?: { input: SocketInput, arena: BlockArena }) {
+  constructor (socket: Socket, release?: (stream: SocketStream) => void, input?: { input: SocketInput, arena: BlockArena }, slabs?: WriteSlabs) {
     this.socket = socket
-    this.writer = new SocketWriter(socket)
+    this.writer = new SocketWriter(socket, slabs)
     this.release = release === undefined ? undefined : () => { release(this) }
     this.arena = input?.arena
     this.input = input?.input
