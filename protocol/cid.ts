@@ -83,6 +83,16 @@ export function checkCid (cid: CID): CID {
 }
 
 /**
+ * True when the `length` bytes at `at` are a CID of the one shape Rok makes: v1, raw or
+ * dag-cbor, sha2-256 with a 32-byte digest. Every varint in that form is one byte, so the
+ * check is on fixed positions and agrees with `checkCid` without building a CID.
+ */
+export function isRokCidAt (bytes: Uint8Array, at: number, length: number): boolean {
+  return length === CID_BYTES && bytes[at] === 1 && (bytes[at + 1] === RAW_CODEC || bytes[at + 1] === DAG_CBOR_CODEC) &&
+    bytes[at + 2] === SHA2_256 && bytes[at + 3] === 32
+}
+
+/**
  * The CID whose 36 bytes start at `at`, which the caller has checked are the one shape
  * Rok makes (v1, raw or dag-cbor, sha2-256). Its bytes are copied: no view of `bytes`.
  */
@@ -96,9 +106,7 @@ export function rokCidAt (bytes: Uint8Array, at: number): CID {
 /** Parse CID bytes (as carried in manifests and on the wire). */
 export function cidFromBytes (bytes: Uint8Array): CID {
   // the only shape Rok makes, decoded without multiformats' own arrays (see newCidBytes)
-  if (bytes.byteLength === CID_BYTES && bytes[0] === 1 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) && bytes[2] === SHA2_256 && bytes[3] === 32) {
-    return rokCidAt(bytes, 0)
-  }
+  if (isRokCidAt(bytes, 0, bytes.byteLength)) return rokCidAt(bytes, 0)
   let cid: CID
   try {
     cid = CID.decode(bytes)

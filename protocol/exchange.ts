@@ -20,7 +20,7 @@
  * Every size is bounded; a frame that breaks a bound or the grammar is an
  * ERR_INVALID_MESSAGE and the receiver closes the stream. Pure: no I/O.
  */
-import { cidFromBytes, DAG_CBOR_CODEC, RAW_CODEC, rokCidAt, SHA2_256, type CID } from './cid.ts'
+import { cidFromBytes, isRokCidAt, rokCidAt, type CID } from './cid.ts'
 import { copyBytes } from './copy-bytes.ts'
 import { ProtocolErrorCode, RokError } from './errors.ts'
 import { readU32, smallBytes, writeU32 } from './small-bytes.ts'
@@ -224,20 +224,6 @@ export function encodeMessage (message: ExchangeMessage): Uint8Array {
     case 'block': return encodeBlock(cidFromBytes(message.cidBytes), message.bytes)
     case 'run': return frame(message.body)
   }
-}
-
-/**
- * True when `bytes` are a CID Rok accepts: v1, raw or dag-cbor, sha2-256 with a 32-byte
- * digest. Every varint in that form is one byte, so the check is on fixed positions and
- * agrees with `checkCid` in cid.ts without building a CID.
- */
-export function isRokCidBytes (bytes: Uint8Array): boolean {
-  return isRokCidAt(bytes, 0, bytes.byteLength)
-}
-
-function isRokCidAt (body: Uint8Array, at: number, length: number): boolean {
-  return length === 36 && body[at] === 0x01 && (body[at + 1] === RAW_CODEC || body[at + 1] === DAG_CBOR_CODEC) &&
-    body[at + 2] === SHA2_256 && body[at + 3] === 32
 }
 
 /**

@@ -2,8 +2,9 @@
  * Checks each received block against its CID. With the worker on, a block that lies in
  * shared memory (the data channel decrypts blocks straight into the arena's
  * SharedArrayBuffer slabs) is hashed on a worker thread where it lies: blocks go in
- * batches, one message of ranges and expected digests each, with no copy either way. That takes SHA-256, the largest single cost of a fetching node's event loop
- * (~0.8 s per GiB), off the thread that reads the streams. Any other block, and every
+ * batches, one message of ranges and expected digests each, with no copy either way.
+ * That takes SHA-256, the largest single cost of a fetching node's event loop (~0.8 s
+ * per GiB), off the thread that reads the streams. Any other block, and every
  * block with the worker off, is hashed at once on the calling thread with `bytesMatchCid`.
  * If the worker dies, what it held is hashed on the calling thread and the worker is not
  * used again: a check always ends with an answer.
@@ -118,9 +119,10 @@ export class BlockVerifier {
     try {
       this.start().postMessage(req, [req.ranges.buffer as ArrayBuffer, req.expected.buffer as ArrayBuffer])
     } catch {
-      this.pending.delete(id)
-      this.useWorker = false
-      hashHere(batch.jobs)
+      // no worker to hash with (it could not start, or refused the message): as if it had died
+      const worker = this.worker
+      this.workerGone(worker)
+      void worker?.terminate()
     }
   }
 
@@ -171,7 +173,7 @@ export class BlockVerifier {
   }
 
   /** The worker failed or was stopped: what it held is checked here, and so is everything after. */
-  private workerGone (worker: Worker): void {
+  private workerGone (worker: Worker | undefined): void {
     if (this.worker === worker) this.worker = undefined
     this.useWorker = false
     const held = [...this.pending.values()]
