@@ -77,6 +77,45 @@ describe('socket writer', () => {
     }
   })
 
+  it('writes large pieces where they lie, and lets the sender reuse its memory only once written', async () => {
+    const { socket, received, close } = await pair()
+    try {
+      const writes = countWrites(socket)
+      const slabs = new WriteSlabs()
+      const writer = new SocketWriter(socket, slabs)
+      const expected = createHash('sha256')
+      let total = 0
+      const send = (pieces: Uint8Array[], release?: () => void): void => {
+        for (const piece of pieces) { expected.update(piece); total += piece.byteLength }
+        writer.write(pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces), release)
+      }
+      // reuse = overwrite: a release that came before the bytes were written would corrupt them
+      const reuse = (runs: Uint8Array[]) => () => { for (const run of runs) run.fill(0) }
+      send([randomBytes(64 * KIB)])
+      let early = 0
+      for (let i = 0; i < 4; i++) {
+        // a server's pattern: a small frame header, then a run read into a buffer it reuses when told
+        const run = randomBytes(MIB)
+        send([randomBytes(5), run], reuse([run]))
+      }
+      // runs released by a later send of small bytes only, which must wait for them too
+      const later = [randomBytes(MIB), randomBytes(MIB)]
+      for (const run of later) send([randomBytes(5), run])
+      send([randomBytes(10)], () => { early = writer.queued; reuse(later)() })
+      send([], () => {})
+      await writer.below(1)
+      socket.end()
+      const got = await received
+      assert.equal(got.bytes, total)
+      assert.equal(got.digest, expected.digest('hex'), 'every byte arrived as it was before its release')
+      assert.equal(early, 0, 'released only once everything before was written')
+      assert.ok(writes.writes >= 7, `each run went out as a write of its own (${writes.writes} writes)`)
+      assert.ok(slabs.allocated <= 1, `${slabs.allocated} slabs for the headers alone`)
+    } finally {
+      close()
+    }
+  })
+
   it('stops waiting for room when the socket closes with data queued', async () => {
     const { socket, close } = await pair()
     try {
@@ -103,7 +142,8 @@ describe('socket writer', () => {
         writers[w].write(randomBytes(64 * KIB))
         sent[w] += 64 * KIB
         for (let i = 0; i < 10; i++) {
-          writers[w].write(new Uint8ArrayList(randomBytes(MIB)))
+          // pieces small enough to be copied (large ones are written where they lie)
+          writers[w].write(new Uint8ArrayList(...Array.from({ length: 16 }, () => randomBytes(64 * KIB))))
           sent[w] += MIB
         }
         await writers[w].below(1)

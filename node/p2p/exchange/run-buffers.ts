@@ -4,8 +4,9 @@
  * memory per GiB served, and V8 starts a full collection after every ~64 MB of it (a third
  * of a sending daemon's main thread in a 1 GiB sync went to those collections).
  *
- * Only for streams that copy what they send (the data channel's writer does): a buffer
- * goes back here once every block read into it has been handed to such a stream.
+ * Only for streams that say when they no longer read what they were sent
+ * (`sendThenRelease`, the data channel's): a buffer goes back here once every block read
+ * into it has been written.
  *
  * Every buffer starts on a page boundary, so a disk store reads into it with O_DIRECT
  * (no page cache copy); and because the kernel copies into memory that is not 64-byte

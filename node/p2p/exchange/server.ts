@@ -49,7 +49,7 @@ export interface ServerStreamOptions {
   channelStats?: { blocks: number, bytes: number }
   /** The node's upload cap, shared by every stream it serves; undefined for none. */
   uploadLimit: UploadLimit | undefined
-  /** Memory runs are read into and used again once sent, on streams that copy what they send. */
+  /** Memory runs are read into and used again once written, on streams that say when (`sendThenRelease`). */
   runBuffers: RunBuffers
   log: Logger
 }
@@ -319,9 +319,9 @@ export class ServerStream {
     if (store.getMany !== undefined && cids.length > 1) {
       try {
         if (store.getManyUnverified !== undefined) {
-          // into recycled memory when this stream copies what it sends
+          // into recycled memory when this stream says once it no longer reads what it was sent
           const runBuffers = this.options.runBuffers
-          const allocate = this.stream.copiesListsOnSend === true ? (n: number) => runBuffers.allocate(n, held) : undefined
+          const allocate = this.stream.sendThenRelease !== undefined ? (n: number) => runBuffers.allocate(n, held) : undefined
           // a peer asks in the order blocks were stored: the packs just read tell where the next ones are
           // with their entry headers: blocks stored together then leave as one RUN frame, as they lie
           return await store.getManyUnverified(cids, { signal, allocate, pageAligned: allocate !== undefined, packTables: true, entryHeaders: true })
@@ -380,22 +380,22 @@ export class ServerStream {
     if (this.outgoing.byteLength === 0) return
     const out = this.outgoing
     this.outgoing = new Uint8ArrayList()
-    this.send(out)
-    // every block of the runs queued so far has been copied out: their buffers are free
-    if (this.sentRunBuffers.length > 0 && this.stream.copiesListsOnSend === true) {
-      this.options.runBuffers.release(this.sentRunBuffers)
-      this.sentRunBuffers = []
-    }
+    // the runs queued so far are all in `out` or sent before it: their buffers are free once it is written
+    const runs = this.sentRunBuffers
+    this.sentRunBuffers = []
+    this.send(out, runs.length === 0 ? undefined : () => { this.options.runBuffers.release(runs) })
   }
 
-  private send (bytes: Uint8Array | Uint8ArrayList): void {
+  private send (bytes: Uint8Array | Uint8ArrayList, release?: () => void): void {
     // the peer may have reset its stream since this was queued: writing then would throw out of a timer and end the node
     if (this.stream.writeStatus !== 'writable') {
       this.fail(new RokError(P2PErrorCode.PEER_GONE, 'the peer closed the exchange stream before its answers were sent'))
       return
     }
     this.touch()
-    if (this.stream.send(bytes) || this.draining) return
+    const stream = this.stream
+    const room = release !== undefined && stream.sendThenRelease !== undefined ? stream.sendThenRelease(bytes, release) : stream.send(bytes)
+    if (room || this.draining) return
     // the stream's write buffer is full: serve nothing more until the peer has read it
     this.draining = true
     this.stream.onDrain({ signal: AbortSignal.timeout(this.options.idleTimeout) }).then(() => {

@@ -34,10 +34,11 @@ export interface ExchangeStream {
    */
   release?: () => void
   /**
-   * True when `send` copies the bytes of a Uint8ArrayList before it returns (the data
-   * channel's writer): the caller may reuse them at once.
+   * `send` that says when the caller may reuse the memory it sent: `release` runs once the
+   * transport reads none of it any more (the data channel's writer copies small pieces at
+   * once and writes large ones where they lie). Absent: the caller never reuses it.
    */
-  readonly copiesListsOnSend?: boolean
+  sendThenRelease?: (data: Uint8Array | Uint8ArrayList, release: () => void) => boolean
   /**
    * Present when the transport can read into memory it is given: the reader names where
    * the next bytes should go (the rest of a block being received, so they need no copy)

@@ -56,8 +56,6 @@ export class SocketStream implements ExchangeStream {
   release: (() => void) | undefined
   /** Set when pieces are only valid during their 'message' event: blocks are copied here. */
   readonly arena: BlockArena | undefined
-  /** A list of pieces is copied into the writer's slabs before `send` returns (one Uint8Array may be written as it is). */
-  readonly copiesListsOnSend = true
   private readonly listeners: Record<StreamEvent, Set<Listener>> = { message: new Set(), close: new Set(), remoteCloseWrite: new Set() }
   private error: Error | undefined
   private readonly writer: SocketWriter
@@ -106,6 +104,11 @@ export class SocketStream implements ExchangeStream {
 
   send (data: Uint8Array | Uint8ArrayList): boolean {
     this.writer.write(data)
+    return this.writer.queued < WRITE_BUFFER_BYTES
+  }
+
+  sendThenRelease (data: Uint8Array | Uint8ArrayList, release: () => void): boolean {
+    this.writer.write(data, release)
     return this.writer.queued < WRITE_BUFFER_BYTES
   }
 

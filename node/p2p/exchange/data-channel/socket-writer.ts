@@ -1,12 +1,13 @@
 /**
  * Writes to a data-channel socket one buffer at a time. What is sent while a write is in
- * the socket is copied into reused 2 MiB slabs and written when that write completes.
- * Why: a Node socket handed several buffers before the last write finished passes them
- * to `writev`, and its TLS layer then copies them into a fresh allocation of its own, new
- * memory the kernel must map on every write; Node's stream also keeps bookkeeping per
- * buffer (a server's ~1 MiB of answers is 128 frame headers and blocks). One buffer per
- * write is encrypted where it lies. Memory is bounded by the caller's backpressure
- * (`queued`) plus MAX_FREE_SLABS kept for reuse per WriteSlabs.
+ * the socket waits in the outbox: small pieces copied into reused 2 MiB slabs, large ones
+ * (RUN frames' blocks, read from disk) as they are, until the write ahead of them completes.
+ * Why one buffer per write: a Node socket handed several buffers before the last write
+ * finished passes them to `writev`, and its TLS layer then copies them into a fresh
+ * allocation of its own, new memory the kernel must map on every write; Node's stream
+ * also keeps bookkeeping per buffer (a server's ~1 MiB of answers is 128 frame headers
+ * and blocks). One buffer per write is encrypted where it lies. Memory is bounded by the
+ * caller's backpressure (`queued`) plus MAX_FREE_SLABS kept for reuse per WriteSlabs.
  */
 import { RokError } from '../../../../protocol/errors.ts'
 import { P2PErrorCode } from '../../errors.ts'
@@ -21,6 +22,12 @@ const SLAB_BYTES = 2 * 1024 * 1024
  * after every ~64 MB of it); with 8 it allocates 6 and reuses them.
  */
 const MAX_FREE_SLABS = 8
+/**
+ * Pieces this large are written where they lie rather than copied into a slab. Copying
+ * the ~1 MiB runs of blocks a server sends took 0.12-0.15 s of its event loop per GiB;
+ * the separate socket write a large piece costs instead is ~10 us.
+ */
+const BY_REFERENCE_BYTES = 128 * 1024
 
 /** Free slabs, shared by the writers of one data channel server (see MAX_FREE_SLABS). */
 export class WriteSlabs {
@@ -41,14 +48,36 @@ export class WriteSlabs {
   }
 }
 
+/** A slab small pieces are copied into, back or behind large pieces. */
+interface Slab {
+  memory: Buffer
+  /** Bytes copied in so far. */
+  used: number
+  /** Outbox entries in it, queued or being written: it is free again at 0. */
+  entries: number
+}
+
+/** One socket write to come: a range of a slab, or a caller's piece as it is. */
+interface Outgoing {
+  slab: Slab | undefined
+  /** The caller's piece (slab undefined), else unused. */
+  piece: Uint8Array | undefined
+  start: number
+  end: number
+  /** The caller's `release`, when this is the last entry that reads its memory. */
+  release: (() => void) | undefined
+}
+
 export class SocketWriter {
   private readonly socket: Socket
-  /** Slabs waiting for the socket, in order; only the last one is still being filled. */
-  private readonly outbox: Buffer[] = []
-  /** Bytes used in the outbox's last slab. */
-  private filled = 0
+  /** Writes to come, in order. */
+  private readonly outbox: Outgoing[] = []
+  /** The slab small pieces are copied into now. */
+  private slab: Slab | undefined
   private readonly slabs: WriteSlabs
   private writing = false
+  /** The entry in the socket now. */
+  private current: Outgoing | undefined
   /** The error of a write that failed: what was queued behind it is dropped. */
   private failed: Error | undefined
   private bytes = 0
@@ -64,17 +93,39 @@ export class SocketWriter {
     return this.bytes
   }
 
-  write (data: Uint8Array | Uint8ArrayList): void {
+  /**
+   * Queues `data`. `release` runs once everything queued so far, `data` included, has been
+   * written (or dropped by a failed socket): from then on none of the memory the caller
+   * has sent is read, including large pieces of earlier calls.
+   */
+  write (data: Uint8Array | Uint8ArrayList, release?: () => void): void {
     // after a failed write nothing more can go out in order: the socket is ending
-    if (data.byteLength === 0 || this.failed !== undefined) return
-    if (!this.writing && this.outbox.length === 0 && data instanceof Uint8Array) {
-      // nothing ahead of it: written as it is, no copy
-      this.bytes += data.byteLength
-      this.writeOut(data, undefined)
+    if (this.failed !== undefined) {
+      release?.()
       return
     }
-    if (data instanceof Uint8Array) this.append(data)
-    else for (const piece of data) this.append(piece)
+    if (!this.writing && this.outbox.length === 0 && data instanceof Uint8Array && data.byteLength > 0) {
+      // nothing ahead of it: written as it is, no copy
+      this.bytes += data.byteLength
+      this.writeOut({ slab: undefined, piece: data, start: 0, end: data.byteLength, release })
+      return
+    }
+    for (const piece of data instanceof Uint8Array ? [data] : data) {
+      if (piece.byteLength < BY_REFERENCE_BYTES) this.copy(piece)
+      else {
+        this.bytes += piece.byteLength
+        this.outbox.push({ slab: undefined, piece, start: 0, end: piece.byteLength, release: undefined })
+      }
+    }
+    if (release !== undefined) {
+      // with the last write to come (writes complete in order), or now if there is none
+      const last = this.outbox.at(-1) ?? this.current
+      if (last === undefined) release()
+      else {
+        const before = last.release
+        last.release = before === undefined ? release : () => { before(); release() }
+      }
+    }
     if (!this.writing) this.next()
   }
 
@@ -103,47 +154,62 @@ export class SocketWriter {
     }
   }
 
-  private append (piece: Uint8Array): void {
+  /** Into the current slab, extending the outbox's last entry when it ends where the copy starts. */
+  private copy (piece: Uint8Array): void {
     this.bytes += piece.byteLength
     let at = 0
     while (at < piece.byteLength) {
-      let slab = this.outbox.at(-1)
-      if (slab === undefined || this.filled === slab.byteLength) {
-        slab = this.slabs.take()
-        this.outbox.push(slab)
-        this.filled = 0
+      let slab = this.slab
+      if (slab === undefined || slab.used === slab.memory.byteLength) {
+        slab = this.slab = { memory: this.slabs.take(), used: 0, entries: 0 }
       }
-      const n = Math.min(piece.byteLength - at, slab.byteLength - this.filled)
-      slab.set(at === 0 && n === piece.byteLength ? piece : piece.subarray(at, at + n), this.filled)
-      this.filled += n
+      let last = this.outbox.at(-1)
+      if (last === undefined || last.slab !== slab || last.end !== slab.used) {
+        last = { slab, piece: undefined, start: slab.used, end: slab.used, release: undefined }
+        slab.entries++
+        this.outbox.push(last)
+      }
+      const n = Math.min(piece.byteLength - at, slab.memory.byteLength - slab.used)
+      slab.memory.set(at === 0 && n === piece.byteLength ? piece : piece.subarray(at, at + n), slab.used)
+      slab.used += n
+      last.end = slab.used
       at += n
     }
   }
 
-  /** The outbox's first slab into the socket. */
+  /** The outbox's first entry into the socket. */
   private next (): void {
-    const slab = this.outbox.shift()
-    if (slab === undefined) return
-    const n = this.outbox.length === 0 ? this.filled : slab.byteLength
-    if (this.outbox.length === 0) this.filled = 0
-    this.writeOut(slab.subarray(0, n), slab)
+    const entry = this.outbox.shift()
+    if (entry !== undefined) this.writeOut(entry)
   }
 
-  private writeOut (bytes: Uint8Array, slab: Buffer | undefined): void {
+  private writeOut (entry: Outgoing): void {
     this.writing = true
-    // the callback runs once the socket has taken the bytes (TLS has encrypted them): the slab is free again
+    this.current = entry
+    const bytes = entry.slab === undefined ? entry.piece as Uint8Array : entry.slab.memory.subarray(entry.start, entry.end)
+    // the callback runs once the socket has taken the bytes (TLS has encrypted them): their memory is free again
     this.socket.write(bytes, (err) => {
       this.writing = false
+      this.current = undefined
       this.bytes -= bytes.byteLength
+      this.written(entry)
       if (err != null) {
         this.failed = err
-        this.outbox.length = 0
+        for (const dropped of this.outbox.splice(0)) dropped.release?.()
         this.bytes = 0
       } else {
-        if (slab !== undefined) this.slabs.give(slab)
         this.next()
       }
       for (const waiter of [...this.waiters]) waiter()
     })
+  }
+
+  private written (entry: Outgoing): void {
+    entry.release?.()
+    const slab = entry.slab
+    if (slab === undefined || --slab.entries > 0) return
+    // nothing queued reads it: the current slab starts over, an older one goes back
+    if (slab === this.slab) slab.used = 0
+    else this.slabs.give(slab.memory)
   }
 }
