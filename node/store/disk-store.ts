@@ -452,10 +452,12 @@ export class DiskBlockStore implements BlockStore {
     return await this.serialize(async () => {
       if (this.sealError !== undefined) await this.sealed()
       const wrote: boolean[] = []
-      for (const [i, [cid, bytes]] of blocks.entries()) {
+      for (let i = 0; i < blocks.length; i++) {
+        const [cid, bytes] = blocks[i]
         const key = blockKey(cid)
         if (found[i] || this.pending.has(key)) { wrote.push(false); continue }
-        await this.append(cid, bytes, key)
+        const appending = this.append(cid, bytes, key)
+        if (appending !== undefined) await appending
         wrote.push(true)
       }
       return wrote
@@ -602,22 +604,36 @@ export class DiskBlockStore implements BlockStore {
     return await run
   }
 
-  private async append (cid: CID, bytes: Uint8Array, key = blockKey(cid)): Promise<void> {
+  /**
+   * Appends a block to the current pack. Undefined when it was done at once: the common
+   * case (room in the pack and its buffer) costs no promise, which a fetch pays per block.
+   */
+  private append (cid: CID, bytes: Uint8Array, key = blockKey(cid)): Promise<void> | undefined {
+    const pack = this.current
+    const cidBytes = cid.bytes
+    const headerLength = ENTRY_HEADER_FIXED + cidBytes.length
+    if (pack === undefined || pack.size >= this.packTargetSize || headerLength + bytes.length > this.buffer.length - this.buffered) {
+      return this.appendSlowly(cid, bytes, key)
+    }
+    const location: BlockLocation = { pack: pack.id, offset: pack.size + headerLength, length: bytes.length }
+    writeEntryHeader(this.buffer, this.buffered, cidBytes, bytes.length)
+    copyBytes(bytes, this.buffer, this.buffered + headerLength)
+    this.buffered += headerLength + bytes.length
+    pack.size += headerLength + bytes.length
+    this.pending.set(key, { cid, location, key })
+    pack.table.add(cidBytes, location)
+    return undefined
+  }
+
+  /** append() when the pack must be rotated or the buffer written out first. */
+  private async appendSlowly (cid: CID, bytes: Uint8Array, key: string): Promise<void> {
     if (this.current === undefined || this.current.size >= this.packTargetSize) await this.rotate()
     const pack = this.current!
     const cidBytes = cid.bytes
     const headerLength = ENTRY_HEADER_FIXED + cidBytes.length
     const location: BlockLocation = { pack: pack.id, offset: pack.size + headerLength, length: bytes.length }
-    if (headerLength + bytes.length <= this.buffer.length - this.buffered) {
-      // the common case, without a promise per piece: header and bytes straight into the buffer
-      writeEntryHeader(this.buffer, this.buffered, cidBytes, bytes.length)
-      copyBytes(bytes, this.buffer, this.buffered + headerLength)
-      this.buffered += headerLength + bytes.length
-      pack.size += headerLength + bytes.length
-    } else {
-      await this.bufferBytes(entryHeader(cidBytes, bytes.length))
-      await this.bufferBytes(bytes)
-    }
+    await this.bufferBytes(entryHeader(cidBytes, bytes.length))
+    await this.bufferBytes(bytes)
     this.pending.set(key, { cid, location, key })
     pack.table.add(cidBytes, location)
   }

@@ -17,9 +17,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import { bytesMatchCid, SHA2_256, type CID } from '../../../protocol/cid.ts'
-import type { HashReply, HashRequest } from './hash-worker.ts'
+import { HASH_WORKER_SOURCE, type HashReply, type HashRequest } from './hash-worker.ts'
 
-const WORKER_URL = new URL('./hash-worker.ts', import.meta.url)
 /**
  * A batch goes to the worker when it holds this many blocks or bytes, or at the end of
  * an event-loop turn in which the worker has nothing left to hash: while it is busy,
@@ -128,7 +127,7 @@ export class BlockVerifier {
 
   private start (): Worker {
     if (this.worker !== undefined) return this.worker
-    const worker = new Worker(WORKER_URL)
+    const worker = new Worker(HASH_WORKER_SOURCE, { eval: true })
     // idle hashing must not keep a process alive
     worker.unref()
     worker.on('message', (reply: HashReply) => {
