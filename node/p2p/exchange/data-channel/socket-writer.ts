@@ -64,7 +64,7 @@ interface Outgoing {
   piece: Uint8Array | undefined
   start: number
   end: number
-  /** The caller's `release`, when this is the last entry that reads its memory. */
+  /** What callers asked to run once this write is done (writes complete in order, so everything before it is too). */
   release: (() => void) | undefined
 }
 
