@@ -210,7 +210,8 @@ if (config.mode === 'helia') {
       out({ type: 'started' })
       const start = performance.now()
       const cpu0 = cpuMs()
-      const report = await host.services.exchange.fetchBlocks(cids, { peers: [addr], signal: AbortSignal.timeout(600_000) })
+      // as a sync fetches: blocks it found missing (this store is empty), under a gc lease
+      const report = await host.services.exchange.fetchBlocks(cids, { peers: [addr], signal: AbortSignal.timeout(600_000), absent: true })
       await store.flush()
       if (report.missing.length > 0 || report.blocks !== cids.length) throw new Error(`fetch incomplete: ${report.missing.length} missing; peers ${JSON.stringify(report.peers)}`)
       out({ type: 'done', ms: performance.now() - start, bytes: report.bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })

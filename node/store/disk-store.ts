@@ -23,7 +23,7 @@ import {
   tablePack, writeEntryHeader, type BlockLocation
 } from './pack-format.ts'
 import { PackTables } from './pack-tables.ts'
-import type { BlockStore, ReadIntoOptions, StoreOptions } from './types.ts'
+import type { BlockStore, PutManyOptions, ReadIntoOptions, StoreOptions } from './types.ts'
 
 /** Index entries per level batch (see indexEntries). */
 const INDEX_BATCH = 4096
@@ -204,6 +204,17 @@ export class DiskBlockStore implements BlockStore {
       if (guard.generation !== generation) continue
       return found.map((f, i) => f && guard.touch(cids[i]))
     }
+  }
+
+  /**
+   * For blocks the caller found absent (PutManyOptions.absent): none is taken as present,
+   * and each is still a put again for gc's guard, which rescues one another writer stored
+   * and a mark made a candidate meanwhile.
+   */
+  private touchedAbsent (blocks: Array<[CID, Uint8Array]>): boolean[] {
+    const guard = this.guard
+    if (guard !== undefined) for (const [cid] of blocks) guard.touch(cid)
+    return new Array<boolean>(blocks.length).fill(false)
   }
 
   /**
@@ -446,9 +457,9 @@ export class DiskBlockStore implements BlockStore {
     })
   }
 
-  async putMany (blocks: Array<[CID, Uint8Array]>, _options?: StoreOptions): Promise<boolean[]> {
+  async putMany (blocks: Array<[CID, Uint8Array]>, options?: PutManyOptions): Promise<boolean[]> {
     this.checkOpen()
-    const found = await this.indexedMany(blocks.map(([cid]) => cid))
+    const found = options?.absent === true ? this.touchedAbsent(blocks) : await this.indexedMany(blocks.map(([cid]) => cid))
     return await this.serialize(async () => {
       if (this.sealError !== undefined) await this.sealed()
       const wrote: boolean[] = []

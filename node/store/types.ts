@@ -9,6 +9,16 @@ export interface StoreOptions {
   signal?: AbortSignal
 }
 
+export interface PutManyOptions extends StoreOptions {
+  /**
+   * The caller found every one of these blocks absent from this store a moment ago, in
+   * work that holds a gc lease (a sync plans its fetches with `hasMany`): the store skips
+   * its own index lookup, a tenth of a fetching node's CPU per GiB. A block another writer
+   * stored meanwhile is stored again, a dead copy gc reclaims; none is ever lost.
+   */
+  absent?: boolean
+}
+
 export interface ReadIntoOptions extends StoreOptions {
   /** Memory to read `n` bytes into (e.g. recycled by the caller); a new buffer by default. */
   allocate?: (n: number) => Uint8Array
@@ -53,7 +63,7 @@ export interface BlockStore {
    * As with `put`, the bytes are the caller's again once it settles. Optional: callers
    * fall back to `put` one by one.
    */
-  putMany?: (blocks: Array<[CID, Uint8Array]>, options?: StoreOptions) => Promise<boolean[]>
+  putMany?: (blocks: Array<[CID, Uint8Array]>, options?: PutManyOptions) => Promise<boolean[]>
   /**
    * Many blocks' bytes, verified, in the order asked, with one index round-trip and
    * neighbouring blocks read together. Optional: callers fall back to `get`.

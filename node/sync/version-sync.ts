@@ -51,7 +51,7 @@ import type { RefIndex } from './refs.ts'
 
 export type FetchPeer = PeerId | Multiaddr
 
-export type FetchFn = (cids: CID[], options: { peers: FetchPeer[], signal?: AbortSignal, onProgress?: (event: FetchProgressEvent) => void, small?: boolean }) => Promise<FetchReport>
+export type FetchFn = (cids: CID[], options: { peers: FetchPeer[], signal?: AbortSignal, onProgress?: (event: FetchProgressEvent) => void, small?: boolean, absent?: boolean }) => Promise<FetchReport>
 
 export type SyncEvent =
   | { type: 'sync:version:start', bucket: string, seq: number, size: number, cid: string }
@@ -556,8 +556,9 @@ class ChainSync {
     if (peers.length === 0 && fallback === undefined) throw new RokError(SyncErrorCode.BLOCKS_MISSING, `no peer to fetch ${this.bucket} from`)
     let report: FetchReport = peers.length === 0
       ? { blocks: 0, bytes: 0, peers: [], missing: cids }
-      // a record and manifest nodes do not wait for a data channel's handshake (see FetchOptions.small)
-      : await this.init.fetch(cids, { peers, signal: this.init.signal, small: kind !== 'chunk' })
+      // a record and manifest nodes do not wait for a data channel's handshake (see FetchOptions.small);
+      // every caller fetches what `has`/`hasMany` found missing, under the sync's gc lease (FetchOptions.absent)
+      : await this.init.fetch(cids, { peers, signal: this.init.signal, small: kind !== 'chunk', absent: true })
     if (report.missing.length > 0 && fallback !== undefined) {
       const filled = await fallback(report.missing, this.init.signal)
       if (filled.stored.length > 0) {

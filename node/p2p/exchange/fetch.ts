@@ -215,7 +215,7 @@ export class Fetch {
     const { store } = this.settings
     const signal = this.options.signal
     const stored = store.putMany !== undefined
-      ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal })
+      ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal, absent: this.options.absent })
       : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal })))
     stored.then(() => {
       // settled before they are released: a released block's memory may already hold another

@@ -114,6 +114,12 @@ export interface FetchOptions extends AbortOptions {
    * the channel saves. @default false
    */
   small?: boolean
+  /**
+   * The caller found every CID absent from the store just before, under a gc lease (a
+   * sync does): received blocks are stored without the store's own presence lookup (see
+   * PutManyOptions.absent). @default false
+   */
+  absent?: boolean
 }
 
 export interface PeerFetchStats {
