@@ -4,7 +4,7 @@
  * the timed part. A/B comparisons on a noisy machine need this (CPU moves less than MB/s).
  *
  *   npx node bench/sync/threads.ts [--mode exchange-data-disk] [--pairs 3] [--gib 1]
- *                                  [--peer bench/sync/peer.ts] [--node-flags '--perf-basic-prof']
+ *                                  [--peer bench/sync/peer.ts] [--node-flags='--perf-basic-prof']
  *                                  [--perf FILE]   record `perf record -a -g` over the transfer
  *
  * `--peer` runs another checkout's peer.ts against the same harness (an A/B pair). Linux only.
