@@ -102,13 +102,16 @@ describe('socket writer', () => {
       const later = [randomBytes(MIB), randomBytes(MIB)]
       for (const run of later) send([randomBytes(5), run])
       send([randomBytes(10)], () => { early = writer.queued; reuse(later)() })
-      send([], () => {})
+      // nothing to send: released with the last write to come all the same
+      let emptyEarly = -1
+      send([], () => { emptyEarly = writer.queued })
       await writer.below(1)
       socket.end()
       const got = await received
       assert.equal(got.bytes, total)
       assert.equal(got.digest, expected.digest('hex'), 'every byte arrived as it was before its release')
       assert.equal(early, 0, 'released only once everything before was written')
+      assert.equal(emptyEarly, 0, 'an empty send is released once everything before it is written')
       assert.ok(writes.writes >= 7, `each run went out as a write of its own (${writes.writes} writes)`)
       assert.ok(slabs.allocated <= 1, `${slabs.allocated} slabs for the headers alone`)
     } finally {

@@ -102,14 +102,13 @@ export class SocketStream implements ExchangeStream {
     return !this.socket.destroyed && this.socket.writable && this.socket.readable && this.error === undefined
   }
 
-  send (data: Uint8Array | Uint8ArrayList): boolean {
-    this.writer.write(data)
+  send (data: Uint8Array | Uint8ArrayList, release?: () => void): boolean {
+    this.writer.write(data, release)
     return this.writer.queued < WRITE_BUFFER_BYTES
   }
 
   sendThenRelease (data: Uint8Array | Uint8ArrayList, release: () => void): boolean {
-    this.writer.write(data, release)
-    return this.writer.queued < WRITE_BUFFER_BYTES
+    return this.send(data, release)
   }
 
   async onDrain (options: AbortOptions = {}): Promise<void> {

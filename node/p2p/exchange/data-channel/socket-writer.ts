@@ -16,16 +16,17 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 const SLAB_BYTES = 2 * 1024 * 1024
 /**
- * Written slabs kept for the next writes; more are left to the collector. A busy socket's
- * outbox holds up to its write buffer (8 MiB) plus a flush: with 4 kept, a 1 GiB serve
- * dropped and allocated 35 slabs (70 MB of new memory, and V8 starts a full collection
- * after every ~64 MB of it); with 8 it allocates 6 and reuses them.
+ * Written slabs kept for the next writes; more are left to the collector. When runs of
+ * blocks were copied too, a busy socket's outbox held up to its write buffer (8 MiB) plus a
+ * flush: with 4 kept, a 1 GiB serve dropped and allocated 35 slabs (70 MB of new memory, and
+ * V8 starts a full collection after every ~64 MB of it). With runs written where they lie, a
+ * 1 GiB serve allocated one.
  */
 const MAX_FREE_SLABS = 8
 /**
- * Pieces this large are written where they lie rather than copied into a slab. Copying
- * the ~1 MiB runs of blocks a server sends took 0.12-0.15 s of its event loop per GiB;
- * the separate socket write a large piece costs instead is ~10 us.
+ * Pieces this large are written where they lie rather than copied into a slab, at the cost
+ * of a socket write of their own. Copying the ~1 MiB runs of blocks a server sends took
+ * 0.12-0.15 s of its event loop per GiB.
  */
 const BY_REFERENCE_BYTES = 128 * 1024
 
@@ -57,13 +58,13 @@ interface Slab {
   entries: number
 }
 
-/** One socket write to come: a range of a slab, or a caller's piece as it is. */
+/** One socket write to come: a range of a slab's memory, or the whole of a caller's piece. */
 interface Outgoing {
-  slab: Slab | undefined
-  /** The caller's piece (slab undefined), else unused. */
-  piece: Uint8Array | undefined
+  memory: Uint8Array
   start: number
   end: number
+  /** The slab `memory` belongs to, undefined for a caller's piece. */
+  slab: Slab | undefined
   /** What callers asked to run once this write is done (writes complete in order, so everything before it is too). */
   release: (() => void) | undefined
 }
@@ -107,14 +108,14 @@ export class SocketWriter {
     if (!this.writing && this.outbox.length === 0 && data instanceof Uint8Array && data.byteLength > 0) {
       // nothing ahead of it: written as it is, no copy
       this.bytes += data.byteLength
-      this.writeOut({ slab: undefined, piece: data, start: 0, end: data.byteLength, release })
+      this.writeOut({ memory: data, start: 0, end: data.byteLength, slab: undefined, release })
       return
     }
     for (const piece of data instanceof Uint8Array ? [data] : data) {
       if (piece.byteLength < BY_REFERENCE_BYTES) this.copy(piece)
       else {
         this.bytes += piece.byteLength
-        this.outbox.push({ slab: undefined, piece, start: 0, end: piece.byteLength, release: undefined })
+        this.outbox.push({ memory: piece, start: 0, end: piece.byteLength, slab: undefined, release: undefined })
       }
     }
     if (release !== undefined) {
@@ -165,7 +166,7 @@ export class SocketWriter {
       }
       let last = this.outbox.at(-1)
       if (last === undefined || last.slab !== slab || last.end !== slab.used) {
-        last = { slab, piece: undefined, start: slab.used, end: slab.used, release: undefined }
+        last = { memory: slab.memory, start: slab.used, end: slab.used, slab, release: undefined }
         slab.entries++
         this.outbox.push(last)
       }
@@ -186,7 +187,7 @@ export class SocketWriter {
   private writeOut (entry: Outgoing): void {
     this.writing = true
     this.current = entry
-    const bytes = entry.slab === undefined ? entry.piece as Uint8Array : entry.slab.memory.subarray(entry.start, entry.end)
+    const bytes = entry.slab === undefined ? entry.memory : entry.memory.subarray(entry.start, entry.end)
     // the callback runs once the socket has taken the bytes (TLS has encrypted them): their memory is free again
     this.socket.write(bytes, (err) => {
       this.writing = false
