@@ -7,6 +7,7 @@
  *
  *   npx node bench/sync/index.ts [--gib 1] [--rounds 3] [--block-kib 16] [--modes a,b,...]
  *                                [--nodes-gib 1] [--node-rounds 3] [--node-args '--memory-limit 256MB'] [--profile DIR] [--pin]
+ *                                [--warm-mib 0]
  *
  * CPU is user+system time of both processes over the transfer; MB/s is 10^6 bytes/s;
  * wire bytes are the TCP connection's byte counters (`ss`), both directions.
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     /** Write V8 CPU profiles of both processes to this directory. */
     profile: { type: 'string' },
     window: { type: 'string' },
+    /** MiB each fetching process moves (the same way) before the timed transfer; 0: fresh processes. See peer.ts. */
+    'warm-mib': { type: 'string', default: '0' },
     /** Pin the serving process to CPU 0 and the fetching one to CPU 1 (`taskset`): the ends stop sharing cores. */
     pin: { type: 'boolean', default: false },
     /** Extra `rok node start` options for both daemons, space-separated. */
@@ -49,6 +52,8 @@ const nodeBytes = Math.round(Number(values['nodes-gib'] ?? values.gib) * 1024 **
 const nodeRounds = Number(values['node-rounds'])
 const editFraction = Number(values.edit)
 const window = values.window === undefined ? undefined : Number(values.window)
+const warmBytes = Math.round(Number(values['warm-mib']) * 1024 ** 2)
+if (!(warmBytes >= 0)) throw new Error(`--warm-mib must be a number of MiB >= 0, not ${values['warm-mib']}`)
 const PEER = fileURLToPath(new URL('./peer.ts', import.meta.url))
 
 const certDir = mkdtempSync(join(tmpdir(), 'rok-bench-'))
@@ -106,16 +111,26 @@ async function wireBytes (ports: number[]): Promise<number> {
 }
 
 async function once (mode: string): Promise<Sample> {
-  const server = start({ role: 'serve', mode, bytes, blockSize, certDir })
+  const warming = warmBytes > 0 && mode !== 'helia'
+  const server = start({ role: 'serve', mode, bytes, blockSize, certDir, warmBytes: warming ? warmBytes : 0 })
   try {
     const { addr, cid, dataPort } = await server.next('ready')
-    server.send('cpu')
-    const cpu0 = (await server.next('cpu')).cpuMs
-    const client = start({ role: 'fetch', mode, bytes, blockSize, addr, cid, certDir, window })
+    const port = Number(/(?:\/tcp\/|:)(\d+)(?:\/|$)/.exec(addr)?.[1])
+    const ports = dataPort === undefined ? [port] : [port, dataPort]
+    const serverCpu = async (): Promise<number> => { server.send('cpu'); return (await server.next('cpu')).cpuMs }
+    let cpu0 = warming ? 0 : await serverCpu()
+    const client = start({ role: 'fetch', mode, bytes, blockSize, addr, cid, certDir, window, warmBytes: warming ? warmBytes : 0 })
     try {
+      // the warm-up's CPU and bytes are left out: both are read again once it is over
+      let wire0 = 0
+      if (warming) {
+        await client.next('warmed')
+        cpu0 = await serverCpu()
+        wire0 = await wireBytes(ports)
+        client.send('go')
+      }
       const done = await client.next('done')
-      const port = Number(/(?:\/tcp\/|:)(\d+)(?:\/|$)/.exec(addr)?.[1])
-      const wire = await wireBytes(dataPort === undefined ? [port] : [port, dataPort])
+      const wire = await wireBytes(ports) - wire0
       server.send('cpu')
       const cpu1 = await server.next('cpu')
       if (done.bytes < bytes) throw new Error(`${mode}: got ${done.bytes} of ${bytes} bytes`)
@@ -165,7 +180,8 @@ try {
 }
 
 if (modes.length > 0) {
-  console.log(`\n${(bytes / 1024 ** 3).toFixed(2)} GiB, ${blockSize / 1024} KiB blocks, median of ${rounds} rounds, node ${process.version}\n`)
+  const warmth = warmBytes > 0 ? `timed after a ${values['warm-mib']} MiB warm-up transfer in the same processes (Helia: fresh)` : 'fresh processes'
+  console.log(`\n${(bytes / 1024 ** 3).toFixed(2)} GiB, ${blockSize / 1024} KiB blocks, median of ${rounds} rounds, ${warmth}, node ${process.version}\n`)
   console.log('| mode | MB/s | CPU-s (both processes) | CPU-s server / client | CPU-s per GB | wire MB | server RSS MB | client RSS MB | runs MB/s |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const [mode, samples] of results) {

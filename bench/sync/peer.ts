@@ -17,6 +17,11 @@
  *                                  fetching the same bytes as a UnixFS file of blockSize raw leaves
  * A serve process prints {"type":"ready","addr":...}; a fetch process prints
  * {"type":"done", ms, bytes, cpuMs}. Either answers "cpu" on stdin with its CPU time so far.
+ *
+ * With `warmBytes`, the fetching side first moves that many other bytes the same way
+ * (Helia excepted), prints {"type":"warmed"} and waits for "go" on stdin before the timed
+ * transfer: a node is a long-running daemon whose code V8 has compiled by its second sync,
+ * while a fresh process spends its first second or so in V8's lower tiers and compiling.
  */
 import { constants, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -34,6 +39,7 @@ import { connect, createServer, type ConnectionOptions } from 'node:tls'
 import { open } from 'node:fs/promises'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Stream } from '@libp2p/interface'
 import { createRokHost, type Encryption } from '../../node/p2p/host.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
 import { openDiskStore, type BinaryIndex } from '../../node/store/index.ts'
@@ -53,11 +59,17 @@ interface Config {
   certDir?: string
   /** Exchange window (blocks in flight), to study its effect. */
   window?: number
+  /** Bytes moved before the timed transfer (see the file comment). */
+  warmBytes?: number
 }
 
 const config: Config = JSON.parse(process.argv[2])
 const STREAM_PROTOCOL = '/rok/bench-stream/1.0.0'
 const spec = { seed: 7, count: Math.ceil(config.bytes / config.blockSize), size: config.blockSize }
+/** Other blocks, for the warm-up transfer. */
+const warmSpec = { seed: 8, count: Math.ceil((config.warmBytes ?? 0) / config.blockSize), size: config.blockSize }
+const warming = warmSpec.count > 0 && config.mode !== 'helia'
+const WARM_PROTOCOL = '/rok/bench-warm/1.0.0'
 
 function out (message: unknown): void {
   process.stdout.write(JSON.stringify(message) + '\n')
@@ -68,20 +80,28 @@ function cpuMs (): number {
   return (u.user + u.system) / 1000
 }
 
+const go = Promise.withResolvers<void>()
 createInterface({ input: process.stdin }).on('line', (line) => {
   if (line === 'cpu') out({ type: 'cpu', cpuMs: cpuMs(), rss: process.memoryUsage().rss })
+  if (line === 'go') go.resolve()
   if (line === 'exit') process.exit(0)
 })
+
+/** The warm-up transfer is over: say so and wait for the runner to begin timing. */
+async function warmed (): Promise<void> {
+  out({ type: 'warmed' })
+  await go.promise
+}
 
 /** Writes of the stream baselines: large, so each baseline is as fast as it can be. */
 const BASELINE_WRITE_BYTES = 1024 * 1024
 
 /** The same bytes for every mode: the generated blocks, back to back, in 1 MiB writes. */
-function payload (): Uint8Array[] {
+function payload (blocks = spec): Uint8Array[] {
   const pieces: Uint8Array[] = []
   let current: Uint8Array[] = []
   let size = 0
-  for (const { bytes } of generateBlocks(spec)) {
+  for (const { bytes } of generateBlocks(blocks)) {
     current.push(bytes)
     size += bytes.byteLength
     if (size >= BASELINE_WRITE_BYTES) {
@@ -129,17 +149,23 @@ if (config.mode === 'helia') {
   const suites = config.mode === 'raw-tls-store' ? { ciphers: DATA_CHANNEL_CIPHERS } : {}
   if (config.role === 'serve') {
     const pieces = payload()
+    // the first connection of a warming client carries the warm-up bytes, and ends
+    let warm = warming ? payload(warmSpec) : undefined
     const server = createServer({
       key: readFileSync(`${config.certDir}/key.pem`),
       cert: readFileSync(`${config.certDir}/cert.pem`),
       ...suites
     }, (socket) => {
+      const sending = warm ?? pieces
+      const ends = warm !== undefined
+      warm = undefined
       let i = 0
       const write = (): void => {
-        while (i < pieces.length) {
-          if (!socket.write(pieces[i++])) { socket.once('drain', write); return }
+        while (i < sending.length) {
+          if (!socket.write(sending[i++])) { socket.once('drain', write); return }
         }
         // not ended: the client stops at the byte count and the connection stays up for `ss`
+        if (ends) socket.end()
       }
       write()
     })
@@ -148,25 +174,26 @@ if (config.mode === 'helia') {
       out({ type: 'ready', addr: `127.0.0.1:${address.port}` })
     })
   } else if (config.mode === 'raw-tls-store') {
-    await rawTlsStore()
+    if (warming) {
+      await rawTlsStore(warmSpec)
+      await warmed()
+    }
+    const done = await rawTlsStore(spec)
+    out({ type: 'done', ...done, rss: process.memoryUsage().rss })
   } else {
-    const [host, port] = config.addr!.split(':')
-    const socket = connect({ host, port: Number(port), rejectUnauthorized: false })
-    socket.once('secureConnect', () => {
-      const start = performance.now()
-      const cpu0 = cpuMs()
-      let bytes = 0
-      socket.on('data', (d: Buffer) => {
-        bytes += d.byteLength
-        if (bytes >= config.bytes) out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
-      })
-    })
+    if (warming) {
+      await rawTlsRead(warmSpec.count * warmSpec.size)
+      await warmed()
+    }
+    const done = await rawTlsRead(config.bytes)
+    out({ type: 'done', ...done, rss: process.memoryUsage().rss })
   }
 } else {
   const serving = config.role === 'serve'
   const store = config.mode.includes('-disk') ? await diskStore() : new MemoryBlockStore()
   if (serving && config.mode.startsWith('exchange')) {
     for (const block of generateBlocks(spec)) await store.put(block.cid, block.bytes)
+    if (warming) for (const block of generateBlocks(warmSpec)) await store.put(block.cid, block.bytes)
     await store.flush()
   }
   const host = await createRokHost({
@@ -178,34 +205,49 @@ if (config.mode === 'helia') {
   })
   if (serving) {
     if (config.mode.startsWith('stream')) {
-      const pieces = payload()
-      await host.handle(STREAM_PROTOCOL, async (stream) => {
+      const send = (pieces: Uint8Array[]) => async (stream: Stream): Promise<void> => {
         for (const piece of pieces) {
           if (!stream.send(piece)) await stream.onDrain()
         }
         await stream.close()
-      })
+      }
+      await host.handle(STREAM_PROTOCOL, send(payload()))
+      if (warming) await host.handle(WARM_PROTOCOL, send(payload(warmSpec)))
     }
     out({ type: 'ready', addr: host.getMultiaddrs()[0].toString(), dataPort: host.services.exchange.serveStats().dataChannel?.port })
   } else {
     const addr = multiaddr(config.addr!)
     await host.dial(addr)
     if (config.mode.startsWith('stream')) {
-      const start = performance.now()
-      const cpu0 = cpuMs()
-      const stream = await host.dialProtocol(addr, STREAM_PROTOCOL)
-      let bytes = 0
-      stream.addEventListener('message', (evt) => { bytes += evt.data.byteLength })
-      await new Promise<void>(resolve => {
-        stream.addEventListener('remoteCloseWrite', () => { resolve() })
-        stream.addEventListener('close', () => { resolve() })
-      })
-      out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+      const read = async (protocol: string): Promise<{ ms: number, bytes: number, cpuMs: number }> => {
+        const start = performance.now()
+        const cpu0 = cpuMs()
+        const stream = await host.dialProtocol(addr, protocol)
+        let bytes = 0
+        stream.addEventListener('message', (evt) => { bytes += evt.data.byteLength })
+        await new Promise<void>(resolve => {
+          stream.addEventListener('remoteCloseWrite', () => { resolve() })
+          stream.addEventListener('close', () => { resolve() })
+        })
+        return { ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0 }
+      }
+      if (warming) {
+        await read(WARM_PROTOCOL)
+        await warmed()
+      }
+      out({ type: 'done', ...await read(STREAM_PROTOCOL), rss: process.memoryUsage().rss })
     } else {
       // only the CIDs stay: holding every generated block until the list is built left
       // 268 MB of garbage for the collector to find during the timed fetch
       const cids: CID[] = []
       for (const block of generateBlocks(spec)) cids.push(block.cid)
+      if (warming) {
+        const warm = [...generateBlocks(warmSpec)].map(b => b.cid)
+        const report = await host.services.exchange.fetchBlocks(warm, { peers: [addr], signal: AbortSignal.timeout(600_000), absent: true })
+        await store.flush()
+        if (report.blocks !== warm.length) throw new Error(`warm-up fetch incomplete: ${report.missing.length} missing`)
+        await warmed()
+      }
       // lets a profiler attach for the timed part only
       out({ type: 'started' })
       const start = performance.now()
@@ -219,14 +261,33 @@ if (config.mode === 'helia') {
   }
 }
 
+/** The fetching side of raw-tls: reads `total` bytes from a new connection; its socket stays up for `ss`. */
+async function rawTlsRead (total: number): Promise<{ ms: number, bytes: number, cpuMs: number }> {
+  const [host, port] = config.addr!.split(':')
+  const socket = connect({ host, port: Number(port), rejectUnauthorized: false })
+  const { promise, resolve, reject } = Promise.withResolvers<{ ms: number, bytes: number, cpuMs: number }>()
+  socket.once('error', reject)
+  socket.once('secureConnect', () => {
+    const start = performance.now()
+    const cpu0 = cpuMs()
+    let bytes = 0
+    socket.on('data', (d: Buffer) => {
+      bytes += d.byteLength
+      if (bytes >= total) resolve({ ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0 })
+    })
+  })
+  return await promise
+}
+
 /**
  * The fetching side of raw-tls-store: decrypt, cut blocks, hash each against its CID, append
  * to a file. Four 4 MiB write buffers rotate so hashing goes on while one is written. 1 GiB
  * in 16 KiB blocks fills every write whole, so each is aligned for O_DIRECT.
  */
-async function rawTlsStore (): Promise<void> {
+async function rawTlsStore (blocks: typeof spec): Promise<{ ms: number, bytes: number, cpuMs: number }> {
   const cids: CID[] = []
-  for (const block of generateBlocks(spec)) cids.push(block.cid)
+  for (const block of generateBlocks(blocks)) cids.push(block.cid)
+  const total = blocks.count * blocks.size
   const dir = mkdtempSync(join(tmpdir(), 'rok-bench-floor-'))
   process.on('exit', () => { rmSync(dir, { recursive: true, force: true }) })
   // O_DIRECT as the node's store writes packs: on these VMs the page cache's copy into fresh
@@ -272,7 +333,7 @@ async function rawTlsStore (): Promise<void> {
           for (; hashed + config.blockSize <= used; hashed += config.blockSize) {
             if (!bytesMatchCid(cids[block++], current.subarray(hashed, hashed + config.blockSize))) reject(new Error(`block ${block - 1} does not match its CID`))
           }
-          if (used === WRITE || bytes >= config.bytes) {
+          if (used === WRITE || bytes >= total) {
             write(current, used)
             used = 0
             hashed = 0
@@ -284,7 +345,7 @@ async function rawTlsStore (): Promise<void> {
             }
           }
         }
-        if (bytes >= config.bytes) resolve()
+        if (bytes >= total) resolve()
         return !paused
       }
     }
@@ -295,7 +356,7 @@ async function rawTlsStore (): Promise<void> {
   await writes
   await file.sync()
   await file.close()
-  out({ type: 'done', ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0, rss: process.memoryUsage().rss })
+  return { ms: performance.now() - start, bytes, cpuMs: cpuMs() - cpu0 }
 }
 
 /** The node's own store (packs and a level index) in a temporary folder removed at exit. */

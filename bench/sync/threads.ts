@@ -6,6 +6,9 @@
  *   npx node bench/sync/threads.ts [--mode exchange-data-disk] [--pairs 3] [--gib 1]
  *                                  [--peer bench/sync/peer.ts] [--node-flags='--perf-basic-prof']
  *                                  [--perf FILE]   record `perf record -a -g` over the transfer
+ *                                  [--perf-event E] what --perf samples (default cpu-clock; a probe_*: event counts calls)
+ *                                  [--warm-mib N]  move N MiB the same way before the timed transfer (see peer.ts)
+ *                                  [--show-output] print the peers' non-protocol output (e.g. --trace-gc)
  *
  * `--peer` runs another checkout's peer.ts against the same harness (an A/B pair). Linux only.
  */
@@ -23,14 +26,18 @@ const { values } = parseArgs({
     'block-kib': { type: 'string', default: '16' },
     peer: { type: 'string', default: fileURLToPath(new URL('./peer.ts', import.meta.url)) },
     'node-flags': { type: 'string', default: '' },
-    perf: { type: 'string' }
+    perf: { type: 'string' },
+    'perf-event': { type: 'string', default: 'cpu-clock' },
+    'warm-mib': { type: 'string', default: '0' },
+    'show-output': { type: 'boolean', default: false }
   }
 })
 const bytes = Math.round(Number(values.gib) * 1024 ** 3)
 const blockSize = Number(values['block-kib']) * 1024
 const pairs = Number(values.pairs)
-if (!Number.isInteger(pairs) || pairs < 1 || !(bytes > 0) || !(blockSize > 0)) {
-  console.error('usage: threads.ts [--mode M] [--pairs N >= 1] [--gib G > 0] [--block-kib K > 0] [--peer FILE] [--node-flags FLAGS] [--perf FILE]')
+const warmBytes = Math.round(Number(values['warm-mib']) * 1024 ** 2)
+if (!Number.isInteger(pairs) || pairs < 1 || !(bytes > 0) || !(blockSize > 0) || !(warmBytes >= 0)) {
+  console.error('usage: threads.ts [--mode M] [--pairs N >= 1] [--gib G > 0] [--block-kib K > 0] [--warm-mib N >= 0] [--peer FILE] [--node-flags FLAGS] [--perf FILE] [--perf-event E] [--show-output]')
   process.exit(2)
 }
 const flags = values['node-flags'].split(' ').filter(s => s !== '')
@@ -45,7 +52,10 @@ function start (config: Record<string, unknown>): Peer {
   const waiters: Array<{ type: string, resolve: (m: any) => void }> = []
   createInterface({ input: child.stdout! }).on('line', (line) => {
     let msg: any
-    try { msg = JSON.parse(line) } catch { return }
+    try { msg = JSON.parse(line) } catch {
+      if (values['show-output']) console.error(`[${child.pid}] ${line}`)
+      return
+    }
     const i = waiters.findIndex(w => w.type === msg.type)
     if (i >= 0) waiters.splice(i, 1)[0].resolve(msg)
     else queue.push(msg)
@@ -87,15 +97,19 @@ const show = (by: Record<string, number>): string => Object.entries(by).filter((
 const total = (by: Record<string, number>): number => Object.values(by).reduce((a, b) => a + b, 0)
 
 for (let p = 0; p < pairs; p++) {
-  const server = start({ role: 'serve', mode: values.mode, bytes, blockSize })
+  const server = start({ role: 'serve', mode: values.mode, bytes, blockSize, warmBytes })
   const { addr, cid } = await server.next('ready')
-  const client = start({ role: 'fetch', mode: values.mode, bytes, blockSize, addr, cid })
+  const client = start({ role: 'fetch', mode: values.mode, bytes, blockSize, addr, cid, warmBytes })
+  if (warmBytes > 0) {
+    await client.next('warmed')
+    client.child.stdin!.write('go\n')
+  }
   // readings every 20 ms: the one taken as the timed part began is found afterwards from its length
   const readings: Array<[number, Map<string, { name: string, cpu: number }>, Map<string, { name: string, cpu: number }>]> = []
   const timer = setInterval(() => { readings.push([performance.now(), threads(client.child.pid!), threads(server.child.pid!)]) }, 20)
   if (values.perf !== undefined) {
     void client.next('started').then(() => {
-      spawn('perf', ['record', '-e', 'cpu-clock', '-F', '4999', '-g', '-a', '-o', values.perf!, '--', 'sleep', '2'], { stdio: 'ignore' })
+      spawn('perf', ['record', '-e', values['perf-event'], '-F', '4999', '-g', '-a', '-o', values.perf!, '--', 'sleep', '2'], { stdio: 'ignore' })
     })
   }
   const done = await client.next('done')
