@@ -298,7 +298,8 @@ export function decodeBody (body: Uint8Array): ExchangeMessage {
  * with them, so the same memory carries the next blocks.
  */
 export interface BlockAllocator {
-  allocate: (n: number) => Uint8Array
+  /** `pageAt`: the allocator puts this byte of the memory on a page boundary if it can. */
+  allocate: (n: number, pageAt?: number) => Uint8Array
   /**
    * `bytes` (one allocation) holds `count` blocks, a RUN's, each released on its own:
    * the memory is free again once all of them have been.
@@ -383,7 +384,8 @@ export class FrameDecoder {
       // the body's first byte is its type: known before any of it is copied
       if (this.body === undefined) {
         this.blocksBody = piece[at] === MessageType.BLOCK || piece[at] === MessageType.RUN
-        this.body = this.blocksBody ? blocksInto.allocate(this.expected) : new Uint8Array(this.expected)
+        // a RUN's entries (past its type byte) on a page: the disk store can write them as they are
+        this.body = this.blocksBody ? blocksInto.allocate(this.expected, piece[at] === MessageType.RUN ? 1 : undefined) : new Uint8Array(this.expected)
       }
       const n = Math.min(this.expected - this.bodyFilled, piece.byteLength - at)
       copyBytes(piece.subarray(at, at + n), this.body, this.bodyFilled)

@@ -1,7 +1,9 @@
 /**
  * Pack files hold many blocks back to back, so small chunks do not cost one file each.
  * Each entry is self-describing — `[u32 data length][u8 cid length][cid bytes][data]` —
- * so the index can always be rebuilt from the packs alone. Pack names are
+ * so the index can always be rebuilt from the packs alone. An entry whose cid length is
+ * 0 is padding (its data is meaningless): the disk store pads so that a run of entries
+ * written with direct I/O straight from the memory it was received in starts on a page. Pack names are
  * `<8 hex digits>.pack`; a pack is written by one process and never appended to again
  * once closed.
  */
@@ -23,6 +25,12 @@ export function entryHeader (cidBytes: Uint8Array, dataLength: number): Uint8Arr
   const header = new Uint8Array(ENTRY_HEADER_FIXED + cidBytes.length)
   writeEntryHeader(header, 0, cidBytes, dataLength)
   return header
+}
+
+/** The header of a padding entry of `length` bytes in all (at least ENTRY_HEADER_FIXED), at `at` of `into`. */
+export function writePaddingHeader (into: Uint8Array, at: number, length: number): void {
+  writeU32(into, at, length - ENTRY_HEADER_FIXED)
+  into[at + 4] = 0
 }
 
 /** An entry's header written into `into` at `at` (ENTRY_HEADER_FIXED + cid length bytes). */

@@ -65,6 +65,14 @@ export interface BlockStore {
    */
   putMany?: (blocks: Array<[CID, Uint8Array]>, options?: PutManyOptions) => Promise<boolean[]>
   /**
+   * putMany of blocks that lie back to back in `span`'s first `used` bytes, each right
+   * behind its pack entry header (pack-format.ts) and nothing else between them: a RUN's
+   * entries as received. The rest of `span` is room the store may write into. A store may
+   * write the span as it is instead of copying each block (the disk store does when it
+   * starts on a page and ends on one: see startsOnPage). Optional: callers use putMany.
+   */
+  putRun?: (span: Uint8Array, used: number, blocks: Array<[CID, Uint8Array]>, options?: PutManyOptions) => Promise<boolean[]>
+  /**
    * Many blocks' bytes, verified, in the order asked, with one index round-trip and
    * neighbouring blocks read together. Optional: callers fall back to `get`.
    */

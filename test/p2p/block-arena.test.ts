@@ -6,6 +6,26 @@ const KIB = 1024
 const PER_SLAB = ARENA_SLAB_BYTES / (16 * KIB)
 
 describe('block arena', () => {
+  it('puts a run\'s entries on a page with room after it, which neighbours never share, and spans nothing else', () => {
+    const arena = new BlockArena({ shared: true })
+    const before = arena.allocate(100)
+    const body = arena.allocate(50_000, 1)
+    const after = arena.allocate(100)
+    assert.equal((body.byteOffset + 1) % 4096, 0, 'the byte after the type byte starts a page')
+    const span = arena.pageSpan(body, 1)
+    assert.ok(span !== undefined)
+    assert.equal(span.byteOffset, body.byteOffset + 1)
+    assert.equal(span.byteLength % 4096, 0, 'the span ends on a page')
+    const end = span.byteOffset + span.byteLength
+    assert.ok(end >= body.byteOffset + body.byteLength + 8, 'with room for a padding entry header')
+    assert.ok(before.byteOffset + before.byteLength <= body.byteOffset && after.byteOffset >= end, 'no other allocation lies in the span')
+    assert.equal(arena.pageSpan(after, 0), undefined, 'memory allocated without a page gets no span')
+    assert.equal(arena.pageSpan(body, 2), undefined, 'a byte that does not start a page gets none')
+    // unshared slabs are not placed on pages: nothing for direct I/O
+    const plain = new BlockArena()
+    assert.equal(plain.pageSpan(plain.allocate(50_000, 1), 1), undefined)
+  })
+
   it('reuses a slab only once every block cut from it is released', () => {
     const arena = new BlockArena()
     // PER_SLAB blocks of 16 KiB fill the first slab; the next starts a second

@@ -15,18 +15,23 @@ import { BlockVerifier } from '../../node/p2p/exchange/verify.ts'
 import { P2PErrorCode } from '../../node/p2p/errors.ts'
 import { MemoryBlockStore } from '../../node/store/memory.ts'
 import { seededBytes } from '../fixtures/seeded.ts'
+import { BlockArena } from '../../node/p2p/exchange/block-arena.ts'
+import { openTestDiskStore } from '../fixtures/disk-store.ts'
+import { tempDir } from '../fixtures/seeded.ts'
+import type { BlockStore } from '../../node/store/types.ts'
 import type { ExchangeStream } from '../../node/p2p/exchange/stream-frames.ts'
 import type { Logger } from '@libp2p/interface'
 
 type Answer = (wanted: CID[]) => Uint8Array
 
-/** A peer that answers each WANT message with one frame made by `answer`. */
-function scriptedStream (answer: Answer): ExchangeStream {
+/** A peer that answers each WANT message with one frame made by `answer`; with `arena`, blocks are received into it as on the data channel. */
+function scriptedStream (answer: Answer, arena?: BlockArena): ExchangeStream {
   const listeners = new Map<string, Set<(evt: any) => void>>()
   const emit = (type: string, evt: unknown): void => { for (const l of listeners.get(type) ?? []) l(evt) }
   const decoder = new FrameDecoder()
   let open = true
   return {
+    arena,
     get writeStatus () { return open ? 'writable' : 'closed' },
     send: (data) => {
       for (const message of decoder.push(data instanceof Uint8Array ? data : data.subarray())) {
@@ -105,5 +110,67 @@ describe('fetching blocks sent in RUN frames', () => {
     assert.equal(report.missing.length, 0)
     assert.equal(report.peers.find(p => p.dropped !== undefined)?.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
     await assertAllStored(store)
+  })
+})
+
+describe('fetching RUN frames into a disk store, for blocks known absent', () => {
+  /** As a sync fetches over the data channel: runs received into page-placed arena memory, stored with `absent`. */
+  async function fetchToDisk (peers: Record<string, Answer>, check: (store: BlockStore, report: Awaited<ReturnType<Fetch['run']>>, runs: number) => Promise<void>): Promise<void> {
+    const [dir, cleanup] = await tempDir()
+    const [disk, close] = await openTestDiskStore(dir)
+    try {
+      const arena = new BlockArena({ shared: true })
+      let runs = 0
+      const store = {
+        put: disk.put.bind(disk),
+        putMany: disk.putMany.bind(disk),
+        putRun: async (...args: Parameters<typeof disk.putRun>) => { runs++; return await disk.putRun(...args) }
+      }
+      const addrs = Object.keys(peers).map((_, i) => multiaddr(`/ip4/127.0.0.1/tcp/${1000 + i}`))
+      const answers = new Map(addrs.map((a, i) => [a.toString(), Object.values(peers)[i]]))
+      const fetch = new Fetch({
+        store,
+        open: async (peer): Promise<OpenedStream> => ({ stream: scriptedStream(answers.get((peer as Multiaddr).toString())!, arena), channel: 'data' }),
+        window: 8,
+        openTimeout: 5000,
+        idleTimeout: 5000,
+        maxUnstoredBytes: 64 * 1024 * 1024,
+        verifier: new BlockVerifier(false),
+        arena,
+        log
+      }, cids, { peers: addrs, signal: AbortSignal.timeout(20_000), absent: true })
+      const report = await fetch.run()
+      await disk.flush()
+      await check(disk, report, runs)
+    } finally {
+      await close()
+      await cleanup()
+    }
+  }
+
+  async function assertAllOnDisk (store: BlockStore): Promise<void> {
+    for (const [i, cid] of cids.entries()) assert.ok(Buffer.from(await store.get(cid)).equals(blocks[i]), `block ${i}`)
+  }
+
+  it('stores each run as it was received and every block reads back', async () => {
+    await fetchToDisk({ a: honest }, async (store, report, runs) => {
+      assert.equal(report.missing.length, 0)
+      assert.equal(report.blocks, blocks.length)
+      assert.ok(runs >= blocks.length / 8, `the runs went to the store whole (${runs} putRun calls)`)
+      await assertAllOnDisk(store)
+    })
+  })
+
+  it('stores the good blocks of a run that carries a corrupt one, and the corrupt one from another peer', async () => {
+    const corrupt: Answer = (wanted) => encodeRun(wanted.map((cid, i) => {
+      const bytes = Uint8Array.prototype.slice.call(byCid.get(cid.toString())!)
+      if (i === 1) bytes[7] ^= 1
+      return [cid, bytes]
+    }))
+    await fetchToDisk({ corrupt, honest }, async (store, report) => {
+      assert.equal(report.missing.length, 0)
+      assert.equal(report.peers.find(p => p.dropped !== undefined)?.dropped?.code, P2PErrorCode.PEER_SENT_BAD_BLOCK)
+      await assertAllOnDisk(store)
+    })
   })
 })

@@ -12,7 +12,10 @@
  * own. Allocations over half a slab get their own buffer and are not pooled.
  *
  * With `shared`, slabs are SharedArrayBuffers, so the hash worker can read the blocks
- * where they were received (see BlockVerifier). Copy out of them with `copyBytes`: V8's
+ * where they were received (see BlockVerifier), and they start on a page boundary, so an
+ * allocation can put a chosen byte on one and keep the rest of its last page: a RUN's
+ * entries, which the disk store then pads and writes to its pack with direct I/O as they
+ * are (pageSpan, DiskBlockStore.putRun). Copy out of them with `copyBytes`: V8's
  * `set` copies shared memory byte by byte, about 5x slower. Shared slabs are all kept
  * for reuse until `trim`: the worker holds a reference to every slab it has read, so one
  * dropped here would stay allocated until the worker ends (a 1 GiB fetch that dropped
@@ -20,9 +23,12 @@
  * its idle worker.
  */
 import type { BlockAllocator } from '../../../protocol/exchange.ts'
+import { alignedSharedBuffer, alignUp, DIRECT_IO_ALIGNMENT } from '../../store/aligned-buffer.ts'
 
 export const ARENA_SLAB_BYTES = 4 * 1024 * 1024
 const SLAB_BYTES = ARENA_SLAB_BYTES
+/** Bytes a page-placed allocation keeps past its end at least (then up to a page boundary): room for a pack's padding entry header. */
+export const PAGE_ROOM = 8
 /** Free (unshared) slabs kept for reuse; more are left to the collector. */
 const MAX_FREE_SLABS = 4
 
@@ -39,24 +45,51 @@ export class BlockArena implements BlockAllocator {
   private readonly free: Slab[] = []
   private current: Slab | undefined
   private readonly shared: boolean
+  /** Allocations placed on a page with room after them (see pageSpan). */
+  private readonly placed = new WeakSet<Uint8Array>()
 
   constructor (options: { shared?: boolean } = {}) {
     this.shared = options.shared === true
   }
 
-  allocate (n: number): Uint8Array {
+  /**
+   * `n` bytes. With `pageAt`, when the slabs start on pages (shared ones), byte `pageAt`
+   * of them starts a page and the allocation keeps the rest of its last page (at least
+   * PAGE_ROOM bytes): see pageSpan. Bytes skipped for it stay unused until the slab starts over.
+   */
+  allocate (n: number, pageAt?: number): Uint8Array {
     if (n > SLAB_BYTES / 2) return Buffer.allocUnsafeSlow(n)
+    const placing = pageAt !== undefined && this.shared
     let slab = this.current
-    if (slab === undefined || slab.used + n > SLAB_BYTES) {
+    if (slab === undefined || this.end(slab, n, pageAt) > SLAB_BYTES) {
       this.current = undefined
       if (slab !== undefined && slab.live === 0) this.recycle(slab)
       slab = this.free.pop() ?? this.newSlab()
       this.current = slab
     }
-    const out = new Uint8Array(slab.buffer, slab.used, n)
-    slab.used += n
+    const start = placing ? slab.used + skip(slab.used, pageAt) : slab.used
+    const out = new Uint8Array(slab.buffer, start, n)
+    slab.used = this.end(slab, n, pageAt)
     slab.live++
+    if (placing) this.placed.add(out)
     return out
+  }
+
+  /** Where `slab` is used up to once `n` bytes (placed at `pageAt`) are allocated from it. */
+  private end (slab: Slab, n: number, pageAt: number | undefined): number {
+    if (pageAt === undefined || !this.shared) return slab.used + n
+    return alignUp(slab.used + skip(slab.used, pageAt) + n + PAGE_ROOM)
+  }
+
+  /**
+   * The memory of a page-placed allocation from its byte `from` (which starts a page) to
+   * the end of its room, a whole number of pages; undefined for any other memory. The
+   * room past `bytes` is the holder's to write (a store pads there).
+   */
+  pageSpan (bytes: Uint8Array, from: number): Uint8Array | undefined {
+    const start = bytes.byteOffset + from
+    if (!this.placed.has(bytes) || start % DIRECT_IO_ALIGNMENT !== 0) return undefined
+    return new Uint8Array(bytes.buffer, start, alignUp(bytes.byteOffset + bytes.byteLength + PAGE_ROOM) - start)
   }
 
   /** `bytes` (one allocation) now holds `count` blocks, each released on its own. */
@@ -98,9 +131,14 @@ export class BlockArena implements BlockAllocator {
 
   private newSlab (): Slab {
     // never zero-filled when it can be helped: every byte handed out is written before it is read
-    const buffer = this.shared ? new SharedArrayBuffer(SLAB_BYTES) : Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer
+    const buffer = this.shared ? alignedSharedBuffer(SLAB_BYTES) : Buffer.allocUnsafeSlow(SLAB_BYTES).buffer as ArrayBuffer
     const slab: Slab = { buffer, used: 0, live: 0 }
     this.slabs.set(slab.buffer, slab)
     return slab
   }
+}
+
+/** Bytes to skip from `used` so that byte `pageAt` of what follows starts a page. */
+function skip (used: number, pageAt: number): number {
+  return (DIRECT_IO_ALIGNMENT - (used + pageAt) % DIRECT_IO_ALIGNMENT) % DIRECT_IO_ALIGNMENT
 }

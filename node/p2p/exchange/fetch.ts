@@ -30,7 +30,7 @@ export function peerKey (peer: PeerId | Multiaddr): string {
 export interface OpenedStream { stream: ExchangeStream, channel: 'data' | 'stream' }
 
 export interface FetchSettings {
-  store: Pick<BlockStore, 'put' | 'putMany'>
+  store: Pick<BlockStore, 'put' | 'putMany' | 'putRun'>
   /** Opens a session's stream: the data channel when it can, else a libp2p stream. */
   open: (peer: PeerId | Multiaddr, signal: AbortSignal, small: boolean) => Promise<OpenedStream>
   /** A fixed window in blocks; undefined adapts it to the block sizes seen. */
@@ -40,7 +40,7 @@ export interface FetchSettings {
   maxUnstoredBytes: number
   verifier: BlockVerifier
   /** Where data-channel blocks are received: each goes back once stored or dropped. */
-  arena: Pick<BlockArena, 'release'> | undefined
+  arena: Pick<BlockArena, 'release' | 'pageSpan'> | undefined
   log: Logger
 }
 
@@ -55,6 +55,22 @@ export interface WantedBlock {
   slot: number
   /** Sessions (peer keys) that refused it or were dropped while holding it; made on the first. */
   excluded: Set<string> | undefined
+}
+
+/** A verified block waiting for the store, and the session that brought it. */
+interface VerifiedBlock { entry: WantedBlock, bytes: Uint8Array, session: PeerSession }
+
+/** The blocks of one RUN frame, stored together once all of them are verified (BlockStore.putRun). */
+interface ReceivedRun {
+  /** The frame's entries (every block behind its pack entry header, as a pack holds them) and the room after them. */
+  span: Uint8Array
+  /** Bytes of `span` the entries take. */
+  used: number
+  verified: VerifiedBlock[]
+  /** Blocks not yet checked. */
+  waiting: number
+  /** A block did not match its CID: the others are stored one by one. */
+  failed: boolean
 }
 
 export class Fetch {
@@ -74,7 +90,9 @@ export class Fetch {
   private receivedBytes = 0
   private readonly missing: CID[] = []
   /** Verified blocks waiting for the next putMany (one store call per event-loop turn), released to the arena once stored. */
-  private storing: Array<{ entry: WantedBlock, bytes: Uint8Array, session: PeerSession }> = []
+  private storing: VerifiedBlock[] = []
+  /** Runs whose blocks are all verified, for the next turn's store calls. */
+  private storingRuns: ReceivedRun[] = []
   private storeScheduled = false
   private readonly result: PromiseWithResolvers<FetchReport> = Promise.withResolvers()
   private finished = false
@@ -173,11 +191,35 @@ export class Fetch {
    * index lookup and one pass through the store's write queue instead of one per block).
    */
   receive (entry: WantedBlock, bytes: Uint8Array, session: PeerSession): void {
+    this.received(entry, bytes)
+    this.settings.verifier.check(entry.cid, bytes, (ok) => { this.verified(entry, bytes, ok, session) })
+  }
+
+  /**
+   * Every block of a RUN frame (`body`) arrived for entries `session` had in flight. When
+   * the body was received onto a page with room after it (BlockArena.pageSpan) and the
+   * store can take its entries as they lie (putRun, for blocks found absent), they are
+   * stored together once all are verified; otherwise each goes its own way, as with `receive`.
+   */
+  receiveRun (blocks: Array<[WantedBlock, Uint8Array]>, body: Uint8Array, session: PeerSession): void {
+    // the type byte is not an entry
+    const span = this.settings.store.putRun === undefined || this.options.absent !== true ? undefined : this.settings.arena?.pageSpan(body, 1)
+    if (span === undefined) {
+      for (const [entry, bytes] of blocks) this.receive(entry, bytes, session)
+      return
+    }
+    const run: ReceivedRun = { span, used: body.byteLength - 1, verified: [], waiting: blocks.length, failed: false }
+    for (const [entry, bytes] of blocks) {
+      this.received(entry, bytes)
+      this.settings.verifier.check(entry.cid, bytes, (ok) => { this.runBlockVerified(run, { entry, bytes, session }, ok) })
+    }
+  }
+
+  private received (entry: WantedBlock, bytes: Uint8Array): void {
     entry.state = 'verifying'
     this.receivedBlocks++
     this.receivedBytes += bytes.byteLength
     this.unstoredBytes += bytes.byteLength
-    this.settings.verifier.check(entry.cid, bytes, (ok) => { this.verified(entry, bytes, ok, session) })
   }
 
   /** `bytes` were checked against their CID: store them with the others of this turn, or drop the peer. */
@@ -189,6 +231,26 @@ export class Fetch {
       return
     }
     this.storing.push({ entry, bytes, session })
+    this.scheduleStore()
+  }
+
+  private runBlockVerified (run: ReceivedRun, block: VerifiedBlock, ok: boolean): void {
+    if (ok) run.verified.push(block)
+    else {
+      run.failed = true
+      this.verified(block.entry, block.bytes, false, block.session)
+    }
+    if (--run.waiting > 0) return
+    if (run.failed || this.finished) {
+      for (const b of run.verified) this.verified(b.entry, b.bytes, true, b.session)
+      return
+    }
+    this.storingRuns.push(run)
+    this.scheduleStore()
+  }
+
+  /** One store pass at the end of this turn, for everything verified in it. */
+  private scheduleStore (): void {
     if (this.storeScheduled) return
     this.storeScheduled = true
     setImmediate(() => {
@@ -207,29 +269,40 @@ export class Fetch {
 
   private storeVerified (): void {
     const batch = this.storing
+    const runs = this.storingRuns
     this.storing = []
-    if (batch.length === 0 || this.finished) {
-      this.unstore(batch)
+    this.storingRuns = []
+    const all = runs.length === 0 ? batch : batch.concat(...runs.map(r => r.verified))
+    if (all.length === 0 || this.finished) {
+      this.unstore(all)
       return
     }
     const { store } = this.settings
     const signal = this.options.signal
-    const stored = store.putMany !== undefined
-      ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal, absent: this.options.absent })
-      : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal })))
-    stored.then(() => {
+    const stores: Array<Promise<unknown>> = []
+    if (batch.length > 0) {
+      stores.push(store.putMany !== undefined
+        ? store.putMany(batch.map(b => [b.entry.cid, b.bytes]), { signal, absent: this.options.absent })
+        : Promise.all(batch.map(async b => await store.put(b.entry.cid, b.bytes, { signal }))))
+    }
+    for (const run of runs) stores.push(store.putRun!(run.span, run.used, run.verified.map((b): [CID, Uint8Array] => [b.entry.cid, b.bytes]), { signal, absent: true }))
+    // every store call settled before any memory is released: a failed one must not free what another still writes from
+    void Promise.allSettled(stores).then((results) => {
+      const failed = results.find(r => r.status === 'rejected')
+      if (failed !== undefined) {
+        this.unstore(all)
+        this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${all.length} blocks failed`, { cause: failed.reason }))
+        return
+      }
       // settled before they are released: a released block's memory may already hold another
-      for (const b of batch) this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
-      this.unstore(batch)
+      for (const b of all) this.settle(b.entry, 'done', b.bytes.byteLength, b.session)
+      this.unstore(all)
       this.wakeSessions()
-    }, (err: Error) => {
-      this.unstore(batch)
-      this.abort(new RokError(P2PErrorCode.PEER_PROTOCOL_VIOLATION, `storing ${batch.length} blocks failed`, { cause: err }))
     })
   }
 
   /** The store is done with these blocks (or they will not be stored): their memory is free. */
-  private unstore (batch: Fetch['storing']): void {
+  private unstore (batch: VerifiedBlock[]): void {
     const arena = this.settings.arena
     for (const b of batch) {
       this.unstoredBytes -= b.bytes.byteLength
