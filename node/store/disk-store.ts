@@ -1043,10 +1043,11 @@ async function closePack (pack: OpenPack): Promise<void> {
 
 /** `buffers` written back to back from `position` on, all of them. */
 async function writevFully (fd: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
-  let pieces = buffers
+  const pieces = [...buffers]
   let at = position
   while (pieces.length > 0) {
     let { bytesWritten } = await fd.writev(pieces, at)
+    if (bytesWritten === 0) throw new Error(`wrote nothing at offset ${at}`)
     at += bytesWritten
     // a short write: go on from where it stopped
     while (pieces.length > 0 && bytesWritten >= pieces[0].byteLength) bytesWritten -= pieces.shift()!.byteLength
