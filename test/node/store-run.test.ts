@@ -6,6 +6,7 @@ import { chunkCid, cidKey, type CID } from '../../protocol/cid.ts'
 import { MessageType, RUN_ENTRY_FIXED } from '../../protocol/exchange.ts'
 import { readU32, writeU32 } from '../../protocol/small-bytes.ts'
 import { openDiskStore } from '../../node/store/index.ts'
+import { verifyStore } from '../../node/verify.ts'
 import { BlockArena } from '../../node/p2p/exchange/block-arena.ts'
 import { levelIndex } from '../fixtures/disk-store.ts'
 import { seededBytes, tempDir } from '../fixtures/seeded.ts'
@@ -93,6 +94,10 @@ test('a fetched run goes to the pack from the memory it was received in, padded 
     db = await levelIndex(dir)
     store = await openDiskStore({ dir: packs, index: db.index, writeBufferSize: 64 * 1024, packTargetSize: 256 * 1024 })
     for (const [cid, bytes] of all) assert.deepEqual(await store.get(cid), bytes)
+    // `rok verify`'s check: every index entry and pack table agrees with the bytes
+    const report = await verifyStore({ store, buckets: { async * all () {} } })
+    assert.equal(report.ok, true, JSON.stringify(report.damaged))
+    assert.equal(report.blocks, all.length)
     await store.close()
   } finally {
     await db.close()
