@@ -242,7 +242,8 @@ if (config.mode === 'helia') {
       const cids: CID[] = []
       for (const block of generateBlocks(spec)) cids.push(block.cid)
       if (warming) {
-        const warm = [...generateBlocks(warmSpec)].map(b => b.cid)
+        const warm: CID[] = []
+        for (const block of generateBlocks(warmSpec)) warm.push(block.cid)
         const report = await host.services.exchange.fetchBlocks(warm, { peers: [addr], signal: AbortSignal.timeout(600_000), absent: true })
         await store.flush()
         if (report.blocks !== warm.length) throw new Error(`warm-up fetch incomplete: ${report.missing.length} missing`)

@@ -1065,9 +1065,5 @@ function within (entries: Uint8Array, blocks: Array<[CID, Uint8Array]>): boolean
 }
 
 async function writeFully (fd: FileHandle, buf: Uint8Array, n: number, position: number): Promise<void> {
-  let off = 0
-  while (off < n) {
-    const { bytesWritten } = await fd.write(buf, off, n - off, position + off)
-    off += bytesWritten
-  }
+  await writevFully(fd, [buf.subarray(0, n)], position)
 }

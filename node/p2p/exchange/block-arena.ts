@@ -28,7 +28,7 @@ import { alignedSharedBuffer, alignUp, DIRECT_IO_ALIGNMENT } from '../../store/a
 export const ARENA_SLAB_BYTES = 4 * 1024 * 1024
 const SLAB_BYTES = ARENA_SLAB_BYTES
 /** Bytes a page-placed allocation keeps past its end at least (then up to a page boundary): room for a pack's padding entry header. */
-export const PAGE_ROOM = 8
+const PAGE_ROOM = 8
 /** Free (unshared) slabs kept for reuse; more are left to the collector. */
 const MAX_FREE_SLABS = 4
 
@@ -59,26 +59,21 @@ export class BlockArena implements BlockAllocator {
    */
   allocate (n: number, pageAt?: number): Uint8Array {
     if (n > SLAB_BYTES / 2) return Buffer.allocUnsafeSlow(n)
-    const placing = pageAt !== undefined && this.shared
+    // unshared slabs do not start on pages: nothing to place
+    const at = this.shared ? pageAt : undefined
     let slab = this.current
-    if (slab === undefined || this.end(slab, n, pageAt) > SLAB_BYTES) {
+    if (slab === undefined || place(slab.used, n, at).end > SLAB_BYTES) {
       this.current = undefined
       if (slab !== undefined && slab.live === 0) this.recycle(slab)
       slab = this.free.pop() ?? this.newSlab()
       this.current = slab
     }
-    const start = placing ? slab.used + skip(slab.used, pageAt) : slab.used
+    const { start, end } = place(slab.used, n, at)
     const out = new Uint8Array(slab.buffer, start, n)
-    slab.used = this.end(slab, n, pageAt)
+    slab.used = end
     slab.live++
-    if (placing) this.placed.add(out)
+    if (at !== undefined) this.placed.add(out)
     return out
-  }
-
-  /** Where `slab` is used up to once `n` bytes (placed at `pageAt`) are allocated from it. */
-  private end (slab: Slab, n: number, pageAt: number | undefined): number {
-    if (pageAt === undefined || !this.shared) return slab.used + n
-    return alignUp(slab.used + skip(slab.used, pageAt) + n + PAGE_ROOM)
   }
 
   /**
@@ -138,7 +133,13 @@ export class BlockArena implements BlockAllocator {
   }
 }
 
-/** Bytes to skip from `used` so that byte `pageAt` of what follows starts a page. */
-function skip (used: number, pageAt: number): number {
-  return (DIRECT_IO_ALIGNMENT - (used + pageAt) % DIRECT_IO_ALIGNMENT) % DIRECT_IO_ALIGNMENT
+/**
+ * Where `n` bytes go in a slab used up to `used`, and where the slab is used up to after
+ * them: with `pageAt`, byte `pageAt` of them starts a page and the rest of their last
+ * page (at least PAGE_ROOM bytes) is theirs too.
+ */
+function place (used: number, n: number, pageAt: number | undefined): { start: number, end: number } {
+  if (pageAt === undefined) return { start: used, end: used + n }
+  const start = used + (DIRECT_IO_ALIGNMENT - (used + pageAt) % DIRECT_IO_ALIGNMENT) % DIRECT_IO_ALIGNMENT
+  return { start, end: alignUp(start + n + PAGE_ROOM) }
 }

@@ -196,19 +196,22 @@ export class Fetch {
   }
 
   /**
-   * Every block of a RUN frame (`body`) arrived for entries `session` had in flight. When
-   * the body was received onto a page with room after it (BlockArena.pageSpan) and the
-   * store can take its entries as they lie (putRun, for blocks found absent), they are
-   * stored together once all are verified; otherwise each goes its own way, as with `receive`.
+   * Blocks of a RUN frame arrived for entries `session` had in flight; `body` is the frame's
+   * when they are all of its blocks. When the body was received onto a page with room
+   * after it (BlockArena.pageSpan) and the store can take its entries as they lie (putRun,
+   * for blocks found absent), they are stored together once all are verified; otherwise
+   * each goes its own way, as with `receive`.
    */
-  receiveRun (blocks: Array<[WantedBlock, Uint8Array]>, body: Uint8Array, session: PeerSession): void {
+  receiveRun (blocks: Array<[WantedBlock, Uint8Array]>, body: Uint8Array | undefined, session: PeerSession): void {
     // the type byte is not an entry
-    const span = this.settings.store.putRun === undefined || this.options.absent !== true ? undefined : this.settings.arena?.pageSpan(body, 1)
+    const span = body === undefined || this.settings.store.putRun === undefined || this.options.absent !== true ? undefined : this.settings.arena?.pageSpan(body, 1)
     if (span === undefined) {
       for (const [entry, bytes] of blocks) this.receive(entry, bytes, session)
       return
     }
-    const run: ReceivedRun = { span, used: body.byteLength - 1, verified: [], waiting: blocks.length, failed: false }
+    // the entries end where the body's last block does
+    const last = blocks[blocks.length - 1][1]
+    const run: ReceivedRun = { span, used: last.byteOffset + last.byteLength - span.byteOffset, verified: [], waiting: blocks.length, failed: false }
     for (const [entry, bytes] of blocks) {
       this.received(entry, bytes)
       this.settings.verifier.check(entry.cid, bytes, (ok) => { this.runBlockVerified(run, { entry, bytes, session }, ok) })

@@ -28,12 +28,9 @@ export function handleRun (session: PeerSession, body: Uint8Array): void {
     blocks.push([entry, bytes])
     return true
   })
-  if (!ok) {
-    for (const [entry, bytes] of blocks) session.fetch.receive(entry, bytes, session)
-    return
-  }
-  session.fetch.receiveRun(blocks, body, session)
-  session.fill()
+  // the peer was dropped: what came before the unasked block is received one by one
+  session.fetch.receiveRun(blocks, ok ? body : undefined, session)
+  if (ok) session.fill()
 }
 
 /** False when the peer was dropped for it. */
